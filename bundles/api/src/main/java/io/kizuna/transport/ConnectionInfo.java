@@ -1,0 +1,43 @@
+package io.kizuna.transport;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * A snapshot of one connection.
+ *
+ * @param id            a random identifier, unique in this process, for logs and commands
+ * @param peerId        the authenticated remote peer
+ * @param protocol      the transport protocol name
+ * @param direction     whether this side dialed or accepted
+ * @param localAddress  the local socket address
+ * @param remoteAddress the remote socket address
+ * @param establishedAt when the handshake completed
+ * @param bytesSent     application bytes written so far
+ * @param bytesReceived application bytes read so far
+ * @param rtt           the latest round-trip time measured on it, if any
+ * @param bandwidth     the latest throughput estimate in bytes per second, if any
+ */
+public record ConnectionInfo(
+        String id,
+        PeerId peerId,
+        String protocol,
+        Direction direction,
+        InetSocketAddress localAddress,
+        InetSocketAddress remoteAddress,
+        Instant establishedAt,
+        long bytesSent,
+        long bytesReceived,
+        Optional<Duration> rtt,
+        Optional<Long> bandwidth) {
+
+    /** Which side opened a connection. */
+    public enum Direction {
+        /** This node dialed. */
+        OUTBOUND,
+        /** The peer dialed. */
+        INBOUND
+    }
+}
