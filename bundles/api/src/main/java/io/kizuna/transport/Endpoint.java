@@ -107,11 +107,42 @@ public record Endpoint(String protocol, InetSocketAddress address) {
     /** @return the text form, e.g. {@code tcp://127.0.0.1:7400} */
     @Override
     public String toString() {
-        String host = address.getAddress().getHostAddress();
-        if (host.indexOf(':') >= 0) {
-            int zone = host.indexOf('%');
-            host = "[" + (zone >= 0 ? host.substring(0, zone) : host) + "]";
-        }
+        InetAddress ip = address.getAddress();
+        String host = ip instanceof java.net.Inet6Address ? "[" + compressed(ip.getAddress()) + "]" : ip.getHostAddress();
         return protocol + "://" + host + ":" + address.getPort();
+    }
+
+    /** The RFC 5952 text form of an IPv6 address: the longest run of zero groups as "::". */
+    private static String compressed(byte[] ip) {
+        int[] groups = new int[8];
+        for (int i = 0; i < 8; i++) {
+            groups[i] = ((ip[2 * i] & 0xff) << 8) | (ip[2 * i + 1] & 0xff);
+        }
+        int bestStart = -1;
+        int bestLength = 1;
+        for (int i = 0; i < 8; i++) {
+            int j = i;
+            while (j < 8 && groups[j] == 0) {
+                j++;
+            }
+            if (j - i > bestLength) {
+                bestStart = i;
+                bestLength = j - i;
+            }
+            i = j;
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            if (i == bestStart) {
+                sb.append("::");
+                i += bestLength - 1;
+                continue;
+            }
+            if (sb.length() > 0 && sb.charAt(sb.length() - 1) != ':') {
+                sb.append(':');
+            }
+            sb.append(Integer.toHexString(groups[i]));
+        }
+        return sb.toString();
     }
 }
