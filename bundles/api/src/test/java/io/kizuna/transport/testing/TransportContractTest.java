@@ -404,6 +404,8 @@ public abstract class TransportContractTest {
         readSha.update(head);
 
         long atStall = stalled.get(STEP.toSeconds(), SECONDS);
+        System.out.printf("%s: the writer stalled after %d KiB while the reader waited%n",
+                p.dialerNode().protocolName(), atStall / KIB);
         assertThat(atStall).as("bytes the writer got accepted while the reader read nothing more")
                 .isLessThan(MIB + writerBufferBound());
         // Still stalled, and a second write meanwhile is refused, not queued.

@@ -1,0 +1,232 @@
+package io.kizuna.tcp.internal;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import javax.net.ssl.SSLException;
+
+import io.kizuna.identity.Identities;
+import io.kizuna.transport.Connection;
+import io.kizuna.transport.Endpoint;
+import io.kizuna.transport.Listener;
+import io.kizuna.transport.PeerAddress;
+import io.kizuna.transport.PeerId;
+import io.kizuna.transport.Transport;
+import io.kizuna.transport.TransportException;
+import io.kizuna.transport.testing.TransportContractTest;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.handler.ssl.SslHandler;
+
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The transport contract over TCP, plus what only TCP has: socket options, limits, deactivation. */
+class TcpTransportTest extends TransportContractTest {
+
+    private TcpSettings nextSettings = TcpSettings.defaults();
+
+    @Override
+    protected Transport newNode() {
+        try {
+            return new TcpTransport(Identities.generate(), nextSettings);
+        } catch (SSLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    protected PeerId peerIdOf(Transport transport) {
+        return ((TcpTransport) transport).identity().peerId();
+    }
+
+    @Override
+    protected void disposeNode(Transport transport) {
+        ((TcpTransport) transport).deactivate();
+    }
+
+    private TcpTransport node(TcpSettings settings) {
+        nextSettings = settings;
+        try {
+            return (TcpTransport) node();
+        } finally {
+            nextSettings = TcpSettings.defaults();
+        }
+    }
+
+    private static TcpConnection tcp(Connection c) {
+        return (TcpConnection) c;
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void setsSocketOptionsAndSpeaksTls13() throws Exception {
+        Pair p = connectPair();
+        TcpSettings s = TcpSettings.defaults();
+        for (Connection c : new Connection[] {p.dialer(), p.accepted()}) {
+            Channel ch = tcp(c).channel();
+            assertThat(ch.config().getOption(ChannelOption.TCP_NODELAY)).isTrue();
+            assertThat(ch.config().getOption(ChannelOption.SO_KEEPALIVE)).isTrue();
+            assertThat(ch.config().getOption(ChannelOption.AUTO_READ)).as("reads are driven by demand").isFalse();
+            assertThat(ch.config().getOption(ChannelOption.ALLOW_HALF_CLOSURE)).isTrue();
+            WriteBufferWaterMark marks = ch.config().getOption(ChannelOption.WRITE_BUFFER_WATER_MARK);
+            assertThat(marks.high()).isEqualTo(s.writeHighWaterMark());
+            assertThat(marks.low()).isEqualTo(s.writeLowWaterMark());
+            SslHandler tls = ch.pipeline().get(SslHandler.class);
+            assertThat(tls.engine().getSession().getProtocol()).isEqualTo("TLSv1.3");
+        }
+        assertThat(tcp(p.accepted()).channel().pipeline().get(SslHandler.class).engine().getNeedClientAuth())
+                .as("the listener requires the dialer's certificate").isTrue();
+        Channel server = ((TcpListener) p.listener()).channel();
+        assertThat(server.config().getOption(ChannelOption.SO_BACKLOG)).isEqualTo(s.backlog());
+        assertThat(server.config().getOption(ChannelOption.SO_REUSEADDR)).isTrue();
+        assertThat(p.dialerNode().priority()).isEqualTo(100);
+        assertThat(p.dialerNode().capabilities().reliable()).isTrue();
+        assertThat(p.dialerNode().isAvailable()).isTrue();
+        assertThat(p.dialerNode().unavailableReason()).isEmpty();
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void priorityIsConfigurableAndSettingsAreChecked() {
+        assertThat(node(TcpSettings.defaults().withPriority(150)).priority()).isEqualTo(150);
+        TcpSettings d = TcpSettings.defaults();
+        assertThatThrownBy(() -> new TcpSettings(d.priority(), d.backlog(), 0, d.connectTimeoutMillis(),
+                d.handshakeTimeoutMillis(), d.writeHighWaterMark(), d.writeLowWaterMark(), d.readQueueBytes(),
+                true, true, 0, d.closeTimeoutMillis()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxConnections=0");
+        assertThatThrownBy(() -> new TcpSettings(d.priority(), d.backlog(), d.maxConnections(),
+                d.connectTimeoutMillis(), d.handshakeTimeoutMillis(), 1000, 2000, d.readQueueBytes(), true, true, 0,
+                d.closeTimeoutMillis()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("writeLowWaterMark=2000");
+        assertThat(d.ioThreads()).isBetween(1, 2);
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void connectionLimitClosesNewInboundAndRefusesDials() throws Exception {
+        TcpTransport limited = node(TcpSettings.defaults().withMaxConnections(1));
+        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+        Listener listener = listen(limited, accepted::add);
+        PeerAddress limitedAddress = addressOf(limited, listener);
+
+        Connection first = dial(node(), limitedAddress);
+        Connection firstAccepted = accepted.poll(STEP.toSeconds(), SECONDS);
+        assertThat(firstAccepted).isNotNull();
+
+        // Inbound beyond the limit: closed at once, never handed to the acceptor.
+        Transport late = node();
+        Throwable refused = failureOf(() -> late.connect(limitedAddress, connectTimeout()));
+        assertThat(refused).isInstanceOf(TransportException.ConnectionFailed.class);
+        Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> limited.refusedForLimit() == 1);
+        assertThat(accepted).isEmpty();
+
+        // Outbound beyond the limit: LimitExceeded, naming the limit.
+        Transport other = node();
+        Listener otherListener = listen(other, c -> { });
+        Throwable limit = failureOf(() -> limited.connect(addressOf(other, otherListener), connectTimeout()));
+        assertThat(limit).isInstanceOf(TransportException.LimitExceeded.class);
+        assertThat(((TransportException.LimitExceeded) limit).limit()).isEqualTo("maxConnections");
+        assertThat(((TransportException.LimitExceeded) limit).value()).isEqualTo(1);
+
+        // The connection inside the limit still works, and closing it frees the slot.
+        await(first.write(ByteBuffer.wrap(new byte[] {1})));
+        assertThat(readExactly(firstAccepted, 1)).containsExactly(1);
+        await(firstAccepted.close());
+        Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> limited.openChannels() == 0);
+        dial(late, limitedAddress);
+        assertThat(accepted.poll(STEP.toSeconds(), SECONDS)).isNotNull();
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void deactivateClosesConnectionsGracefully() throws Exception {
+        Pair p = connectPair();
+        await(p.dialer().write(ByteBuffer.wrap(new byte[] {9})));
+        assertThat(readExactly(p.accepted(), 1)).containsExactly(9);
+        CompletableFuture<Integer> dialerRead = p.dialer().read(ByteBuffer.allocate(16)).toCompletableFuture();
+
+        TcpTransport stopping = (TcpTransport) p.listenerNode();
+        stopping.deactivate();
+
+        // The far side reads an orderly end of stream, not a reset.
+        assertThat(dialerRead.get(5, SECONDS)).isEqualTo(-1);
+        p.accepted().closeFuture().toCompletableFuture().get(5, SECONDS);
+        assertThat(stopping.isAvailable()).isFalse();
+        assertThat(stopping.unavailableReason()).isPresent();
+        assertThat(stopping.openChannels()).isZero();
+
+        // The far side closes in order too; the stopped node's listener is gone.
+        await(p.dialer().close());
+        p.dialer().closeFuture().toCompletableFuture().get(5, SECONDS);
+        assertThat(failureOf(() -> p.dialerNode().connect(addressOf(stopping, p.listener()), connectTimeout())))
+                .isInstanceOf(TransportException.ConnectionFailed.class);
+        assertThat(failureOf(() -> stopping.connect(addressOf(p.dialerNode(), p.listener()), connectTimeout())))
+                .isInstanceOf(TransportException.ConnectionFailed.class);
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void silentListenerTimesOutTheHandshake() throws Exception {
+        try (ServerSocket silent = new ServerSocket(0, 50, listenAddress().getAddress())) {
+            // The kernel completes the TCP handshake from the backlog; nobody ever answers TLS.
+            PeerAddress address = PeerAddress.of(randomPeerId(),
+                    new Endpoint("tcp", new InetSocketAddress(listenAddress().getAddress(), silent.getLocalPort())));
+
+            TcpTransport quick = node(TcpSettings.defaults().withHandshakeTimeoutMillis(300));
+            long start = System.nanoTime();
+            Throwable handshake = failureOf(() -> quick.connect(address, Duration.ofSeconds(10)));
+            assertThat(handshake).isInstanceOf(TransportException.ConnectionTimeout.class)
+                    .hasMessageContaining("TLS handshake");
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(3000);
+
+            Transport patient = node();
+            start = System.nanoTime();
+            Throwable overall = failureOf(() -> patient.connect(address, Duration.ofMillis(400)));
+            assertThat(overall).isInstanceOf(TransportException.ConnectionTimeout.class);
+            assertThat(((TransportException.ConnectionTimeout) overall).timeout()).isEqualTo(Duration.ofMillis(400));
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(3000);
+            Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> ((TcpTransport) patient).openChannels() == 0);
+        }
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void triesEveryEndpointInOrder() throws Exception {
+        Transport server = node();
+        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+        Listener listener = listen(server, accepted::add);
+        int closedA = closedPort();
+        int closedB = closedPort();
+        Endpoint deadA = new Endpoint("tcp", new InetSocketAddress(listenAddress().getAddress(), closedA));
+        Endpoint deadB = new Endpoint("tcp", new InetSocketAddress(listenAddress().getAddress(), closedB));
+        Transport client = node();
+
+        Connection c = dial(client, PeerAddress.of(peerIdOf(server), deadA, listener.endpoint()));
+        assertThat(c.info().remoteAddress()).isEqualTo(listener.localAddress());
+        assertThat(accepted.poll(STEP.toSeconds(), SECONDS)).isNotNull();
+
+        Throwable none = failureOf(() -> client.connect(PeerAddress.of(peerIdOf(server), deadA, deadB),
+                connectTimeout()));
+        assertThat(none).isInstanceOf(TransportException.ConnectionFailed.class)
+                .hasMessageContaining(Integer.toString(closedA)).hasMessageContaining(Integer.toString(closedB));
+    }
+
+    private int closedPort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0, 1, listenAddress().getAddress())) {
+            return s.getLocalPort();
+        }
+    }
+}
