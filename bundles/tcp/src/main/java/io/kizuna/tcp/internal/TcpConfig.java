@@ -4,7 +4,7 @@ import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 /** Configuration of the TCP transport (PID {@value TcpTransport#PID}). */
-@ObjectClassDefinition(pid = TcpTransport.PID, name = "Kizuna TCP transport",
+@ObjectClassDefinition(name = "Kizuna TCP transport",
         description = "TCP with TLS 1.3, mutually authenticated by node keys")
 @interface TcpConfig {
 

@@ -6,16 +6,23 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
 
 import io.kizuna.identity.Identities;
+import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.Endpoint;
 import io.kizuna.transport.Listener;
@@ -222,6 +229,42 @@ class TcpTransportTest extends TransportContractTest {
                 connectTimeout()));
         assertThat(none).isInstanceOf(TransportException.ConnectionFailed.class)
                 .hasMessageContaining(Integer.toString(closedA)).hasMessageContaining(Integer.toString(closedB));
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void endOfStreamWithoutCloseNotifyIsAFailureNotAnEnd() throws Exception {
+        NodeIdentity serverIdentity = Identities.generate();
+        SSLContext context = SSLContext.getInstance("TLSv1.3");
+        context.init(new KeyManager[] {serverIdentity.keyManager()},
+                new TrustManager[] {serverIdentity.trustManager()}, null);
+        try (ServerSocket server = new ServerSocket(0, 5, listenAddress().getAddress())) {
+            // A TLS peer that sends a few bytes and then a bare FIN, as a truncation attack would.
+            Future<Void> peer = inBackground(() -> {
+                try (Socket plain = server.accept()) {
+                    SSLSocket tls = (SSLSocket) context.getSocketFactory().createSocket(plain, null,
+                            plain.getPort(), false);
+                    tls.setUseClientMode(false);
+                    tls.setNeedClientAuth(true);
+                    tls.startHandshake();
+                    tls.getOutputStream().write(new byte[] {1, 2, 3});
+                    tls.getOutputStream().flush();
+                    plain.shutdownOutput();
+                    plain.getInputStream().readAllBytes();
+                }
+                return null;
+            });
+            Transport client = node();
+            Connection c = dial(client, PeerAddress.of(serverIdentity.peerId(),
+                    new Endpoint("tcp", new InetSocketAddress(listenAddress().getAddress(), server.getLocalPort()))));
+
+            assertThat(readExactly(c, 3)).containsExactly(1, 2, 3);
+            Throwable truncated = failureOf(() -> c.read(ByteBuffer.allocate(8)));
+            assertThat(truncated).isInstanceOf(TransportException.Io.class).hasMessageContaining("close_notify");
+            c.closeFuture().toCompletableFuture().handle((v, e) -> e).thenAccept(e ->
+                    assertThat(e).as("the close future reports the failure").isNotNull()).get(5, SECONDS);
+            peer.get(10, SECONDS);
+        }
     }
 
     private int closedPort() throws Exception {
