@@ -310,7 +310,7 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Connec
 
     private void writeMore() {
         ByteBuffer src = writeSrc;
-        while (src.hasRemaining()) {
+        while (writeResult != null && src.hasRemaining()) { // a failed chunk fails the write: stop there
             if (!channel.isWritable()) {
                 ctx.flush();
                 if (!channel.isWritable()) {
