@@ -1,0 +1,94 @@
+package io.kizuna.runtime;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+
+/**
+ * Configuration files in the Karaf style: {@code etc/<pid>.cfg} holds the
+ * properties of one ConfigAdmin PID, {@code etc/<factory-pid>-<name>.cfg} one
+ * instance of a factory PID. The distribution's {@code etc/} gives the defaults;
+ * a node's {@code <home>/etc/} overrides them key by key.
+ */
+final class Configs {
+
+    /** The most configuration files read from one folder. */
+    static final int MAX_FILES = 1000;
+
+    /**
+     * One configuration to apply.
+     *
+     * @param pid        the PID, or the factory PID when {@code name} is set
+     * @param name       the factory configuration's name, or null for a plain PID
+     * @param properties the properties
+     * @param sources    the files it came from
+     */
+    record Config(String pid, String name, Map<String, String> properties, List<Path> sources) {
+
+        /** @return {@code pid} or {@code factoryPid~name}, for messages */
+        String label() {
+            return name == null ? pid : pid + "~" + name;
+        }
+    }
+
+    private Configs() {
+    }
+
+    /**
+     * Reads and merges the folders, later ones overriding earlier ones key by key.
+     *
+     * @param folders the {@code etc} folders, defaults first; missing folders are skipped
+     * @return the configurations, by file name
+     * @throws IOException naming the file that could not be read
+     */
+    static List<Config> read(Path... folders) throws IOException {
+        Map<String, Config> merged = new TreeMap<>();
+        for (Path folder : folders) {
+            if (!Files.isDirectory(folder)) {
+                continue;
+            }
+            int count = 0;
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(folder, "*.cfg")) {
+                for (Path file : files) {
+                    if (++count > MAX_FILES) {
+                        throw new IOException("more than " + MAX_FILES + " .cfg files in " + folder);
+                    }
+                    String base = file.getFileName().toString();
+                    base = base.substring(0, base.length() - ".cfg".length());
+                    Map<String, String> props = load(file);
+                    Config previous = merged.get(base);
+                    Map<String, String> all = new TreeMap<>(previous == null ? Map.of() : previous.properties());
+                    all.putAll(props);
+                    List<Path> sources = new ArrayList<>(previous == null ? List.of() : previous.sources());
+                    sources.add(file);
+                    int dash = base.indexOf('-');
+                    merged.put(base, dash > 0
+                            ? new Config(base.substring(0, dash), base.substring(dash + 1), all, sources)
+                            : new Config(base, null, all, sources));
+                }
+            }
+        }
+        // A file of comments only documents the defaults: no configuration is created for it.
+        return merged.values().stream().filter(c -> !c.properties().isEmpty()).toList();
+    }
+
+    private static Map<String, String> load(Path file) throws IOException {
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            p.load(r);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
+        Map<String, String> out = new TreeMap<>();
+        p.stringPropertyNames().forEach(k -> out.put(k, p.getProperty(k).trim()));
+        return out;
+    }
+}

@@ -1,0 +1,41 @@
+package io.kizuna.runtime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigsTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void homeOverridesTheDefaultsKeyByKey() throws Exception {
+        Path defaults = Files.createDirectories(dir.resolve("dist/etc"));
+        Path home = Files.createDirectories(dir.resolve("home/etc"));
+        Files.writeString(defaults.resolve("io.kizuna.core.cfg"), "# defaults\nlisten = tcp://0.0.0.0:7400\nraceDelayMillis=250\n");
+        Files.writeString(defaults.resolve("io.kizuna.tcp.cfg"), "backlog=128\n");
+        Files.writeString(home.resolve("io.kizuna.core.cfg"), "listen=tcp://127.0.0.1:7401\n");
+        Files.writeString(home.resolve("io.kizuna.relay-eu.cfg"), "url=wss://relay.example\n");
+        Files.writeString(home.resolve("notes.txt"), "ignored");
+        Files.writeString(defaults.resolve("io.kizuna.identity.cfg"), "# only comments\n# keyFile = x\n");
+
+        List<Configs.Config> configs = Configs.read(defaults, home, dir.resolve("missing"));
+
+        assertThat(configs).extracting(Configs.Config::label)
+                .containsExactly("io.kizuna.core", "io.kizuna.relay~eu", "io.kizuna.tcp");
+        assertThat(configs.get(0).properties())
+                .isEqualTo(Map.of("listen", "tcp://127.0.0.1:7401", "raceDelayMillis", "250"));
+        assertThat(configs.get(0).sources()).containsExactly(defaults.resolve("io.kizuna.core.cfg"),
+                home.resolve("io.kizuna.core.cfg"));
+        assertThat(configs.get(1).pid()).isEqualTo("io.kizuna.relay");
+        assertThat(configs.get(1).name()).isEqualTo("eu");
+        assertThat(configs.get(2).properties()).isEqualTo(Map.of("backlog", "128"));
+    }
+}
