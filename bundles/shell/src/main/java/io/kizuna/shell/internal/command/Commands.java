@@ -123,7 +123,12 @@ final class Commands {
 
     /** Dials a peer (or reuses a pooled connection) and tells how it went. */
     void connect(PrintStream out, String address) {
-        PeerAddress target = resolve(address, null);
+        String a = address == null ? "" : address.trim();
+        if (!a.contains("@") && !a.contains("://") && a.length() != PeerId.TEXT_LENGTH) {
+            // connect dials: a prefix of a connected peer's id makes no sense here
+            throw new CommandFailure("'" + a + "' is not a peer address: write <peer-id>@tcp://ip:port");
+        }
+        PeerAddress target = resolve(a, null);
         Instant asked = clock.instant();
         long start = System.nanoTime();
         ConnectionInfo info = await(manager.connectToPeer(target), timing.connectTimeout(), "connecting to " + target);

@@ -167,6 +167,9 @@ class CommandsTest {
                 .isInstanceOf(CommandFailure.class).hasMessageContaining("must start with the peer id");
         assertThatThrownBy(() -> commands.connect(out, "nonsense@tcp://127.0.0.1:7401"))
                 .isInstanceOf(CommandFailure.class).hasMessageContaining("PeerId 'nonsense'");
+        assertThatThrownBy(() -> commands.connect(out, "garbage"))
+                .isInstanceOf(CommandFailure.class)
+                .hasMessage("'garbage' is not a peer address: write <peer-id>@tcp://ip:port");
         assertThat(cm.dialed).isEmpty();
     }
 
