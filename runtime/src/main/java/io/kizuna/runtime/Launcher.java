@@ -20,6 +20,7 @@ import java.util.Hashtable;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.TreeSet;
@@ -71,6 +72,7 @@ final class Launcher {
     static final String CONFIGURATION = "org.osgi.service.cm.Configuration";
     static final String CONFIG_ADMIN_BUNDLE = "org.apache.felix.configadmin";
     static final String GOGO_SHELL_BUNDLE = "org.apache.felix.gogo.shell";
+    static final String LOG_BUNDLE = "org.apache.felix.log";
     static final Duration STOP_TIMEOUT = Duration.ofSeconds(20);
 
     private static final Logger LOG = Logger.getLogger("io.kizuna.runtime");
@@ -83,6 +85,11 @@ final class Launcher {
     private final Object changes = new Object();
     private boolean changed;
     private volatile Framework framework;
+    /** Set by SIGTERM/SIGINT: a node still starting stops once it can. */
+    private volatile boolean terminated;
+    /** The connection manager the launcher holds while it runs, so a lazy component stays active. */
+    private ServiceReference<?> managerRef;
+    private Object manager;
     private FileChannel lockChannel;
 
     /**
@@ -133,6 +140,8 @@ final class Launcher {
             framework.start();
             context.addServiceListener(event -> signalChange());
             startBundle(find(bundles, CONFIG_ADMIN_BUNDLE));
+            startBundle(find(bundles, LOG_BUNDLE));
+            bridgeLog(context);
             applyConfiguration(context, configs);
             for (Bundle b : bundles) {
                 if (!GOGO_SHELL_BUNDLE.equals(b.getSymbolicName()) || mode != Mode.SHELL) {
@@ -171,6 +180,9 @@ final class Launcher {
                 out.println("Type kizuna:id, kizuna:transports, kizuna:connect <address>, help; Ctrl-D to stop.");
                 out.flush();
                 startBundle(find(bundles, GOGO_SHELL_BUNDLE));
+                if (terminated) {
+                    stopAndWait();
+                }
                 return awaitStop();
             }
             default -> {
@@ -179,6 +191,9 @@ final class Launcher {
                     LOG.info(() -> "node ready: " + address);
                 } catch (LaunchException e) {
                     LOG.severe("the node is not ready: " + e.getMessage() + "; it keeps running");
+                }
+                if (terminated) {
+                    stopAndWait();
                 }
                 return awaitStop();
             }
@@ -274,6 +289,19 @@ final class Launcher {
         }
     }
 
+    private static void bridgeLog(BundleContext context) {
+        ServiceReference<?> ref = reference(context, LogBridge.READER);
+        if (ref == null) {
+            LOG.warning("no OSGi log service: component errors go to the console only");
+            return;
+        }
+        try {
+            LogBridge.attach(context, ref);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            LOG.log(Level.WARNING, "cannot read the OSGi log: component errors go to the console only", e);
+        }
+    }
+
     /** Creates the configurations before the bundles that read them start, so components activate once. */
     private void applyConfiguration(BundleContext context, List<Configs.Config> configs) throws LaunchException {
         if (configs.isEmpty()) {
@@ -310,63 +338,86 @@ final class Launcher {
 
     /**
      * Waits until the connection manager is registered and listens on every
-     * transport it is asked to (--listen, else the configuration).
+     * transport it is asked to (--listen, else the configuration; when neither
+     * names endpoints, the manager's own default: at least one endpoint).
      *
      * @return the node's address, in the text form peers dial
      */
     private String awaitReady(BundleContext context, List<Bundle> bundles, List<Configs.Config> configs)
             throws LaunchException {
         long deadline = System.nanoTime() + options.readyTimeout().toNanos();
-        Set<String> wanted = wantedProtocols(configs);
+        Optional<Set<String>> wanted = wantedProtocols(configs);
         Set<Long> transportsAsked = Set.of();
         String lastProblem = "the connection manager (bundle io.kizuna.core) is not registered";
-        while (true) {
-            ServiceReference<?> cmRef = reference(context, CONNECTION_MANAGER);
-            if (cmRef != null) {
-                Object cm = context.getService(cmRef);
+        while (!terminated) {
+            Object cm = manager(context);
+            if (cm != null) {
                 try {
-                    if (cm != null) {
-                        Class<?> api = cmRef.getBundle().loadClass(CONNECTION_MANAGER);
-                        Object local = api.getMethod("localAddress").invoke(cm);
-                        Set<String> missing = new LinkedHashSet<>(wanted);
-                        missing.removeAll(protocolsOf(local));
-                        Map<String, Long> transports = transports(context);
-                        if (wanted.isEmpty()) {
-                            // Nothing configured to check: every registered transport should listen.
-                            missing.addAll(transports.keySet());
-                            missing.removeAll(protocolsOf(local));
-                        }
-                        if (missing.isEmpty()) {
-                            return String.valueOf(local);
-                        }
-                        Set<Long> ids = new TreeSet<>(transports.values());
-                        if (transports.keySet().containsAll(missing) && !ids.equals(transportsAsked)) {
-                            // The manager may have activated before a transport arrived: ask it to listen now.
-                            transportsAsked = ids;
-                            listen(api, cm, deadline);
-                            continue;
-                        }
-                        Set<String> noTransport = new LinkedHashSet<>(missing);
-                        noTransport.removeAll(transports.keySet());
-                        lastProblem = noTransport.isEmpty()
-                                ? "the connection manager does not listen on " + String.join(", ", missing)
-                                        + " although the transport is registered (is it available? see kizuna:transports)"
-                                : "no transport registered for " + String.join(", ", noTransport);
+                    Class<?> api = managerRef.getBundle().loadClass(CONNECTION_MANAGER);
+                    Object local = api.getMethod("localAddress").invoke(cm);
+                    Set<String> listening = protocolsOf(local);
+                    Map<String, Long> transports = transports(context);
+                    Set<String> missing = new LinkedHashSet<>(wanted.orElse(Set.of()));
+                    missing.removeAll(listening);
+                    boolean ready = wanted.isPresent() ? missing.isEmpty() : !listening.isEmpty();
+                    if (ready) {
+                        return String.valueOf(local);
+                    }
+                    Set<Long> ids = new TreeSet<>(transports.values());
+                    if (!transports.isEmpty() && transports.keySet().containsAll(missing)
+                            && !ids.equals(transportsAsked)) {
+                        // The manager may have activated before a transport arrived: ask it to listen now.
+                        transportsAsked = ids;
+                        listen(api, cm, deadline);
+                        continue;
+                    }
+                    Set<String> noTransport = new LinkedHashSet<>(missing);
+                    noTransport.removeAll(transports.keySet());
+                    if (transports.isEmpty()) {
+                        lastProblem = "no transport is registered (bundle io.kizuna.tcp)";
+                    } else if (!noTransport.isEmpty()) {
+                        lastProblem = "no transport registered for " + String.join(", ", noTransport);
+                    } else {
+                        lastProblem = "the connection manager does not listen on "
+                                + (missing.isEmpty() ? "any endpoint" : String.join(", ", missing))
+                                + " although the transport is registered (is it available? see kizuna:transports)";
                     }
                 } catch (ReflectiveOperationException e) {
                     throw new LaunchException("the connection manager does not have the expected API: " + e, e);
-                } finally {
-                    context.ungetService(cmRef);
                 }
+            } else if (managerRef != null) {
+                lastProblem = "the connection manager failed to activate"
+                        + LogBridge.lastError(managerRef.getBundle().getSymbolicName()).map(e -> " (" + e + ")")
+                                .orElse("");
             }
             long left = deadline - System.nanoTime();
             if (left <= 0) {
-                throw new LaunchException("the node was not ready within " + options.readyTimeout().toSeconds() + " s: "
-                        + lastProblem + notActive(bundles) + "; see "
+                throw new LaunchException("the node was not ready within " + options.readyTimeout().toSeconds()
+                        + " s: " + lastProblem + notActive(bundles) + "; see "
                         + options.home().resolve("logs").resolve(Logs.FILE));
             }
             awaitChange(Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
         }
+        throw new LaunchException("stopped by a signal while starting");
+    }
+
+    /**
+     * @return the connection manager, held until the framework stops; null while
+     *         there is none or it failed to activate (tried again when it is re-registered)
+     */
+    private Object manager(BundleContext context) {
+        ServiceReference<?> ref = reference(context, CONNECTION_MANAGER);
+        if (ref == null) {
+            managerRef = null;
+            manager = null;
+            return null;
+        }
+        if (!ref.equals(managerRef)) {
+            managerRef = ref;
+            // A lazy (delayed) component activates here; if it throws, SCR logs why and this returns null.
+            manager = context.getService(ref);
+        }
+        return manager;
     }
 
     private void listen(Class<?> api, Object cm, long deadline) throws ReflectiveOperationException, LaunchException {
@@ -386,13 +437,20 @@ final class Launcher {
         }
     }
 
-    /** The protocols the node is asked to listen on: --listen, else the core configuration. */
-    private Set<String> wantedProtocols(List<Configs.Config> configs) {
+    /**
+     * @return the protocols the node is asked to listen on: --listen, else the
+     *         {@code listen} key of the core configuration; empty when neither says
+     */
+    private Optional<Set<String>> wantedProtocols(List<Configs.Config> configs) {
         List<String> endpoints = new ArrayList<>(options.listen());
         if (endpoints.isEmpty()) {
-            configs.stream().filter(c -> c.name() == null && CORE_PID.equals(c.pid())).findFirst()
-                    .map(c -> c.properties().get(CORE_LISTEN_KEY))
-                    .ifPresent(v -> endpoints.addAll(List.of(v.split(","))));
+            Optional<String> configured = configs.stream()
+                    .filter(c -> c.name() == null && CORE_PID.equals(c.pid()))
+                    .map(c -> c.properties().get(CORE_LISTEN_KEY)).filter(v -> v != null).findFirst();
+            if (configured.isEmpty()) {
+                return Optional.empty();
+            }
+            endpoints.addAll(List.of(configured.get().split(",")));
         }
         Set<String> protocols = new LinkedHashSet<>();
         for (String e : endpoints) {
@@ -401,7 +459,7 @@ final class Launcher {
                 protocols.add(e.substring(0, i).trim());
             }
         }
-        return protocols;
+        return Optional.of(protocols);
     }
 
     @SuppressWarnings("unchecked")
@@ -543,6 +601,8 @@ final class Launcher {
 
     /** From a signal handler: stop on another thread, the main thread then exits. */
     private void stopInBackground() {
+        terminated = true;
+        signalChange();
         Thread t = new Thread(this::stopAndWait, "kizuna-stop");
         t.setDaemon(true);
         t.start();

@@ -154,7 +154,7 @@ final class Logs {
                     r.getThrown().printStackTrace(new PrintWriter(w));
                     sb.append(System.lineSeparator()).append(w.toString().stripTrailing());
                 } else {
-                    sb.append(" (").append(r.getThrown()).append(')');
+                    sb.append(" (").append(rootCause(r.getThrown())).append(')');
                 }
             }
             return sb.append(System.lineSeparator()).toString();
@@ -166,6 +166,21 @@ final class Logs {
             }
             return name.substring(name.lastIndexOf('.') + 1);
         }
+    }
+
+    /**
+     * @param t a failure
+     * @return its innermost cause, which usually says what went wrong, as {@code Type: message}
+     */
+    static String rootCause(Throwable t) {
+        Throwable root = t;
+        for (int i = 0; i < 32 && root.getCause() != null && root.getCause() != root; i++) {
+            root = root.getCause();
+        }
+        String text = root.toString();
+        // Felix Log re-wraps foreign exceptions as LogException("original.Type: message")
+        return text.startsWith("org.apache.felix.log.LogException: ")
+                ? text.substring("org.apache.felix.log.LogException: ".length()) : text;
     }
 
     /** Like {@link ConsoleHandler}, but to stdout (a daemon's output is its log). */

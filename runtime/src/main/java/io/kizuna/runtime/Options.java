@@ -22,7 +22,9 @@ record Options(Path home, List<String> listen, Optional<String> commands, Durati
     static final String DEFAULT_HOME = "~/.kizuna";
     static final Duration DEFAULT_WAIT = Duration.ofSeconds(30);
     static final int MAX_LISTEN = 64;
-    private static final Pattern ENDPOINT = Pattern.compile("[a-z][a-z0-9-]{0,31}://(\\[[0-9a-fA-F:.%a-zA-Z]+\\]|[^:/\\[\\]]+):\\d{1,5}");
+    /** transport://ip:port with a literal IP (IPv6 in brackets): host names are never resolved. */
+    private static final Pattern ENDPOINT = Pattern.compile(
+            "[a-z][a-z0-9-]{0,31}://(\\d{1,3}(\\.\\d{1,3}){3}|\\[[0-9a-fA-F:.]+(%[\\w.-]+)?\\]):\\d{1,5}");
 
     static final String USAGE = String.join("\n",
             "usage: kizuna [--home DIR] [--listen ENDPOINT]... [-c COMMANDS] [--wait SECONDS]",
@@ -81,7 +83,8 @@ record Options(Path home, List<String> listen, Optional<String> commands, Durati
                         String endpoint = e.trim();
                         if (!ENDPOINT.matcher(endpoint).matches()) {
                             throw new UsageException("--listen '" + endpoint
-                                    + "' is not an endpoint: write e.g. tcp://127.0.0.1:7400 or tcp://[::1]:7400");
+                                    + "' is not an endpoint: write transport://ip:port with an IP address, "
+                                    + "e.g. tcp://127.0.0.1:7400 or tcp://[::1]:7400");
                         }
                         if (listen.size() >= MAX_LISTEN) {
                             throw new UsageException("at most " + MAX_LISTEN + " --listen endpoints");

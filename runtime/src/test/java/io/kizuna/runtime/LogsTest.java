@@ -45,4 +45,12 @@ class LogsTest {
                 .doesNotContain("\tat ");
         assertThat(console.lines()).hasSize(1);
     }
+
+    @Test
+    void theConsoleShowsTheRootCause() {
+        LogRecord r = new LogRecord(Level.SEVERE, "component failed");
+        r.setThrown(new RuntimeException("wrapper", new IllegalArgumentException("port 70000 is outside 0-65535")));
+        assertThat(new Logs.LineFormatter(false).format(r))
+                .contains("component failed (java.lang.IllegalArgumentException: port 70000 is outside 0-65535)");
+    }
 }

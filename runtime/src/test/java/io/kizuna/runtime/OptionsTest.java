@@ -45,6 +45,8 @@ class OptionsTest {
     void badArgumentsAreNamed() {
         assertThatThrownBy(() -> Options.parse(new String[] {"--listen", "127.0.0.1:7400"}, null, USER))
                 .hasMessageContaining("'127.0.0.1:7400' is not an endpoint");
+        assertThatThrownBy(() -> Options.parse(new String[] {"--listen", "tcp://localhost:7400"}, null, USER))
+                .hasMessageContaining("with an IP address");
         assertThatThrownBy(() -> Options.parse(new String[] {"--home"}, null, USER))
                 .hasMessage("--home needs a value");
         assertThatThrownBy(() -> Options.parse(new String[] {"--frobnicate"}, null, USER))
