@@ -44,6 +44,12 @@ public interface NodeIdentity {
     X509ExtendedTrustManager trustManager();
 
     /**
+     * A new TLS context for plain JDK sockets and engines. Like any JDK context,
+     * its sockets and engines are created with the JDK's default settings: callers
+     * enable only {@code "TLSv1.3"} on them, and servers call
+     * {@code setNeedClientAuth(true)} (without it the dialer stays anonymous, and
+     * {@link PeerCertificates#peerId} refuses the session).
+     *
      * @return a TLS 1.3 context built from {@link #keyManager()} and
      *         {@link #trustManager()}; servers using it must require client
      *         certificates

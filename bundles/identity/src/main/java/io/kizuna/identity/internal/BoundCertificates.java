@@ -159,6 +159,15 @@ public final class BoundCertificates {
      * @throws CertificateException with the precise reason
      */
     public static PeerId verify(Certificate[] chain, Instant now) throws CertificateException {
+        try {
+            return check(chain, now);
+        } catch (RuntimeException e) {
+            // Whatever a provider throws on odd input, the peer is refused, never let through.
+            throw new CertificateException("cannot check the peer's certificate: " + e, e);
+        }
+    }
+
+    private static PeerId check(Certificate[] chain, Instant now) throws CertificateException {
         if (chain == null || chain.length == 0) {
             throw new CertificateException("the peer presented no certificate");
         }
@@ -188,8 +197,11 @@ public final class BoundCertificates {
             throw new CertificateException("the peer's certificate is not self-signed: its signature does not "
                     + "verify with its own public key (" + e.getMessage() + ")", e);
         }
-        Set<String> critical = cert.getCriticalExtensionOIDs() == null ? Set.of()
-                : new HashSet<>(cert.getCriticalExtensionOIDs());
+        // A certificate without extensions gives null here.
+        Set<String> critical = new HashSet<>();
+        if (cert.getCriticalExtensionOIDs() != null) {
+            critical.addAll(cert.getCriticalExtensionOIDs());
+        }
         critical.remove(EXTENSION_OID);
         if (!critical.isEmpty()) {
             throw new CertificateException("the peer's certificate has critical extensions this node does not "
