@@ -1,0 +1,67 @@
+package io.kizuna.core.internal;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/**
+ * Configuration of the connection manager (PID {@value ConnectionManagerImpl#PID}).
+ * The framework property {@code kizuna.listen} (comma-separated endpoints), when
+ * set, replaces {@link #listen()}.
+ */
+@ObjectClassDefinition(name = "Kizuna connection manager",
+        description = "Chooses transports per peer, pools connections, runs the control protocol and keeps metrics")
+@interface ManagerConfig {
+
+    @AttributeDefinition(name = "Listen endpoints",
+            description = "Endpoints to accept connections on, e.g. tcp://127.0.0.1:7400 or tcp://0.0.0.0:0 "
+                    + "(port 0 picks a free port); each is bound when its transport is present")
+    String[] listen() default {ManagerSettings.DEFAULT_LISTEN};
+
+    @AttributeDefinition(name = "Stagger delay (ms)",
+            description = "When a dial over one transport has not succeeded within this delay, the next "
+                    + "candidate transport starts too")
+    int staggerDelayMillis() default ManagerSettings.DEFAULT_STAGGER_DELAY_MILLIS;
+
+    @AttributeDefinition(name = "Connect timeout (ms)",
+            description = "Time allowed for the first candidate transport (connect, handshake, hello); each "
+                    + "later candidate gets half the previous one's, at least 1 s")
+    int connectTimeoutMillis() default ManagerSettings.DEFAULT_CONNECT_TIMEOUT_MILLIS;
+
+    @AttributeDefinition(name = "Maximum connections per peer",
+            description = "Pooled control connections to one peer, both directions")
+    int maxConnectionsPerPeer() default ManagerSettings.DEFAULT_MAX_CONNECTIONS_PER_PEER;
+
+    @AttributeDefinition(name = "Maximum connections", description = "Pooled control connections in total")
+    int maxConnections() default ManagerSettings.DEFAULT_MAX_CONNECTIONS;
+
+    @AttributeDefinition(name = "Idle timeout (s)",
+            description = "A pooled connection without control traffic for this long is closed; 0 never closes")
+    int idleTimeoutSeconds() default ManagerSettings.DEFAULT_IDLE_TIMEOUT_SECONDS;
+
+    @AttributeDefinition(name = "Maximum frame size (bytes)",
+            description = "Largest control-protocol payload accepted; a larger declared length closes the "
+                    + "connection (8 KiB - 16 MiB)")
+    int maxFrameSize() default ManagerSettings.DEFAULT_MAX_FRAME_SIZE;
+
+    @AttributeDefinition(name = "Ping timeout (ms)", description = "How long a ping waits for its pong")
+    int pingTimeoutMillis() default ManagerSettings.DEFAULT_PING_TIMEOUT_MILLIS;
+
+    @AttributeDefinition(name = "Open timeout (ms)",
+            description = "How long a new stream may take to name its protocol, and a control session to "
+                    + "exchange hellos")
+    int openTimeoutMillis() default ManagerSettings.DEFAULT_OPEN_TIMEOUT_MILLIS;
+
+    @AttributeDefinition(name = "Maximum perf bytes",
+            description = "Most bytes a peer may ask this node to send back in one perf run")
+    long maxPerfBytes() default ManagerSettings.DEFAULT_MAX_PERF_BYTES;
+
+    @AttributeDefinition(name = "Maximum streams",
+            description = "Open perf and application streams, both directions, plus streams still naming "
+                    + "their protocol")
+    int maxStreams() default ManagerSettings.DEFAULT_MAX_STREAMS;
+
+    @AttributeDefinition(name = "Maximum known peers",
+            description = "Peers whose listen endpoints and metrics are remembered; the least recently "
+                    + "used is forgotten first")
+    int maxKnownPeers() default ManagerSettings.DEFAULT_MAX_KNOWN_PEERS;
+}

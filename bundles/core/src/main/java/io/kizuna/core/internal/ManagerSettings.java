@@ -1,0 +1,280 @@
+package io.kizuna.core.internal;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.IntFunction;
+
+import io.kizuna.core.internal.protocol.ControlCodec;
+import io.kizuna.transport.Endpoint;
+
+/**
+ * The manager's settings, checked. Built from {@link ManagerConfig} in the
+ * framework, or with {@link #builder()} in tests.
+ *
+ * @param listen                the endpoints to listen on
+ * @param staggerDelay          delay before the next candidate transport starts
+ * @param connectTimeout        time allowed for the first candidate
+ * @param minConnectTimeout     the floor of the shrinking timeouts of later candidates
+ * @param maxConnectionsPerPeer pooled connections per peer
+ * @param maxConnections        pooled connections in total
+ * @param idleTimeout           idle time before a pooled connection closes; zero never
+ * @param maxFrameSize          largest control payload
+ * @param pingTimeout           how long a ping waits
+ * @param openTimeout           how long a stream may take to open, and a session to say hello
+ * @param maxPerfBytes          most bytes a peer may ask back in one perf run
+ * @param maxStreams            open and opening streams
+ * @param maxKnownPeers         peers remembered (endpoints, history, metrics)
+ * @param failureMemory         how long a failed dial demotes a transport for that peer
+ * @param closeTimeout          how long shutdown waits for graceful closes
+ * @param jmxName               the MBean's object name; empty registers none
+ * @param frameAllocator        gives the decoder its payload buffers
+ */
+record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration connectTimeout,
+        Duration minConnectTimeout, int maxConnectionsPerPeer, int maxConnections, Duration idleTimeout,
+        int maxFrameSize, Duration pingTimeout, Duration openTimeout, long maxPerfBytes, int maxStreams,
+        int maxKnownPeers, Duration failureMemory, Duration closeTimeout, String jmxName,
+        IntFunction<ByteBuffer> frameAllocator) {
+
+    static final String DEFAULT_LISTEN = "tcp://127.0.0.1:7400";
+    static final int DEFAULT_STAGGER_DELAY_MILLIS = 250;
+    static final int DEFAULT_CONNECT_TIMEOUT_MILLIS = 10_000;
+    static final int DEFAULT_MAX_CONNECTIONS_PER_PEER = 4;
+    static final int DEFAULT_MAX_CONNECTIONS = 256;
+    static final int DEFAULT_IDLE_TIMEOUT_SECONDS = 300;
+    static final int DEFAULT_MAX_FRAME_SIZE = ControlCodec.DEFAULT_MAX_FRAME_SIZE;
+    static final int DEFAULT_PING_TIMEOUT_MILLIS = 5_000;
+    static final int DEFAULT_OPEN_TIMEOUT_MILLIS = 10_000;
+    static final long DEFAULT_MAX_PERF_BYTES = 16L * 1024 * 1024 * 1024;
+    static final int DEFAULT_MAX_STREAMS = 256;
+    static final int DEFAULT_MAX_KNOWN_PEERS = 1024;
+    static final String DEFAULT_JMX_NAME = "io.kizuna:type=ConnectionManager";
+    static final int MAX_LISTEN = 64;
+
+    /** Checks every value. */
+    ManagerSettings {
+        listen = List.copyOf(listen);
+        if (listen.size() > MAX_LISTEN) {
+            throw invalid("listen", listen.size() + " endpoints", "at most " + MAX_LISTEN);
+        }
+        positive("staggerDelayMillis", staggerDelay);
+        positive("connectTimeoutMillis", connectTimeout);
+        positive("minConnectTimeout", minConnectTimeout);
+        atLeast("maxConnectionsPerPeer", maxConnectionsPerPeer, 1);
+        atLeast("maxConnections", maxConnections, 1);
+        Objects.requireNonNull(idleTimeout, "idleTimeout");
+        if (idleTimeout.isNegative()) {
+            throw invalid("idleTimeoutSeconds", idleTimeout.toSeconds() + "", "0 (never) or more");
+        }
+        if (maxFrameSize < ControlCodec.MIN_MAX_FRAME_SIZE || maxFrameSize > ControlCodec.MAX_MAX_FRAME_SIZE) {
+            throw invalid("maxFrameSize", "" + maxFrameSize, ControlCodec.MIN_MAX_FRAME_SIZE + " to "
+                    + ControlCodec.MAX_MAX_FRAME_SIZE);
+        }
+        positive("pingTimeoutMillis", pingTimeout);
+        positive("openTimeoutMillis", openTimeout);
+        if (maxPerfBytes < 0) {
+            throw invalid("maxPerfBytes", "" + maxPerfBytes, "0 or more");
+        }
+        atLeast("maxStreams", maxStreams, 1);
+        atLeast("maxKnownPeers", maxKnownPeers, 1);
+        positive("failureMemory", failureMemory);
+        positive("closeTimeout", closeTimeout);
+        Objects.requireNonNull(jmxName, "jmxName");
+        Objects.requireNonNull(frameAllocator, "frameAllocator");
+    }
+
+    private static void positive(String name, Duration d) {
+        Objects.requireNonNull(d, name);
+        if (d.isNegative() || d.isZero()) {
+            throw invalid(name, d.toMillis() + " ms", "more than 0");
+        }
+    }
+
+    private static void atLeast(String name, long v, long min) {
+        if (v < min) {
+            throw invalid(name, "" + v, "at least " + min);
+        }
+    }
+
+    private static IllegalArgumentException invalid(String name, String value, String expected) {
+        return new IllegalArgumentException("configuration " + ConnectionManagerImpl.PID + ": " + name + " is "
+                + value + ", expected " + expected);
+    }
+
+    /**
+     * @param c              the component configuration
+     * @param listenOverride the framework property {@code kizuna.listen}, or null
+     * @return the settings
+     * @throws IllegalArgumentException naming the bad value
+     */
+    static ManagerSettings from(ManagerConfig c, String listenOverride) {
+        List<String> listen = new ArrayList<>();
+        if (listenOverride != null && !listenOverride.isBlank()) {
+            for (String s : listenOverride.split(",")) {
+                if (!s.isBlank()) {
+                    listen.add(s.trim());
+                }
+            }
+        } else if (c.listen() != null) {
+            for (String s : c.listen()) {
+                if (s != null && !s.isBlank()) {
+                    listen.add(s.trim());
+                }
+            }
+        }
+        return builder()
+                .listen(parse(listen, listenOverride != null && !listenOverride.isBlank()))
+                .staggerDelay(Duration.ofMillis(c.staggerDelayMillis()))
+                .connectTimeout(Duration.ofMillis(c.connectTimeoutMillis()))
+                .maxConnectionsPerPeer(c.maxConnectionsPerPeer())
+                .maxConnections(c.maxConnections())
+                .idleTimeout(Duration.ofSeconds(c.idleTimeoutSeconds()))
+                .maxFrameSize(c.maxFrameSize())
+                .pingTimeout(Duration.ofMillis(c.pingTimeoutMillis()))
+                .openTimeout(Duration.ofMillis(c.openTimeoutMillis()))
+                .maxPerfBytes(c.maxPerfBytes())
+                .maxStreams(c.maxStreams())
+                .maxKnownPeers(c.maxKnownPeers())
+                .build();
+    }
+
+    private static List<Endpoint> parse(List<String> texts, boolean fromFrameworkProperty) {
+        List<Endpoint> out = new ArrayList<>();
+        for (String t : texts) {
+            try {
+                Endpoint e = Endpoint.parse(t);
+                if (!out.contains(e)) {
+                    out.add(e);
+                }
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException((fromFrameworkProperty ? "framework property kizuna.listen"
+                        : "configuration " + ConnectionManagerImpl.PID + " listen") + ": " + e.getMessage(), e);
+            }
+        }
+        return out;
+    }
+
+    /** @return a builder with the defaults */
+    static Builder builder() {
+        return new Builder();
+    }
+
+    /** Builds settings; starts from the defaults. */
+    static final class Builder {
+        private List<Endpoint> listen = List.of(Endpoint.parse(DEFAULT_LISTEN));
+        private Duration staggerDelay = Duration.ofMillis(DEFAULT_STAGGER_DELAY_MILLIS);
+        private Duration connectTimeout = Duration.ofMillis(DEFAULT_CONNECT_TIMEOUT_MILLIS);
+        private Duration minConnectTimeout = Duration.ofSeconds(1);
+        private int maxConnectionsPerPeer = DEFAULT_MAX_CONNECTIONS_PER_PEER;
+        private int maxConnections = DEFAULT_MAX_CONNECTIONS;
+        private Duration idleTimeout = Duration.ofSeconds(DEFAULT_IDLE_TIMEOUT_SECONDS);
+        private int maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+        private Duration pingTimeout = Duration.ofMillis(DEFAULT_PING_TIMEOUT_MILLIS);
+        private Duration openTimeout = Duration.ofMillis(DEFAULT_OPEN_TIMEOUT_MILLIS);
+        private long maxPerfBytes = DEFAULT_MAX_PERF_BYTES;
+        private int maxStreams = DEFAULT_MAX_STREAMS;
+        private int maxKnownPeers = DEFAULT_MAX_KNOWN_PEERS;
+        private Duration failureMemory = Duration.ofMinutes(10);
+        private Duration closeTimeout = Duration.ofSeconds(3);
+        private String jmxName = DEFAULT_JMX_NAME;
+        private IntFunction<ByteBuffer> frameAllocator = ByteBuffer::allocate;
+
+        Builder listen(List<Endpoint> v) {
+            listen = v;
+            return this;
+        }
+
+        Builder listen(String... v) {
+            listen = java.util.Arrays.stream(v).map(Endpoint::parse).toList();
+            return this;
+        }
+
+        Builder staggerDelay(Duration v) {
+            staggerDelay = v;
+            return this;
+        }
+
+        Builder connectTimeout(Duration v) {
+            connectTimeout = v;
+            return this;
+        }
+
+        Builder minConnectTimeout(Duration v) {
+            minConnectTimeout = v;
+            return this;
+        }
+
+        Builder maxConnectionsPerPeer(int v) {
+            maxConnectionsPerPeer = v;
+            return this;
+        }
+
+        Builder maxConnections(int v) {
+            maxConnections = v;
+            return this;
+        }
+
+        Builder idleTimeout(Duration v) {
+            idleTimeout = v;
+            return this;
+        }
+
+        Builder maxFrameSize(int v) {
+            maxFrameSize = v;
+            return this;
+        }
+
+        Builder pingTimeout(Duration v) {
+            pingTimeout = v;
+            return this;
+        }
+
+        Builder openTimeout(Duration v) {
+            openTimeout = v;
+            return this;
+        }
+
+        Builder maxPerfBytes(long v) {
+            maxPerfBytes = v;
+            return this;
+        }
+
+        Builder maxStreams(int v) {
+            maxStreams = v;
+            return this;
+        }
+
+        Builder maxKnownPeers(int v) {
+            maxKnownPeers = v;
+            return this;
+        }
+
+        Builder failureMemory(Duration v) {
+            failureMemory = v;
+            return this;
+        }
+
+        Builder closeTimeout(Duration v) {
+            closeTimeout = v;
+            return this;
+        }
+
+        Builder jmxName(String v) {
+            jmxName = v;
+            return this;
+        }
+
+        Builder frameAllocator(IntFunction<ByteBuffer> v) {
+            frameAllocator = v;
+            return this;
+        }
+
+        ManagerSettings build() {
+            return new ManagerSettings(listen, staggerDelay, connectTimeout, minConnectTimeout,
+                    maxConnectionsPerPeer, maxConnections, idleTimeout, maxFrameSize, pingTimeout, openTimeout,
+                    maxPerfBytes, maxStreams, maxKnownPeers, failureMemory, closeTimeout, jmxName, frameAllocator);
+        }
+    }
+}
