@@ -174,7 +174,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             return t;
         });
         this.timer.setRemoveOnCancelPolicy(true);
-        this.wire = new Wire(settings, timer);
+        this.wire = new Wire(settings, timer, this::violation);
         this.history = new PeerHistory(settings.maxKnownPeers(), settings.failureMemory());
         this.known = new KnownPeers(settings.maxKnownPeers());
         this.metrics = new ManagerMetrics(settings.maxKnownPeers());
@@ -208,6 +208,8 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             closing.add(c.close().toCompletableFuture().exceptionally(e -> null));
         }
         awaitQuietly(closing, "closing the connections of the connection manager");
+        // Whatever did not close in order within the time allowed is closed now.
+        sessions.forEach(s -> s.connection().close());
         timer.shutdownNow();
         unregisterMBean();
         LOG.log(System.Logger.Level.INFO, "connection manager of " + local + " stopped");
@@ -499,9 +501,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         if (failure != null) {
             Throwable x = Async.unwrap(failure);
             if (x instanceof TransportException.ProtocolViolation v) {
-                violation(c, v);
-                wire.sendAndClose(c, new ControlMessage.Error(ControlMessage.Codes.PROTOCOL_VIOLATION,
-                        v.getMessage()));
+                wire.violation(c, v);
             } else if (x instanceof TransportException.NegotiationTimeout to) {
                 LOG.log(System.Logger.Level.DEBUG, to.getMessage());
                 wire.sendAndClose(c, new ControlMessage.Error(ControlMessage.Codes.TIMEOUT, to.getMessage()));
@@ -518,10 +518,8 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             return;
         }
         if (!(m instanceof ControlMessage.Open open)) {
-            TransportException.ProtocolViolation v = new TransportException.ProtocolViolation("expected OPEN as the "
-                    + "first frame of a stream, got " + m.type());
-            violation(c, v);
-            wire.sendAndClose(c, new ControlMessage.Error(ControlMessage.Codes.PROTOCOL_VIOLATION, v.getMessage()));
+            wire.violation(c, new TransportException.ProtocolViolation("expected OPEN as the first frame of a "
+                    + "stream, got " + m.type()));
             return;
         }
         String p = open.protocol();
@@ -1059,6 +1057,9 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             c.close();
             return CompletableFuture.failedFuture(new TransportException.PeerAuthenticationFailed(peer, presented,
                     "the " + e.protocol + " transport returned a connection to another peer"));
+        }
+        if (c instanceof MultiplexedConnection m) {
+            m.onStream(st -> accept(st, e)); // the peer may open streams on the connection this side dialed
         }
         return wire.open(c, CONTROL, null, peer, left(deadlineNanos)).thenCompose(x -> {
             ControlSession s = new ControlSession(this, c, e);

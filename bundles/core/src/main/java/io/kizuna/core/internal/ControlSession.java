@@ -292,13 +292,14 @@ final class ControlSession {
     /** Reports a violation: counted and logged by the manager, ERROR to the peer, this connection closed. */
     private boolean violation(TransportException.ProtocolViolation v) {
         manager.violation(connection, v);
-        hello.completeExceptionally(v);
         if (closing.compareAndSet(false, true)) {
             cancelIdleCheck();
             CompletableFuture<Void> sent = writer.send(manager.wire().encode(new ControlMessage.Error(
                     ControlMessage.Codes.PROTOCOL_VIOLATION, v.getMessage())));
             Async.closeAfter(sent, connection, manager.settings().closeTimeout(), manager.timer());
         }
+        // Only now: whoever waits for the hello closes the session too, after the ERROR is queued.
+        hello.completeExceptionally(v);
         return false;
     }
 

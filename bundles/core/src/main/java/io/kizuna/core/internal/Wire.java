@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.BiConsumer;
 import java.util.function.IntFunction;
 
 import io.kizuna.core.internal.protocol.ControlCodec;
@@ -29,8 +30,16 @@ final class Wire {
     private final ScheduledExecutorService timer;
     private final Duration openTimeout;
     private final Duration closeTimeout;
+    private final BiConsumer<Connection, TransportException.ProtocolViolation> onViolation;
 
-    Wire(ManagerSettings s, ScheduledExecutorService timer) {
+    /**
+     * @param s           the settings
+     * @param timer       runs the timeouts
+     * @param onViolation told of every protocol violation seen while opening a stream
+     */
+    Wire(ManagerSettings s, ScheduledExecutorService timer,
+            BiConsumer<Connection, TransportException.ProtocolViolation> onViolation) {
+        this.onViolation = onViolation;
         this.maxFrameSize = s.maxFrameSize();
         this.allocator = s.frameAllocator();
         this.timer = timer;
@@ -86,13 +95,23 @@ final class Wire {
                                 + peer, timeout)))
                 .whenComplete((m, e) -> {
                     if (e != null) {
-                        c.close();
-                        result.completeExceptionally(Async.unwrap(e));
+                        Throwable x = Async.unwrap(e);
+                        if (x instanceof TransportException.ProtocolViolation v) {
+                            violation(c, v);
+                        } else {
+                            c.close();
+                        }
+                        result.completeExceptionally(x);
                     } else if (m instanceof ControlMessage.OpenOk) {
                         result.complete(c);
                     } else {
-                        c.close();
-                        result.completeExceptionally(notOpened(m, protocol, peer));
+                        TransportException t = notOpened(m, protocol, peer);
+                        if (t instanceof TransportException.ProtocolViolation v) {
+                            violation(c, v);
+                        } else {
+                            c.close();
+                        }
+                        result.completeExceptionally(t);
                     }
                 });
         return result;
@@ -120,6 +139,12 @@ final class Wire {
         }
         return new TransportException.ProtocolViolation("peer " + peer + " answered the request for protocol '"
                 + protocol + "' with " + m.type() + ", expected OPEN_OK or OPEN_REFUSED");
+    }
+
+    /** Reports a violation, tells the peer with ERROR and closes the stream. */
+    void violation(Connection c, TransportException.ProtocolViolation v) {
+        onViolation.accept(c, v);
+        sendAndClose(c, new ControlMessage.Error(ControlMessage.Codes.PROTOCOL_VIOLATION, v.getMessage()));
     }
 
     /** Writes one frame on a stream nobody else writes to, then closes it (after a bounded wait). */

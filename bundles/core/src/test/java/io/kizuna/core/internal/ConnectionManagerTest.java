@@ -19,6 +19,7 @@ import javax.management.ObjectName;
 import javax.management.openmbean.TabularData;
 
 import io.kizuna.core.internal.memory.MemoryTransport;
+import io.kizuna.core.internal.protocol.ControlMessage;
 import io.kizuna.core.internal.testing.TestIds;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo;
@@ -206,8 +207,10 @@ class ConnectionManagerTest extends ManagerTestSupport {
         assertThat(byId.id()).as("a bare PeerId reuses the pool").isEqualTo(ids.get(0));
         assertThat(a.dials()).as("no second dial").isEqualTo(1);
         assertThat(a.manager.connections()).hasSize(1);
-        assertThat(b.manager.connections()).as("the acceptor pools it too").hasSize(1)
-                .allSatisfy(i -> assertThat(i.direction()).isEqualTo(ConnectionInfo.Direction.INBOUND));
+        // The acceptor pools it once the dialer's hello arrived there.
+        await().atMost(Duration.ofSeconds(5)).until(() -> b.manager.connections().size() == 1);
+        assertThat(b.manager.connections()).allSatisfy(i -> assertThat(i.direction())
+                .isEqualTo(ConnectionInfo.Direction.INBOUND));
     }
 
     @Test
@@ -247,7 +250,7 @@ class ConnectionManagerTest extends ManagerTestSupport {
         Node a = node(Node.settings().idleTimeout(Duration.ofSeconds(1)), "mem-a:100");
         Node b = node("mem-a:10");
         get(a.manager.connectToPeer(b.address()));
-        assertThat(b.manager.connections()).hasSize(1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> b.manager.connections().size() == 1);
 
         await().atMost(Duration.ofSeconds(10)).until(() -> a.manager.connections().isEmpty()
                 && b.manager.connections().isEmpty());
@@ -264,7 +267,7 @@ class ConnectionManagerTest extends ManagerTestSupport {
         String id = get(a.manager.connectToPeer(b.address())).id();
         // For 2.5 idle timeouts, a ping every 100 ms keeps the same connection in the pool.
         await().during(Duration.ofMillis(2500)).atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100))
-                .until(() -> get(a.manager.ping(PeerAddress.of(b.id))).rtt().isPositive()
+                .until(() -> get(a.manager.ping(PeerAddress.of(b.id))).rtt().toNanos() > 0
                         && a.manager.connections().stream().map(ConnectionInfo::id).toList().equals(List.of(id)));
     }
 
@@ -276,7 +279,7 @@ class ConnectionManagerTest extends ManagerTestSupport {
         Node b = node("mem-a:10", "mem-b:10");
         get(a.manager.connectToPeer(b.address("mem-a")));
 
-        assertThat(b.manager.connections(a.id)).hasSize(1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> b.manager.connections(a.id).size() == 1);
         assertThat(a.manager.knownPeerCount()).isEqualTo(1);
         assertThat(b.manager.knownPeerCount()).isEqualTo(1);
 
@@ -375,6 +378,7 @@ class ConnectionManagerTest extends ManagerTestSupport {
         Node a = node("mem-a:100");
         Node b = node("mem-a:10");
         get(a.manager.connectToPeer(b.address()));
+        await().atMost(Duration.ofSeconds(5)).until(() -> b.manager.connections(a.id).size() == 1);
         PerfResult r = get(b.manager.perf(PeerAddress.of(a.id), 0, 1000, null));
         assertThat(r.uploadBytes()).isZero();
         assertThat(r.downloadBytes()).isEqualTo(1000);
@@ -463,8 +467,21 @@ class ConnectionManagerTest extends ManagerTestSupport {
         get(b.manager.connectToPeer(a.address("mem-b")));
         Connection farEnd = b.transport("mem-a").openConnections().get(0);
         PeerAddress oldEndpoint = a.address("mem-a");
+        // A far side without a manager, to see exactly what arrives.
+        RawPeer raw = RawPeer.dialer(hub, "mem-a");
+        Connection rawEnd = raw.dial(oldEndpoint);
+        RawPeer.write(rawEnd, RawPeer.frame(new ControlMessage.Open(ConnectionManagerImpl.CONTROL)));
+        assertThat(RawPeer.read(rawEnd)).isInstanceOf(ControlMessage.OpenOk.class);
+        RawPeer.write(rawEnd, RawPeer.frame(raw.hello(rawEnd)));
+        assertThat(RawPeer.read(rawEnd)).isInstanceOf(ControlMessage.Hello.class);
+        await().atMost(Duration.ofSeconds(5)).until(() -> a.manager.connections(raw.id).size() == 1);
 
         a.remove("mem-a");
+
+        assertThat(RawPeer.read(rawEnd)).isInstanceOfSatisfying(ControlMessage.GoAway.class,
+                g -> assertThat(g.reason()).contains("mem-a"));
+        assertThat(RawPeer.read(rawEnd)).as("then the end of stream").isNull();
+        raw.close();
 
         assertThat(a.manager.connections()).extracting(ConnectionInfo::protocol).containsExactly("mem-b");
         assertThat(a.address().transportHints()).containsExactly("mem-b");
@@ -565,7 +582,7 @@ class ConnectionManagerTest extends ManagerTestSupport {
         assertThat(byProtocol.get("mem-a").established()).isZero();
         assertThat(byProtocol.get("mem-b").established()).isEqualTo(1);
         assertThat(byProtocol.get("mem-b").active()).isEqualTo(1);
-        assertThat(b.manager.metrics().established()).as("accepted ones count too").isEqualTo(1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> b.manager.metrics().established() == 1);
         assertThat(a.manager.metrics(TestIds.randomPeerId()).established()).isZero();
 
         get(a.manager.disconnect(b.id));
