@@ -9,6 +9,9 @@ import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.kizuna.transport.Endpoint;
 
@@ -16,25 +19,39 @@ import io.kizuna.transport.Endpoint;
  * Turns a bound endpoint into the endpoints peers can dial: a wildcard bind
  * address is announced as 127.0.0.1 plus the host's addresses that are neither
  * loopback nor link-local (IPv4 only for 0.0.0.0; both families for ::).
+ *
+ * <p>Listing the host's interfaces takes system calls, so it runs on the
+ * manager's timer, never on the caller's thread (which may be a transport's
+ * event loop): callers get the last list, refreshed in the background when it
+ * is older than ten seconds.
  */
 final class Addresses {
 
     private static final int MAX_ADDRESSES = 16;
-    private static final long CACHE_NANOS = 10_000_000_000L;
+    private static final long REFRESH_NANOS = 10_000_000_000L;
 
-    private List<InetAddress> cached = List.of();
-    private long cachedAt;
-    private boolean loaded;
+    private final Executor refresher;
+    private volatile List<InetAddress> cached = List.of();
+    private volatile long cachedAt;
+    private final AtomicBoolean refreshing = new AtomicBoolean();
 
-    synchronized List<Endpoint> advertise(Endpoint bound) {
+    Addresses(Executor refresher) {
+        this.refresher = refresher;
+        refreshLater();
+    }
+
+    List<Endpoint> advertise(Endpoint bound) {
         InetAddress a = bound.address().getAddress();
         if (!a.isAnyLocalAddress()) {
             return List.of(bound);
         }
+        if (System.nanoTime() - cachedAt > REFRESH_NANOS) {
+            refreshLater();
+        }
         boolean v4Only = a instanceof Inet4Address;
         List<Endpoint> out = new ArrayList<>();
         out.add(new Endpoint(bound.protocol(), new InetSocketAddress(loopback4(), bound.address().getPort())));
-        for (InetAddress ip : hostAddresses()) {
+        for (InetAddress ip : cached) {
             if (out.size() >= MAX_ADDRESSES) {
                 break;
             }
@@ -46,11 +63,26 @@ final class Addresses {
         return out;
     }
 
-    private List<InetAddress> hostAddresses() {
-        long now = System.nanoTime();
-        if (loaded && now - cachedAt < CACHE_NANOS) {
-            return cached;
+    private void refreshLater() {
+        if (!refreshing.compareAndSet(false, true)) {
+            return;
         }
+        try {
+            refresher.execute(() -> {
+                try {
+                    cached = hostAddresses();
+                    cachedAt = System.nanoTime();
+                } finally {
+                    refreshing.set(false);
+                }
+            });
+        } catch (RejectedExecutionException stopped) {
+            refreshing.set(false);
+        }
+    }
+
+    /** Lists the host's addresses now (blocking: system calls). */
+    static List<InetAddress> hostAddresses() {
         List<InetAddress> found = new ArrayList<>();
         try {
             for (NetworkInterface ni : Collections.list(NetworkInterface.getNetworkInterfaces())) {
@@ -70,10 +102,7 @@ final class Addresses {
                     "cannot list the host's addresses: " + e);
         }
         found.sort((x, y) -> Boolean.compare(!(x instanceof Inet4Address), !(y instanceof Inet4Address)));
-        cached = List.copyOf(found);
-        cachedAt = now;
-        loaded = true;
-        return cached;
+        return List.copyOf(found);
     }
 
     static InetAddress loopback4() {

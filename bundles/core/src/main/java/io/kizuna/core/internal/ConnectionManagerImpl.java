@@ -104,7 +104,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     private final KnownPeers known;
     private final ManagerMetrics metrics;
     private final HandlerRegistry handlers = new HandlerRegistry();
-    private final Addresses addresses = new Addresses();
+    private final Addresses addresses;
 
     private final Object lock = new Object();
     private final List<TransportEntry> transports = new ArrayList<>();
@@ -178,6 +178,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         this.history = new PeerHistory(settings.maxKnownPeers(), settings.failureMemory());
         this.known = new KnownPeers(settings.maxKnownPeers());
         this.metrics = new ManagerMetrics(settings.maxKnownPeers());
+        this.addresses = new Addresses(timer);
         this.mbeanName = registerMBean();
         LOG.log(System.Logger.Level.INFO, "connection manager of " + local + " started; listen endpoints "
                 + settings.listen());
@@ -584,6 +585,10 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             wire.sendAndClose(c, new ControlMessage.OpenRefused(ControlMessage.Codes.LIMIT, limit.getMessage(),
                     limit.limit(), limit.value()));
             return;
+        } catch (TransportException stopped) {
+            wire.sendAndClose(c, new ControlMessage.OpenRefused(ControlMessage.Codes.GOING_AWAY,
+                    stopped.getMessage()));
+            return;
         }
         c.write(wire.encode(new ControlMessage.OpenOk())).whenComplete((v, x) -> {
             if (x != null) {
@@ -655,11 +660,10 @@ public final class ConnectionManagerImpl implements ConnectionManager {
 
     // ------------------------------------------------------------------ pool
 
-    private PoolSlot reserve(PeerId peer, String what) throws TransportException.LimitExceeded {
+    private PoolSlot reserve(PeerId peer, String what) throws TransportException {
         synchronized (lock) {
             if (!active) {
-                throw new TransportException.LimitExceeded("maxConnections", 0, what + ": the connection manager "
-                        + "has stopped");
+                throw stopped(what);
             }
             if (pooledTotal >= settings.maxConnections()) {
                 throw new TransportException.LimitExceeded("maxConnections", settings.maxConnections(), what + ": "
@@ -901,7 +905,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             }
             try {
                 slot = reserve(target.peerId(), "connecting to " + target.peerId().shortForm());
-            } catch (TransportException.LimitExceeded e) {
+            } catch (TransportException e) {
                 result.completeExceptionally(e);
                 return;
             }

@@ -521,6 +521,11 @@ class ConnectionManagerTest extends ManagerTestSupport {
         try {
             MemoryTransport t = new MemoryTransport(a.id, "mem-w", 10, 1024, 16, hub);
             m.bindTransport(t, Map.of());
+            long hostV4 = Addresses.hostAddresses().stream().filter(ip -> ip instanceof java.net.Inet4Address)
+                    .count();
+            // The host's addresses are listed in the background; then they are announced too.
+            await().atMost(Duration.ofSeconds(5)).until(() -> m.localAddress().endpoints().size()
+                    == 1 + Math.min(hostV4, 15));
             List<Endpoint> eps = m.localAddress().endpoints();
             assertThat(eps).isNotEmpty();
             assertThat(eps.get(0).address().getAddress().getHostAddress()).isEqualTo("127.0.0.1");
