@@ -465,12 +465,20 @@ public final class ConnectionManagerImpl implements ConnectionManager {
 
     /** Every connection or stream a listener accepted starts here: read its OPEN, then dispatch. */
     private void accept(Connection c, TransportEntry e) {
+        accept(c, e, null);
+    }
+
+    /**
+     * @param parent for a stream the peer opened on a multiplexed connection: that
+     *               connection, whose pooled session must not idle out while the stream is open
+     */
+    private void accept(Connection c, TransportEntry e, Connection parent) {
         if (!active || e.removed()) {
             c.close();
             return;
         }
         if (c instanceof MultiplexedConnection m) {
-            m.onStream(s -> accept(s, e));
+            m.onStream(s -> accept(s, e, m));
         }
         boolean full;
         synchronized (lock) {
@@ -493,11 +501,11 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                     synchronized (lock) {
                         opening--;
                     }
-                    dispatch(c, e, m, err);
+                    dispatch(c, e, parent, m, err);
                 });
     }
 
-    private void dispatch(Connection c, TransportEntry e, ControlMessage m, Throwable failure) {
+    private void dispatch(Connection c, TransportEntry e, Connection parent, ControlMessage m, Throwable failure) {
         PeerId peer = c.info().peerId();
         if (failure != null) {
             Throwable x = Async.unwrap(failure);
@@ -537,7 +545,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             if (!reserveStream(c, p)) {
                 return;
             }
-            trackStream(c, peer, e.protocol, null);
+            trackStream(c, peer, e.protocol, sessionOf(parent));
             Perf.serve(wire, c, settings.maxPerfBytes());
             return;
         }
@@ -559,7 +567,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         if (!reserveStream(c, p)) {
             return;
         }
-        trackStream(c, peer, e.protocol, null);
+        trackStream(c, peer, e.protocol, sessionOf(parent));
         c.write(wire.encode(new ControlMessage.OpenOk())).whenComplete((v, x) -> {
             if (x != null) {
                 c.close();
@@ -748,6 +756,17 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             }
         }
         return best;
+    }
+
+    /** @return the pooled session on a connection, or null */
+    private ControlSession sessionOf(Connection c) {
+        if (c == null) {
+            return null;
+        }
+        synchronized (lock) {
+            List<ControlSession> found = sessionsWhere(s -> s.connection() == c);
+            return found.isEmpty() ? null : found.get(0);
+        }
     }
 
     private static long rttOf(ControlSession s) {
@@ -1063,7 +1082,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                     "the " + e.protocol + " transport returned a connection to another peer"));
         }
         if (c instanceof MultiplexedConnection m) {
-            m.onStream(st -> accept(st, e)); // the peer may open streams on the connection this side dialed
+            m.onStream(st -> accept(st, e, m)); // the peer may open streams on the connection this side dialed
         }
         return wire.open(c, CONTROL, null, peer, left(deadlineNanos)).thenCompose(x -> {
             ControlSession s = new ControlSession(this, c, e);

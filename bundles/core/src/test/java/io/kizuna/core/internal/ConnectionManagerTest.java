@@ -457,6 +457,49 @@ class ConnectionManagerTest extends ManagerTestSupport {
         assertThat(calls).containsExactly("high");
     }
 
+    @Test
+    void onAMultiplexedConnectionStreamsOpenWithoutDialing() throws Exception {
+        List<ConnectionManagerImpl> managers = new ArrayList<>();
+        List<MuxTransport> muxes = new ArrayList<>();
+        try {
+            for (int i = 0; i < 2; i++) {
+                var id = TestIds.newPeerId();
+                ConnectionManagerImpl m = new ConnectionManagerImpl(Node.settings().listen("mux://127.0.0.1:0")
+                        .idleTimeout(Duration.ofSeconds(1)).build(), id);
+                MuxTransport t = new MuxTransport(new MemoryTransport(id, "mux", 100, 64 * 1024, 64, hub));
+                m.bindTransport(t, Map.of());
+                m.bindStreamHandler((s, p) -> echo(s), Map.of(StreamHandler.PROTOCOL, "test/echo/1"));
+                managers.add(m);
+                muxes.add(t);
+            }
+            ConnectionManagerImpl a = managers.get(0);
+            ConnectionManagerImpl b = managers.get(1);
+            get(a.connectToPeer(b.localAddress()));
+
+            Connection s = get(a.openStream(b.localAddress(), "test/echo/1"));
+            get(s.write(ByteBuffer.wrap("over a stream of the pooled connection".getBytes(StandardCharsets.UTF_8))));
+            get(s.shutdownOutput());
+            assertThat(new String(readToEnd(s), StandardCharsets.UTF_8))
+                    .isEqualTo("over a stream of the pooled connection");
+            assertThat(get(a.perf(b.localAddress(), 100_000, 200_000, null)).downloadBytes()).isEqualTo(200_000);
+            await().atMost(Duration.ofSeconds(5)).until(() -> b.connections().size() == 1);
+            // The acceptor opens streams on the connection it accepted, towards the dialer.
+            Connection back = get(b.openStream(PeerAddress.of(a.localPeerId()), "test/echo/1"));
+            assertThat(muxes.get(0).inner.dialCount() + muxes.get(1).inner.dialCount())
+                    .as("only the pooled connection was dialed").isEqualTo(1);
+
+            // A stream open on it keeps the pooled connection from idling out.
+            String id = a.connections().get(0).id();
+            await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(5))
+                    .until(() -> b.connections().size() == 1 && a.connections().get(0).id().equals(id));
+            get(back.close());
+            await().atMost(Duration.ofSeconds(5)).until(() -> a.connections().isEmpty());
+        } finally {
+            managers.forEach(ConnectionManagerImpl::deactivate);
+            muxes.forEach(t -> t.inner.shutdown());
+        }
+    }
+
     // ------------------------------------------------------------------ transports coming and going
 
     @Test

@@ -308,6 +308,33 @@ public final class MemoryTransport implements Transport {
         return List.copyOf(connections);
     }
 
+    /**
+     * Connects this transport to another directly, without a listener: a test
+     * hook for building multiplexed connections on top of this transport.
+     *
+     * @param other the other side's transport
+     * @return this side's end at [0], the other side's at [1]
+     * @throws TransportException.LimitExceeded when a connection limit or the ports are used up
+     */
+    public Connection[] pairWith(MemoryTransport other) throws TransportException.LimitExceeded {
+        if (!reserve()) {
+            throw new TransportException.LimitExceeded("maxConnections", maxConnections, "pairing " + this);
+        }
+        if (!other.reserve()) {
+            release();
+            throw new TransportException.LimitExceeded("maxConnections", other.maxConnections, "pairing " + other);
+        }
+        int mine = hub.ephemeral(protocol);
+        int theirs = hub.ephemeral(protocol);
+        MemoryConnection[] pair = MemoryConnection.pair(this, localPeer, new InetSocketAddress(loopback(), mine),
+                other, other.localPeer, new InetSocketAddress(loopback(), theirs), pipeCapacity);
+        connections.add(pair[0]);
+        other.connections.add(pair[1]);
+        pair[0].closeFuture().whenComplete((v, x) -> hub.release(protocol, mine));
+        pair[1].closeFuture().whenComplete((v, x) -> hub.release(protocol, theirs));
+        return new Connection[] {pair[0], pair[1]};
+    }
+
     /** @return the PeerId this transport presents */
     public PeerId localPeer() {
         return localPeer;
