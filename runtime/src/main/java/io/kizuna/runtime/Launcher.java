@@ -608,6 +608,23 @@ final class Launcher {
         t.start();
     }
 
+    /**
+     * Stops the connection manager's bundle before the framework stops the rest
+     * (in reverse install order, transports first), so peers are told the node
+     * is stopping rather than that a transport is leaving.
+     */
+    private static void stopManagerFirst(Framework f) {
+        ServiceReference<?> ref = reference(f.getBundleContext(), CONNECTION_MANAGER);
+        if (ref == null || ref.getBundle() == null) {
+            return;
+        }
+        try {
+            ref.getBundle().stop(Bundle.STOP_TRANSIENT);
+        } catch (BundleException | RuntimeException e) {
+            LOG.log(Level.FINE, "stopping the connection manager first failed; the framework stops it", e);
+        }
+    }
+
     /** Stops the framework (components deactivate, connections close) and waits a bounded time. */
     private void stopAndWait() {
         Framework f = framework;
@@ -617,6 +634,7 @@ final class Launcher {
         synchronized (this) {
             if ((f.getState() & (Bundle.ACTIVE | Bundle.STARTING)) != 0) {
                 LOG.info("stopping node");
+                stopManagerFirst(f);
                 try {
                     f.stop();
                     FrameworkEvent e = f.waitForStop(STOP_TIMEOUT.toMillis());
