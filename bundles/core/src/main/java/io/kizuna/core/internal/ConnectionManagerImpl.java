@@ -909,6 +909,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         private TransportException lastFailure;
         private int next;
         private int running;
+        private boolean won;
         private ScheduledFuture<?> stagger;
         private PoolSlot slot;
 
@@ -994,14 +995,13 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                 boolean win;
                 synchronized (this) {
                     running--;
-                    win = !result.isDone();
+                    // One winner only, even when two attempts succeed at the same moment.
+                    win = !won && !result.isDone();
+                    won |= win;
                 }
                 if (win && promote(slot, s)) {
-                    if (!result.complete(s)) {
-                        s.close("another connection to " + local.shortForm() + " was faster");
-                    } else {
-                        LOG.log(System.Logger.Level.INFO, "connected " + s.describe());
-                    }
+                    result.complete(s);
+                    LOG.log(System.Logger.Level.INFO, "connected " + s.describe());
                 } else {
                     s.close(win ? "the " + c.protocol + " transport is leaving this node"
                             : "another connection to " + local.shortForm() + " was faster");

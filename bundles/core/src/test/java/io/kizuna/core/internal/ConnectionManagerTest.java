@@ -59,6 +59,26 @@ class ConnectionManagerTest extends ManagerTestSupport {
     }
 
     @Test
+    void priorityAndProtocolComeFromTheServicePropertiesFirst() throws Exception {
+        Node a = node("mem-a:100");
+        MemoryTransport low = new MemoryTransport(a.id, "mem-b", 1, 1024, 16, hub);
+        try {
+            // The service says 500 although the object says 1: the service property wins.
+            a.manager.bindTransport(low, Map.of(io.kizuna.transport.Transport.PRIORITY, 500));
+            PeerAddress b = PeerAddress.parse(TestIds.randomPeerId() + "@mem-a://127.0.0.1:1,mem-b://127.0.0.1:2");
+            assertThat(a.manager.negotiateProtocol(b).candidates()).containsExactly("mem-b", "mem-a");
+            a.manager.updatedTransport(low, Map.of(io.kizuna.transport.Transport.PRIORITY, "50"));
+            assertThat(a.manager.negotiateProtocol(b).candidates()).containsExactly("mem-a", "mem-b");
+            // Without properties, the transport's own values.
+            a.manager.updatedTransport(low, Map.of());
+            assertThat(a.manager.transportSummaries()).contains("mem-b priority 1 available");
+        } finally {
+            a.manager.unbindTransport(low, Map.of());
+            low.shutdown();
+        }
+    }
+
+    @Test
     void aTransportThatFailedForAPeerSinksBelowOneThatWorked() throws Exception {
         Node a = node("mem-a:200", "mem-b:100");
         Node b = node("mem-a:10", "mem-b:10");

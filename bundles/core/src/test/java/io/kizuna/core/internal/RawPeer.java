@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 
 import io.kizuna.core.internal.memory.MemoryHub;
@@ -107,9 +106,5 @@ final class RawPeer implements AutoCloseable {
     @Override
     public void close() {
         transport.shutdown();
-    }
-
-    static CompletableFuture<Void> done() {
-        return CompletableFuture.completedFuture(null);
     }
 }

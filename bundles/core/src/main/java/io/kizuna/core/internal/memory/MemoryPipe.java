@@ -165,11 +165,6 @@ final class MemoryPipe {
         later.forEach(Runnable::run);
     }
 
-    /** @return bytes in the ring now */
-    synchronized int buffered() {
-        return size;
-    }
-
     private TransportException peerClosed() {
         return new TransportException.Io("connection " + writer.id() + ": the peer closed the connection and reads "
                 + "no more; the bytes were not delivered", null);

@@ -25,7 +25,6 @@ public final class FrameReader {
     private final FrameDecoder decoder;
     private final ByteBuffer buffer;
     private final boolean exact;
-    private long bytesRead;
 
     /**
      * @param connection where to read
@@ -44,11 +43,6 @@ public final class FrameReader {
     /** @return the decoder */
     public FrameDecoder decoder() {
         return decoder;
-    }
-
-    /** @return bytes read from the connection so far */
-    public long bytesRead() {
-        return bytesRead;
     }
 
     /**
@@ -79,7 +73,6 @@ public final class FrameReader {
                         result.complete(null);
                         return;
                     }
-                    bytesRead += n;
                     buffer.flip();
                     n = null;
                 }

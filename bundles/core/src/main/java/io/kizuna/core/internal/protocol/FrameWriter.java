@@ -23,7 +23,6 @@ public final class FrameWriter {
     private final ArrayDeque<Item> queue = new ArrayDeque<>();
     private boolean writing;
     private Throwable failure;
-    private long bytesWritten;
 
     private record Item(ByteBuffer frame, CompletableFuture<Void> done) {
     }
@@ -65,11 +64,6 @@ public final class FrameWriter {
         return item.done();
     }
 
-    /** @return bytes of frames the connection took so far */
-    public synchronized long bytesWritten() {
-        return bytesWritten;
-    }
-
     private void drain() {
         while (true) {
             Item item;
@@ -109,9 +103,6 @@ public final class FrameWriter {
     /** @return whether to go on writing */
     private boolean written(Item item, Throwable e) {
         if (e == null) {
-            synchronized (this) {
-                bytesWritten += item.frame().limit();
-            }
             item.done().complete(null);
             return true;
         }
