@@ -39,7 +39,32 @@ final class Configs {
         }
     }
 
+    private static final java.util.regex.Pattern ENDPOINT = java.util.regex.Pattern.compile("[a-z][a-z0-9-]*://\\S+");
+
     private Configs() {
+    }
+
+    /**
+     * The value to give ConfigAdmin for a property: a comma-separated list of
+     * endpoints ({@code listen = tcp://127.0.0.1:7400, tcp://[::1]:7400}) becomes a
+     * String[], which a component's {@code String[]} attribute receives element by
+     * element; anything else stays a String, which DS converts to the attribute's type.
+     *
+     * @param value the text from the file
+     * @return a String or a String[]
+     */
+    static Object typed(String value) {
+        if (value.indexOf(',') < 0) {
+            return value;
+        }
+        String[] items = value.split(",");
+        for (int i = 0; i < items.length; i++) {
+            items[i] = items[i].trim();
+            if (!ENDPOINT.matcher(items[i]).matches()) {
+                return value;
+            }
+        }
+        return items;
     }
 
     /**

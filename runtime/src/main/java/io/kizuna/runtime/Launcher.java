@@ -320,7 +320,8 @@ final class Launcher {
             Method getFactory = ca.getMethod("getFactoryConfiguration", String.class, String.class, String.class);
             Method update = c.getMethod("update", Dictionary.class);
             for (Configs.Config config : configs) {
-                Dictionary<String, Object> d = new Hashtable<>(config.properties());
+                Dictionary<String, Object> d = new Hashtable<>();
+                config.properties().forEach((k, v) -> d.put(k, Configs.typed(v)));
                 // "?" binds the configuration to whichever bundle asks for the PID first.
                 Object target = config.name() == null ? get.invoke(admin, config.pid(), "?")
                         : getFactory.invoke(admin, config.pid(), config.name(), "?");

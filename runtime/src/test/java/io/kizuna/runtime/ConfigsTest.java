@@ -38,4 +38,14 @@ class ConfigsTest {
         assertThat(configs.get(1).name()).isEqualTo("eu");
         assertThat(configs.get(2).properties()).isEqualTo(Map.of("backlog", "128"));
     }
+
+    @Test
+    void aListOfEndpointsBecomesAnArray() {
+        assertThat(Configs.typed("tcp://127.0.0.1:7400, tcp://[::1]:7400"))
+                .isEqualTo(new String[] {"tcp://127.0.0.1:7400", "tcp://[::1]:7400"});
+        assertThat(Configs.typed("tcp://127.0.0.1:7400")).isEqualTo("tcp://127.0.0.1:7400");
+        assertThat(Configs.typed("a, b")).isEqualTo("a, b");
+        assertThat(Configs.typed("tcp://127.0.0.1:7400, not an endpoint")).isEqualTo("tcp://127.0.0.1:7400, not an endpoint");
+        assertThat(Configs.typed("250")).isEqualTo("250");
+    }
 }

@@ -186,6 +186,21 @@ class DistributionIT {
     }
 
     @Test
+    void theHomeConfigurationOverridesTheDefaults() throws Exception {
+        Path home = dir.resolve("configured");
+        Files.createDirectories(home.resolve("etc"));
+        // No --listen: the endpoint comes from <home>/etc, not from the built-in tcp://127.0.0.1:7400.
+        Files.writeString(home.resolve("etc/io.kizuna.core.cfg"), "listen = tcp://127.0.0.1:0\n");
+        Result r = run("--home", home.toString(), "-c", "kizuna:id");
+        assertThat(r.status()).as("exit status; stderr: %s", r.err()).isZero();
+        Matcher m = Pattern.compile("listening\\s+tcp://127\\.0\\.0\\.1:(\\d+)").matcher(r.out());
+        assertThat(m.find()).as("a listen endpoint in %s", r.out()).isTrue();
+        assertThat(Integer.parseInt(m.group(1))).isNotEqualTo(7400).isPositive();
+        assertThat(Files.readString(home.resolve("logs/kizuna.log")))
+                .contains("configuration io.kizuna.core from").contains(home.resolve("etc/io.kizuna.core.cfg").toString());
+    }
+
+    @Test
     void usageErrorsExitWithTwo() throws Exception {
         Result r = run("--listen", "not-an-endpoint");
         assertThat(r.status()).isEqualTo(2);
