@@ -53,7 +53,10 @@ public class KarafFeatureIT {
         karaf = unpack();
         configure();
         Process process = start();
+        RemoteNode peer = null;
         try {
+            // a second node (the Felix runtime) for the Karaf node to reach; it starts while Karaf boots
+            peer = RemoteNode.start("karaf-peer");
             String ready = await("Karaf's SSH console").atMost(BOOT).pollInterval(Duration.ofMillis(500))
                     .until(() -> clientOrNull("system:version"), out -> out != null && out.contains("4.4"));
             assertTrue(ready, ready.contains("4.4"));
@@ -83,8 +86,8 @@ public class KarafFeatureIT {
             }
 
             String id = client("kizuna:id");
-            Matcher peer = PEER_ID.matcher(id);
-            assertTrue("kizuna:id prints a PeerId:\n" + id, peer.find());
+            Matcher peerId = PEER_ID.matcher(id);
+            assertTrue("kizuna:id prints a PeerId:\n" + id, peerId.find());
             assertTrue("kizuna:id shows the loopback tcp endpoint of etc/io.kizuna.core.cfg:\n" + id,
                     Pattern.compile("tcp://127\\.0\\.0\\.1:[1-9]\\d*").matcher(id).find());
 
@@ -99,13 +102,27 @@ public class KarafFeatureIT {
                     PosixFilePermission.OWNER_WRITE), Files.getPosixFilePermissions(key));
 
             // the identity does not change once Karaf's file watcher has seen etc/ (no second activation)
-            String first = peer.group(1);
+            String first = peerId.group(1);
             await("the PeerId to stay " + first).during(Duration.ofSeconds(3)).atMost(COMMAND)
                     .pollInterval(Duration.ofSeconds(1)).until(() -> peerIdNow(), first::equals);
+
+            // the Karaf node reaches another node over TLS on Netty: connect, ping, and it is listed as a peer
+            String address = peer.address().toString();
+            String other = peer.address().peerId().shortForm();
+            String ping = client("kizuna:connect " + address + "\nkizuna:ping " + address + " 2\nkizuna:peers\n");
+            assertNoError("kizuna:connect, ping and peers", ping);
+            assertTrue("connected over tcp:\n" + ping, ping.contains("connected to " + peer.address().peerId() + " over tcp"));
+            assertTrue("two ping replies over tcp:\n" + ping,
+                    Pattern.compile("(?m)^reply 2 from " + Pattern.quote(other) + " via tcp://").matcher(ping).find());
+            assertTrue("kizuna:peers lists the peer:\n" + ping,
+                    Pattern.compile("(?m)^" + Pattern.quote(other) + "\\s+tcp\\s+outbound\\b").matcher(ping).find());
         } catch (AssertionError | RuntimeException e) {
-            throw new AssertionError(e.getMessage() + "\n--- karaf.log (end):\n" + tail(karaf.resolve("data/log/karaf.log")),
-                    e);
+            throw new AssertionError(e.getMessage() + "\n--- karaf.log (end):\n" + tail(karaf.resolve("data/log/karaf.log"))
+                    + (peer == null ? "" : "\n--- the other node:\n" + peer.output()), e);
         } finally {
+            if (peer != null) {
+                peer.close();
+            }
             stop(process);
         }
     }
@@ -178,7 +195,13 @@ public class KarafFeatureIT {
         pb.directory(karaf.toFile());
         env(pb);
         pb.redirectErrorStream(true).redirectOutput(karaf.resolve("karaf.out").toFile());
-        return pb.start();
+        Process p = pb.start();
+        // if this JVM is killed before the test's finally runs, Karaf must not outlive it
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }, "stop-karaf"));
+        return p;
     }
 
     private void env(ProcessBuilder pb) {
@@ -192,6 +215,10 @@ public class KarafFeatureIT {
 
     /** bin/stop, as an operator would; then, whatever happened, no Karaf process is left. */
     private void stop(Process process) throws IOException, InterruptedException {
+        // bin/karaf runs the JVM as its child: remember it now, while the script still holds it
+        List<ProcessHandle> jvms = new ArrayList<>(process.descendants().toList());
+        // a test that timed out arrives here interrupted: stop anyway, then keep the interrupt
+        boolean interrupted = Thread.interrupted();
         try {
             ProcessBuilder pb = new ProcessBuilder(karaf.resolve("bin/stop").toString());
             pb.directory(karaf.toFile());
@@ -202,11 +229,26 @@ public class KarafFeatureIT {
                 stop.destroyForcibly();
             }
             process.waitFor(STOP.toSeconds(), TimeUnit.SECONDS);
+            for (ProcessHandle jvm : jvms) {
+                jvm.onExit().get(STOP.toSeconds(), TimeUnit.SECONDS);
+            }
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // not stopped in time: killed below
         } finally {
-            List<ProcessHandle> left = new ArrayList<>(process.descendants().toList());
-            left.forEach(ProcessHandle::destroyForcibly);
+            jvms.addAll(process.descendants().toList());
+            jvms.forEach(ProcessHandle::destroyForcibly);
             process.destroyForcibly();
             process.waitFor(STOP.toSeconds(), TimeUnit.SECONDS);
+            for (ProcessHandle jvm : jvms) {
+                try {
+                    jvm.onExit().get(STOP.toSeconds(), TimeUnit.SECONDS);
+                } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                    throw new AssertionError("Karaf process " + jvm.pid() + " did not exit", e);
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -72,6 +72,8 @@ final class RemoteNode implements AutoCloseable {
         pb.environment().remove("KIZUNA_HOME");
         pb.redirectErrorStream(true).redirectOutput(output.toFile()).redirectInput(ProcessBuilder.Redirect.PIPE);
         Process p = pb.start();
+        // if this JVM is killed before the test closes the node, the node must not outlive it
+        Runtime.getRuntime().addShutdownHook(new Thread(p::destroyForcibly, "stop-" + name));
         try {
             String ready = await("node " + name + " to log '" + READY + "' in " + output).atMost(START_TIMEOUT)
                     .pollInterval(Duration.ofMillis(50))
@@ -140,6 +142,8 @@ final class RemoteNode implements AutoCloseable {
     }
 
     private static void stop(Process p) {
+        // a test that timed out arrives here interrupted: stop anyway, then keep the interrupt
+        boolean interrupted = Thread.interrupted();
         p.destroy();
         try {
             if (!p.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -148,8 +152,11 @@ final class RemoteNode implements AutoCloseable {
                 p.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
             }
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            interrupted = true;
             p.destroyForcibly();
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
