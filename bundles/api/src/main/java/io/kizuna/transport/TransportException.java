@@ -44,6 +44,34 @@ public abstract sealed class TransportException extends Exception
         public ConnectionFailed(String message, Throwable cause) {
             super(message, cause);
         }
+
+        /**
+         * The most telling failure after a transport tried every endpoint of a peer:
+         * the only failure when there was one, a {@link PeerAuthenticationFailed}
+         * when a peer answered with another key, else a {@code ConnectionFailed}
+         * listing each endpoint's failure.
+         *
+         * @param peer      the peer that was dialed
+         * @param protocol  the transport that tried
+         * @param endpoints how many endpoints were tried
+         * @param failures  each attempt's failure, in order; not empty
+         * @return the failure to report
+         */
+        public static TransportException summarize(PeerId peer, String protocol, int endpoints,
+                java.util.List<TransportException> failures) {
+            if (failures.size() == 1) {
+                return failures.get(0);
+            }
+            for (TransportException f : failures) {
+                if (f instanceof PeerAuthenticationFailed) {
+                    return f;
+                }
+            }
+            StringBuilder tried = new StringBuilder();
+            failures.forEach(f -> tried.append(tried.length() == 0 ? "" : "; ").append(f.getMessage()));
+            return new ConnectionFailed("could not reach " + peer + " over " + protocol + " at any of its "
+                    + endpoints + " endpoints: " + tried, failures.get(failures.size() - 1));
+        }
     }
 
     /**

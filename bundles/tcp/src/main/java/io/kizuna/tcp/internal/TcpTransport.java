@@ -408,20 +408,8 @@ public final class TcpTransport implements Transport {
 
         /** The most telling failure when every endpoint failed. */
         private TransportException summary() {
-            if (failures.size() == 1) {
-                return failures.get(0);
-            }
-            for (TransportException f : failures) {
-                if (f instanceof TransportException.PeerAuthenticationFailed) {
-                    return f;
-                }
-            }
-            StringBuilder tried = new StringBuilder();
-            for (TransportException f : failures) {
-                tried.append(tried.length() == 0 ? "" : "; ").append(f.getMessage());
-            }
-            return new TransportException.ConnectionFailed("could not reach " + peer.peerId() + " over tcp at any "
-                    + "of its " + endpoints.size() + " endpoints: " + tried, failures.get(failures.size() - 1));
+            return TransportException.ConnectionFailed.summarize(peer.peerId(), PROTOCOL_NAME, endpoints.size(),
+                    failures);
         }
     }
 

@@ -409,18 +409,7 @@ public final class MemoryTransport implements Transport {
     }
 
     private TransportException summary(PeerAddress peer, List<Endpoint> endpoints, List<TransportException> failures) {
-        if (failures.size() == 1) {
-            return failures.get(0);
-        }
-        for (TransportException f : failures) {
-            if (f instanceof TransportException.PeerAuthenticationFailed) {
-                return f;
-            }
-        }
-        StringBuilder tried = new StringBuilder();
-        failures.forEach(f -> tried.append(tried.length() == 0 ? "" : "; ").append(f.getMessage()));
-        return new TransportException.ConnectionFailed("could not reach " + peer.peerId() + " over " + protocol
-                + " at any of its " + endpoints.size() + " endpoints: " + tried, failures.get(failures.size() - 1));
+        return TransportException.ConnectionFailed.summarize(peer.peerId(), protocol, endpoints.size(), failures);
     }
 
     /** Test records are bounded too: the oldest entries go. */
