@@ -5,7 +5,7 @@ import java.security.SecureRandom;
 import io.kizuna.identity.Identities;
 import io.kizuna.transport.PeerId;
 
-/** PeerIds for tests: from a generated node identity where the identity bundle provides one. */
+/** PeerIds for tests. */
 public final class TestIds {
 
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -13,13 +13,9 @@ public final class TestIds {
     private TestIds() {
     }
 
-    /** @return the PeerId of a freshly generated identity, or of random key bytes while generation is not built */
+    /** @return the PeerId of a freshly generated identity */
     public static PeerId newPeerId() {
-        try {
-            return Identities.generate().peerId();
-        } catch (IllegalStateException | UnsupportedOperationException notBuiltYet) {
-            return randomPeerId();
-        }
+        return Identities.generate().peerId();
     }
 
     /** @return a PeerId of random bytes that no identity holds */
