@@ -1,0 +1,465 @@
+package io.kizuna.quic.internal;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.HexFormat;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+import javax.net.ssl.SSLSession;
+
+import io.kizuna.identity.PeerCertificates;
+import io.kizuna.transport.Connection;
+import io.kizuna.transport.ConnectionInfo;
+import io.kizuna.transport.ConnectionInfo.Direction;
+import io.kizuna.transport.MultiplexedConnection;
+import io.kizuna.transport.PeerId;
+import io.kizuna.transport.TransportException;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.quic.QuicChannel;
+import io.netty.handler.codec.quic.QuicConnectionCloseEvent;
+import io.netty.handler.codec.quic.QuicStreamChannel;
+import io.netty.handler.codec.quic.QuicStreamType;
+import io.netty.util.concurrent.ScheduledFuture;
+
+/**
+ * One authenticated QUIC connection: the handler of its {@link QuicChannel}, and
+ * the {@link MultiplexedConnection} the application holds. As a
+ * {@link Connection} it is its first stream (the dialer opens it; the listener
+ * hands the connection to its acceptor when that stream arrives); further
+ * streams come from {@link #openStream()} and {@link #onStream}.
+ *
+ * <p>Closing: the connection ends with its first stream. The side that reads the
+ * last FIN of the first stream closes the connection at once (it has everything,
+ * and the peer has read its FIN before sending its own); a side whose own FIN
+ * was the last waits up to the close timeout for the peer to do so, so no stream
+ * data in flight is cut off by CONNECTION_CLOSE.
+ */
+final class QuicConnection extends ChannelInboundHandlerAdapter implements MultiplexedConnection {
+
+    private static final System.Logger LOG = System.getLogger(QuicConnection.class.getName());
+
+    /**
+     * The first byte each side sends on the first stream. QUIC makes a stream
+     * known to the peer only when bytes flow on it: the listener hands the
+     * connection over when the dialer's preamble arrives, and answers with its
+     * own, which tells the dialer that the listener accepted it (a TLS 1.3 client
+     * finishes its handshake before the server has checked the client's
+     * certificate or decided to take the connection). It also versions the stream
+     * layout.
+     */
+    static final byte PREAMBLE = 1;
+
+    /** Application error code of CONNECTION_CLOSE after an orderly end. */
+    static final int NO_ERROR = 0;
+    /** Application error code of CONNECTION_CLOSE when the transport or listener refuses or stops. */
+    static final int REFUSED = 0x101;
+
+    private final QuicTransport transport;
+    private final QuicSettings settings;
+    private final Direction direction;
+    private final String target;
+    private final PeerId expected;
+    private final CompletableFuture<QuicConnection> established;
+    private final String id;
+    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
+    private final CompletableFuture<Void> closedQuietly = closeFuture.exceptionally(e -> null);
+
+    private volatile QuicChannel channel;
+    private volatile PeerId peerId;
+    private volatile Instant establishedAt;
+    private volatile InetSocketAddress localAddress;
+    private volatile InetSocketAddress remoteAddress;
+    private volatile QuicStream first;
+    private volatile boolean resumed;
+
+    // Event-loop state.
+    private Consumer<Connection> streamAcceptor;
+    private final ArrayDeque<QuicStream> waitingStreams = new ArrayDeque<>();
+    private boolean authenticated;
+    private boolean handedOver;
+    private boolean closing;
+    private boolean closedByUs;
+    private int peerErrorCode = -1;
+    private ScheduledFuture<?> closeTimer;
+
+    /**
+     * @param transport   the transport that owns it
+     * @param direction   who dialed
+     * @param target      the peer's endpoint, for messages
+     * @param expected    for a dial: the PeerId that must answer; null when accepted
+     * @param established completed once the connection is authenticated and its first stream is there
+     */
+    QuicConnection(QuicTransport transport, Direction direction, String target, PeerId expected,
+            CompletableFuture<QuicConnection> established) {
+        this.transport = transport;
+        this.settings = transport.settings();
+        this.direction = direction;
+        this.target = target;
+        this.expected = expected;
+        this.established = established;
+        this.id = HexFormat.of().formatHex(QuicTransport.randomBytes(8));
+    }
+
+    QuicSettings settings() {
+        return settings;
+    }
+
+    QuicChannel channel() {
+        return channel;
+    }
+
+    /** @return whether the TLS session was resumed from a ticket (no certificate exchange) */
+    boolean resumed() {
+        return resumed;
+    }
+
+    // ------------------------------------------------------------------ Connection: the first stream
+
+    /** The first stream is there before the connection is handed out, on both sides. */
+    private QuicStream first() {
+        return first;
+    }
+
+    @Override
+    public CompletionStage<Integer> read(ByteBuffer dst) {
+        return first().read(dst);
+    }
+
+    @Override
+    public CompletionStage<Void> write(ByteBuffer src) {
+        return first().write(src);
+    }
+
+    @Override
+    public CompletionStage<Void> flush() {
+        return first().flush();
+    }
+
+    @Override
+    public CompletionStage<Void> shutdownOutput() {
+        return first().shutdownOutput();
+    }
+
+    @Override
+    public CompletionStage<Void> close() {
+        QuicStream s = first;
+        if (s != null) {
+            s.close();
+        }
+        QuicChannel ch = channel;
+        if (ch != null) {
+            ch.eventLoop().execute(() -> closeAfterTimeout());
+        } else {
+            closeFuture.complete(null);
+        }
+        return closedQuietly.minimalCompletionStage();
+    }
+
+    @Override
+    public boolean isConnected() {
+        QuicStream s = first;
+        return s != null && s.isConnected() && channel.isActive();
+    }
+
+    @Override
+    public ConnectionInfo info() {
+        QuicStream s = first;
+        return s != null ? s.info() : info(null, 0, 0);
+    }
+
+    @Override
+    public CompletionStage<Void> closeFuture() {
+        return closeFuture.minimalCompletionStage();
+    }
+
+    // ------------------------------------------------------------------ MultiplexedConnection
+
+    @Override
+    public CompletionStage<Connection> openStream() {
+        QuicChannel ch = channel;
+        if (ch == null || !ch.isActive() || closing) {
+            return CompletableFuture.failedFuture(new TransportException.Io("cannot open a stream on " + this
+                    + ": the connection is closed", null));
+        }
+        CompletableFuture<Connection> result = new CompletableFuture<>();
+        ch.createStream(QuicStreamType.BIDIRECTIONAL, transport.streamInitializer()).addListener(f -> {
+            if (f.isSuccess()) {
+                QuicStreamChannel sc = (QuicStreamChannel) f.getNow();
+                result.complete(sc.pipeline().get(QuicStream.class));
+            } else {
+                result.completeExceptionally(new TransportException.Io("opening a stream to " + peerName()
+                        + " failed: " + QuicTransport.describe(f.cause()) + " (the peer allows "
+                        + ch.peerAllowedStreams(QuicStreamType.BIDIRECTIONAL) + " more streams now)", f.cause()));
+            }
+        });
+        return result;
+    }
+
+    @Override
+    public void onStream(Consumer<Connection> acceptor) {
+        QuicChannel ch = channel;
+        if (ch == null) {
+            return;
+        }
+        ch.eventLoop().execute(() -> {
+            streamAcceptor = acceptor;
+            QuicStream s;
+            while ((s = waitingStreams.poll()) != null) {
+                handOver(s);
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ streams
+
+    void streamOpened(QuicStream s) {
+        if (s.channel().isLocalCreated()) {
+            return;
+        }
+        if (first == null && direction == Direction.INBOUND) {
+            first = s;
+            ByteBuffer preamble = ByteBuffer.allocate(1);
+            readPreamble(s, () -> {
+                s.channel().writeAndFlush(Unpooled.wrappedBuffer(new byte[] {PREAMBLE}));
+                maybeEstablished();
+            });
+            return;
+        }
+        if (streamAcceptor != null) {
+            handOver(s);
+        } else if (waitingStreams.size() < settings.maxStreamsPerConnection()) {
+            waitingStreams.add(s);
+        } else {
+            LOG.log(System.Logger.Level.WARNING, "quic: reset a stream from {0}: {1} streams wait for the "
+                    + "application already", peerName(), waitingStreams.size());
+            s.close();
+        }
+    }
+
+    /**
+     * Reads the other side's preamble from the first stream, then runs
+     * {@code next}; anything else refuses the connection.
+     */
+    private void readPreamble(QuicStream s, Runnable next) {
+        ByteBuffer preamble = ByteBuffer.allocate(1);
+        s.read(preamble).whenComplete((n, e) -> channel.eventLoop().execute(() -> {
+            if (e == null && n == 1 && preamble.get(0) == PREAMBLE) {
+                s.discountReceived(1);
+                next.run();
+            } else if (e != null || n < 0) {
+                refuse(transport.handshakeError(this, target, expected, e));
+            } else {
+                refuse(new TransportException.ProtocolViolation(peerName() + " did not start the first stream "
+                        + "with the kizuna preamble " + PREAMBLE + " but with byte " + preamble.get(0)));
+            }
+        }));
+    }
+
+    private void handOver(QuicStream s) {
+        try {
+            streamAcceptor.accept(s);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "quic: the stream acceptor failed on " + s + "; closing it", e);
+            s.close();
+        }
+    }
+
+    void streamInputEnded(QuicStream s) {
+        // nothing: the stream closes itself once both directions ended
+    }
+
+    void streamClosed(QuicStream s) {
+        if (s != first || closing) {
+            return;
+        }
+        if (s.inputEnded() && !s.failure().isPresent()) {
+            closeNow(NO_ERROR, "done"); // we read the peer's last FIN: everything is in on both sides
+        } else {
+            closeAfterTimeout();
+        }
+    }
+
+    /** Waits for the peer to close, at most the close timeout, then closes. */
+    private void closeAfterTimeout() {
+        if (closing || closeTimer != null || channel == null) {
+            return;
+        }
+        if (!channel.isActive()) {
+            closeNow(NO_ERROR, "done");
+            return;
+        }
+        closeTimer = channel.eventLoop().schedule(() -> closeNow(NO_ERROR, "closed"),
+                settings.closeTimeoutMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    void closeNow(int code, String reason) {
+        if (closing) {
+            return;
+        }
+        closing = true;
+        closedByUs = true;
+        if (closeTimer != null) {
+            closeTimer.cancel(false);
+        }
+        QuicChannel ch = channel;
+        if (ch != null && ch.isOpen()) {
+            ch.close(true, code, Unpooled.copiedBuffer(reason, java.nio.charset.StandardCharsets.US_ASCII));
+        }
+    }
+
+    ConnectionInfo info(QuicStream s, long sent, long received) {
+        String streamId = s == null || s == first ? id : id + "/" + s.channel().streamId();
+        return new ConnectionInfo(streamId, peerId, QuicTransport.PROTOCOL_NAME, direction, localAddress,
+                remoteAddress, s == null || s == first ? establishedAt : s.openedAt(), sent, received,
+                Optional.empty(), Optional.empty());
+    }
+
+    TransportException lostReason(QuicStream s) {
+        if (peerErrorCode > 0) {
+            return new TransportException.Io(peerName() + " closed the QUIC connection with error "
+                    + peerErrorCode + " while " + s + " was open", null);
+        }
+        if (channel != null && channel.isTimedOut()) {
+            return new TransportException.Io("the QUIC connection to " + peerName() + " timed out (no packets "
+                    + "for " + settings.idleTimeoutMillis() + " ms)", null);
+        }
+        return new TransportException.Io("the QUIC connection to " + peerName() + " closed"
+                + (s != null ? " while " + s + " was open" : " before its first stream opened"), null);
+    }
+
+    String peerName() {
+        PeerId p = peerId != null ? peerId : expected;
+        return p != null ? p + " at " + target : "the dialer at " + target;
+    }
+
+    @Override
+    public String toString() {
+        return "quic connection " + id + " " + direction.name().toLowerCase(java.util.Locale.ROOT) + " "
+                + peerName();
+    }
+
+    // ------------------------------------------------------------------ channel events
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        channel = (QuicChannel) ctx.channel();
+        channel.attr(QuicTransport.CONNECTION).set(this);
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        // The handshake is complete.
+        SSLSession session = channel.sslEngine().getSession();
+        try {
+            peerId = expected != null ? PeerCertificates.expect(session, expected)
+                    : PeerCertificates.peerId(session);
+        } catch (TransportException.PeerAuthenticationFailed e) {
+            refuse(e);
+            ctx.fireChannelActive();
+            return;
+        }
+        localAddress = (InetSocketAddress) channel.localSocketAddress();
+        remoteAddress = (InetSocketAddress) channel.remoteSocketAddress();
+        establishedAt = Instant.now();
+        authenticated = true;
+        if (direction == Direction.OUTBOUND) {
+            channel.createStream(QuicStreamType.BIDIRECTIONAL, transport.streamInitializer()).addListener(f -> {
+                if (f.isSuccess()) {
+                    QuicStreamChannel sc = (QuicStreamChannel) f.getNow();
+                    first = sc.pipeline().get(QuicStream.class);
+                    sc.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {PREAMBLE}));
+                    readPreamble(first, this::maybeEstablished);
+                } else {
+                    refuse(new TransportException.ConnectionFailed("opening the first stream to " + peerName()
+                            + " failed: " + QuicTransport.describe(f.cause()), f.cause()));
+                }
+            });
+        } else {
+            maybeEstablished();
+        }
+        ctx.fireChannelActive();
+    }
+
+    private void maybeEstablished() {
+        if (!authenticated || first == null || handedOver) {
+            return;
+        }
+        handedOver = true;
+        transport.opened(this);
+        if (!established.complete(this)) {
+            closeNow(REFUSED, "dial abandoned");
+        }
+    }
+
+    private void refuse(TransportException why) {
+        if (direction == Direction.INBOUND) {
+            LOG.log(System.Logger.Level.DEBUG, "refused inbound quic connection from {0}: {1}", target,
+                    why.getMessage());
+            transport.refusedHandshake();
+        }
+        established.completeExceptionally(why);
+        closeNow(REFUSED, "refused");
+    }
+
+    void markResumed(boolean value) {
+        resumed = value;
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof QuicConnectionCloseEvent e && !e.isTlsError()) {
+            peerErrorCode = e.error();
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.log(System.Logger.Level.DEBUG, "{0}: {1}", this, QuicTransport.describe(cause));
+        if (!established.isDone()) {
+            established.completeExceptionally(transport.handshakeError(this, target, expected, cause));
+        }
+        closeNow(REFUSED, "error");
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        closing = true;
+        if (closeTimer != null) {
+            closeTimer.cancel(false);
+        }
+        if (!established.isDone()) {
+            established.completeExceptionally(transport.handshakeError(this, target, expected, null));
+        }
+        QuicStream s;
+        while ((s = waitingStreams.poll()) != null) {
+            s.close();
+        }
+        transport.closed(this);
+        boolean orderly = closedByUs || peerErrorCode == NO_ERROR;
+        if (orderly) {
+            closeFuture.complete(null);
+        } else {
+            closeFuture.completeExceptionally(lostReason(first));
+        }
+        ctx.fireChannelInactive();
+    }
+
+    /** @return the PeerId the dial expected, or null when accepted */
+    PeerId expected() {
+        return expected;
+    }
+
+    Duration idleTimeout() {
+        return Duration.ofMillis(settings.idleTimeoutMillis());
+    }
+}

@@ -1,0 +1,164 @@
+package io.kizuna.quic.internal;
+
+import java.util.Locale;
+
+import io.netty.handler.codec.quic.QuicCongestionControlAlgorithm;
+
+/**
+ * The QUIC transport's settings, checked. Built from {@link QuicConfig} inside
+ * the framework and directly in tests.
+ *
+ * @param priority                  the transport's priority
+ * @param maxConnections            open connections, both directions, handshakes included
+ * @param maxStreamsPerConnection   concurrent bidirectional streams a peer may open
+ * @param handshakeTimeoutMillis    QUIC + TLS handshake timeout per endpoint
+ * @param idleTimeoutMillis         QUIC max_idle_timeout
+ * @param streamWindow              flow-control window per stream
+ * @param connectionWindow          flow-control window per connection
+ * @param writeHighWaterMark        outbound bytes per stream above which writes are held back
+ * @param writeLowWaterMark         outbound bytes per stream below which held-back writes complete
+ * @param readQueueBytes            bytes taken from a stream ahead of the application
+ * @param congestionControl         quiche's congestion controller
+ * @param udpReceiveBuffer          SO_RCVBUF, 0 for the kernel default
+ * @param udpSendBuffer             SO_SNDBUF, 0 for the kernel default
+ * @param retry                     whether listeners validate addresses with Retry tokens
+ * @param retryTokenLifetimeSeconds how long a Retry token is accepted
+ * @param earlyData                 whether 0-RTT is offered and accepted
+ * @param ioThreads                 event-loop threads (resolved, at least 1)
+ * @param closeTimeoutMillis        how long a graceful close waits for the peer's end
+ */
+record QuicSettings(
+        int priority,
+        int maxConnections,
+        int maxStreamsPerConnection,
+        int handshakeTimeoutMillis,
+        int idleTimeoutMillis,
+        int streamWindow,
+        int connectionWindow,
+        int writeHighWaterMark,
+        int writeLowWaterMark,
+        int readQueueBytes,
+        QuicCongestionControlAlgorithm congestionControl,
+        int udpReceiveBuffer,
+        int udpSendBuffer,
+        boolean retry,
+        int retryTokenLifetimeSeconds,
+        boolean earlyData,
+        int ioThreads,
+        int closeTimeoutMillis) {
+
+    static final int DEFAULT_PRIORITY = 200;
+    static final int DEFAULT_MAX_CONNECTIONS = 1024;
+    static final int DEFAULT_MAX_STREAMS = 128;
+    static final int DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 5_000;
+    static final int DEFAULT_IDLE_TIMEOUT_MILLIS = 30_000;
+    static final int DEFAULT_STREAM_WINDOW = 4 * 1024 * 1024;
+    static final int DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024;
+    static final int DEFAULT_WRITE_HIGH_WATER_MARK = 256 * 1024;
+    static final int DEFAULT_WRITE_LOW_WATER_MARK = 128 * 1024;
+    static final int DEFAULT_READ_QUEUE_BYTES = 256 * 1024;
+    static final String DEFAULT_CONGESTION_CONTROL = "CUBIC";
+    static final int DEFAULT_UDP_BUFFER = 4 * 1024 * 1024;
+    static final int DEFAULT_TOKEN_LIFETIME_SECONDS = 10;
+    static final int DEFAULT_CLOSE_TIMEOUT_MILLIS = 2_000;
+
+    /** Checks every value and resolves {@code ioThreads} 0 to min(2, processors). */
+    QuicSettings {
+        positive("maxConnections", maxConnections);
+        positive("maxStreamsPerConnection", maxStreamsPerConnection);
+        positive("handshakeTimeoutMillis", handshakeTimeoutMillis);
+        positive("idleTimeoutMillis", idleTimeoutMillis);
+        positive("streamWindow", streamWindow);
+        positive("connectionWindow", connectionWindow);
+        positive("writeHighWaterMark", writeHighWaterMark);
+        positive("writeLowWaterMark", writeLowWaterMark);
+        positive("readQueueBytes", readQueueBytes);
+        positive("retryTokenLifetimeSeconds", retryTokenLifetimeSeconds);
+        positive("closeTimeoutMillis", closeTimeoutMillis);
+        if (congestionControl == null) {
+            throw new IllegalArgumentException("quic configuration: congestionControl must be set");
+        }
+        if (writeLowWaterMark > writeHighWaterMark) {
+            throw new IllegalArgumentException("quic configuration: writeLowWaterMark=" + writeLowWaterMark
+                    + " must not exceed writeHighWaterMark=" + writeHighWaterMark);
+        }
+        if (connectionWindow < streamWindow) {
+            throw new IllegalArgumentException("quic configuration: connectionWindow=" + connectionWindow
+                    + " must be at least streamWindow=" + streamWindow);
+        }
+        if (udpReceiveBuffer < 0 || udpSendBuffer < 0) {
+            throw new IllegalArgumentException("quic configuration: udpReceiveBuffer=" + udpReceiveBuffer
+                    + " and udpSendBuffer=" + udpSendBuffer + " must be 0 (kernel default) or more");
+        }
+        if (ioThreads < 0) {
+            throw new IllegalArgumentException("quic configuration: ioThreads=" + ioThreads
+                    + " must be 0 (automatic) or more");
+        }
+        if (ioThreads == 0) {
+            ioThreads = Math.min(2, Runtime.getRuntime().availableProcessors());
+        }
+    }
+
+    private static void positive(String name, int value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException("quic configuration: " + name + "=" + value + " must be positive");
+        }
+    }
+
+    /**
+     * @param name CUBIC, RENO or BBR, in any case
+     * @return the algorithm
+     * @throws IllegalArgumentException naming the choices
+     */
+    static QuicCongestionControlAlgorithm congestionControl(String name) {
+        try {
+            return QuicCongestionControlAlgorithm.valueOf(name.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException | NullPointerException e) {
+            throw new IllegalArgumentException("quic configuration: congestionControl=" + name
+                    + " is not one of CUBIC, RENO, BBR", e);
+        }
+    }
+
+    /** @return the defaults of {@link QuicConfig} */
+    static QuicSettings defaults() {
+        return new QuicSettings(DEFAULT_PRIORITY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_STREAMS,
+                DEFAULT_HANDSHAKE_TIMEOUT_MILLIS, DEFAULT_IDLE_TIMEOUT_MILLIS, DEFAULT_STREAM_WINDOW,
+                DEFAULT_CONNECTION_WINDOW, DEFAULT_WRITE_HIGH_WATER_MARK, DEFAULT_WRITE_LOW_WATER_MARK,
+                DEFAULT_READ_QUEUE_BYTES, congestionControl(DEFAULT_CONGESTION_CONTROL), DEFAULT_UDP_BUFFER,
+                DEFAULT_UDP_BUFFER, true, DEFAULT_TOKEN_LIFETIME_SECONDS, true, 0, DEFAULT_CLOSE_TIMEOUT_MILLIS);
+    }
+
+    /**
+     * @param c the configuration
+     * @return its settings
+     * @throws IllegalArgumentException naming a value that is out of range
+     */
+    static QuicSettings from(QuicConfig c) {
+        return new QuicSettings(c.kizuna_transport_priority(), c.maxConnections(), c.maxStreamsPerConnection(),
+                c.handshakeTimeoutMillis(), c.idleTimeoutMillis(), c.streamWindow(), c.connectionWindow(),
+                c.writeHighWaterMark(), c.writeLowWaterMark(), c.readQueueBytes(),
+                congestionControl(c.congestionControl()), c.udpReceiveBuffer(), c.udpSendBuffer(), c.retry(),
+                c.retryTokenLifetimeSeconds(), c.earlyData(), c.ioThreads(), c.closeTimeoutMillis());
+    }
+
+    QuicSettings withMaxConnections(int value) {
+        return new QuicSettings(priority, value, maxStreamsPerConnection, handshakeTimeoutMillis,
+                idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
+                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, retry,
+                retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
+    }
+
+    QuicSettings withStreamWindow(int value) {
+        return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
+                idleTimeoutMillis, value, Math.max(connectionWindow, value), writeHighWaterMark, writeLowWaterMark,
+                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, retry,
+                retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
+    }
+
+    QuicSettings withRetry(boolean value) {
+        return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
+                idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
+                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, value,
+                retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
+    }
+}

@@ -1,0 +1,753 @@
+package io.kizuna.quic.internal;
+
+import java.io.IOException;
+import java.net.DatagramSocket;
+import java.net.InetSocketAddress;
+import java.net.PortUnreachableException;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+import io.kizuna.identity.NodeIdentity;
+import io.kizuna.transport.Connection;
+import io.kizuna.transport.ConnectionInfo.Direction;
+import io.kizuna.transport.Endpoint;
+import io.kizuna.transport.Listener;
+import io.kizuna.transport.PeerAddress;
+import io.kizuna.transport.PeerId;
+import io.kizuna.transport.Transport;
+import io.kizuna.transport.TransportCapabilities;
+import io.kizuna.transport.TransportException;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.handler.codec.quic.Quic;
+import io.netty.handler.codec.quic.QuicChannel;
+import io.netty.handler.codec.quic.QuicClientCodecBuilder;
+import io.netty.handler.codec.quic.QuicCodecBuilder;
+import io.netty.handler.codec.quic.QuicServerCodecBuilder;
+import io.netty.handler.codec.quic.QuicSslContext;
+import io.netty.handler.codec.quic.QuicSslContextBuilder;
+import io.netty.handler.codec.quic.QuicSslEngine;
+import io.netty.handler.codec.quic.QuicStreamChannel;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.ScheduledFuture;
+
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.Designate;
+
+/**
+ * The QUIC transport: QUIC (quiche, through Netty) with TLS 1.3 bound to the
+ * node keys, many streams per connection.
+ *
+ * <p>Listeners share one UDP socket among all the connections they accept and
+ * validate a client's address with a Retry token before any handshake work.
+ * Each dial uses its own UDP socket, connected to the peer's endpoint so that an
+ * ICMP port-unreachable fails the dial at once. All dials share one client TLS
+ * context, whose session cache lets a second connection to a peer resume.
+ *
+ * <p>When quiche's native library cannot load, the transport registers anyway
+ * and reports itself unavailable with the reason, so the rest of the platform
+ * goes on without it.
+ */
+@Component(service = Transport.class, configurationPid = QuicTransport.PID,
+        property = {Transport.PROTOCOL + "=" + QuicTransport.PROTOCOL_NAME,
+                Transport.PRIORITY + ":Integer=" + QuicSettings.DEFAULT_PRIORITY})
+@Designate(ocd = QuicConfig.class)
+public final class QuicTransport implements Transport {
+
+    /** The configuration PID. */
+    static final String PID = "io.kizuna.quic";
+
+    /** The protocol name in endpoints: {@code quic://ip:port}. */
+    static final String PROTOCOL_NAME = "quic";
+
+    /** ALPN of the platform's protocol over QUIC. */
+    static final String ALPN = "kizuna/1";
+
+    /** The connection a QUIC channel belongs to. */
+    static final AttributeKey<QuicConnection> CONNECTION = AttributeKey.valueOf("kizuna.quic.connection");
+
+    private static final System.Logger LOG = System.getLogger(QuicTransport.class.getName());
+    private static final SecureRandom RANDOM = new SecureRandom();
+    /** QUIC transport error CONNECTION_REFUSED (RFC 9000 §20.1). */
+    private static final int CONNECTION_REFUSED = 0x02;
+
+    private final NodeIdentity identity;
+    private final QuicSettings settings;
+    private final String unavailable;
+    private final EventLoopGroup group;
+    private final QuicSslContext serverContext;
+    private final QuicSslContext clientContext;
+    private final DialTrustManager dialTrust;
+    private final ChannelHandler streamInitializer;
+    private final AtomicBoolean active = new AtomicBoolean(true);
+    private final AtomicInteger openConnections = new AtomicInteger();
+    private final AtomicLong refusedForLimit = new AtomicLong();
+    private final AtomicLong refusedHandshakes = new AtomicLong();
+    private final AtomicLong handshakes = new AtomicLong();
+    private final Set<QuicConnection> connections = ConcurrentHashMap.newKeySet();
+    private final Set<Channel> sockets = ConcurrentHashMap.newKeySet();
+    private final Set<QuicListener> listeners = ConcurrentHashMap.newKeySet();
+    private final List<RetryTokens> retryTokens = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /**
+     * Activated by Declarative Services.
+     *
+     * @param config   the configuration
+     * @param identity this node's identity
+     */
+    @Activate
+    public QuicTransport(QuicConfig config, @Reference NodeIdentity identity) {
+        this(identity, QuicSettings.from(config));
+    }
+
+    /**
+     * @param identity this node's identity
+     * @param settings the settings
+     */
+    QuicTransport(NodeIdentity identity, QuicSettings settings) {
+        this.identity = Objects.requireNonNull(identity, "identity");
+        this.settings = Objects.requireNonNull(settings, "settings");
+        this.unavailable = nativeProblem();
+        this.dialTrust = new DialTrustManager(identity.trustManager());
+        this.streamInitializer = new StreamInitializer();
+        if (unavailable != null) {
+            LOG.log(System.Logger.Level.WARNING, "quic transport unavailable: {0}", unavailable);
+            this.group = null;
+            this.serverContext = null;
+            this.clientContext = null;
+            return;
+        }
+        this.serverContext = QuicSslContextBuilder.forServer(identity.keyManager(), null)
+                .trustManager(identity.trustManager())
+                .clientAuth(ClientAuth.REQUIRE)
+                .applicationProtocols(ALPN)
+                .earlyData(settings.earlyData())
+                .build();
+        this.clientContext = QuicSslContextBuilder.forClient()
+                .keyManager(identity.keyManager(), null)
+                .trustManager(dialTrust)
+                .applicationProtocols(ALPN)
+                .earlyData(settings.earlyData())
+                .build();
+        this.group = new MultiThreadIoEventLoopGroup(settings.ioThreads(),
+                new DefaultThreadFactory("kizuna-quic", true), NioIoHandler.newFactory());
+    }
+
+    private static String nativeProblem() {
+        try {
+            if (Quic.isAvailable()) {
+                return null;
+            }
+            Throwable cause = Quic.unavailabilityCause();
+            return "quiche's native library did not load: " + describe(cause);
+        } catch (LinkageError e) {
+            return "the QUIC codec is not usable here: " + describe(e);
+        }
+    }
+
+    /**
+     * Closes every connection gracefully, then the sockets, then stops the event loops.
+     */
+    @Deactivate
+    void deactivate() {
+        if (!active.compareAndSet(true, false) || group == null) {
+            return;
+        }
+        List<CompletableFuture<?>> closing = new ArrayList<>();
+        for (QuicListener l : listeners) {
+            l.close();
+        }
+        for (QuicConnection c : connections) {
+            closing.add(c.closeFuture().toCompletableFuture().exceptionally(e -> null));
+            c.channel().eventLoop().execute(() -> c.closeNow(QuicConnection.REFUSED, "transport stopped"));
+        }
+        boolean onEventLoop = false;
+        for (EventExecutor e : group) {
+            onEventLoop |= e.inEventLoop();
+        }
+        if (!onEventLoop) {
+            try {
+                CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new))
+                        .get(settings.closeTimeoutMillis() + 1000L, TimeUnit.MILLISECONDS);
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "quic transport: not every connection closed in time: {0}",
+                        describe(e));
+            }
+        }
+        for (Channel s : sockets) {
+            s.close();
+        }
+        var terminated = group.shutdownGracefully(20, 2000, TimeUnit.MILLISECONDS);
+        if (!onEventLoop) {
+            terminated.awaitUninterruptibly(3000);
+        }
+    }
+
+    // ------------------------------------------------------------------ Transport
+
+    @Override
+    public String protocolName() {
+        return PROTOCOL_NAME;
+    }
+
+    @Override
+    public int priority() {
+        return settings.priority();
+    }
+
+    @Override
+    public TransportCapabilities capabilities() {
+        return new TransportCapabilities(true, true, true, settings.earlyData(), false, 0);
+    }
+
+    @Override
+    public boolean isAvailable() {
+        return unavailable == null && active.get();
+    }
+
+    @Override
+    public Optional<String> unavailableReason() {
+        if (unavailable != null) {
+            return Optional.of(unavailable);
+        }
+        return active.get() ? Optional.empty() : Optional.of("the quic transport has stopped");
+    }
+
+    @Override
+    public CompletionStage<Connection> connect(PeerAddress peer, Duration timeout) {
+        Objects.requireNonNull(peer, "peer");
+        Objects.requireNonNull(timeout, "timeout");
+        List<Endpoint> endpoints = peer.endpoints(PROTOCOL_NAME);
+        if (endpoints.isEmpty()) {
+            return CompletableFuture.failedFuture(new TransportException.AddressNotSupported(PROTOCOL_NAME, peer));
+        }
+        if (!isAvailable()) {
+            return CompletableFuture.failedFuture(new TransportException.ConnectionFailed("cannot dial " + peer
+                    + " over quic: " + unavailableReason().orElse(""), null));
+        }
+        if (timeout.isNegative() || timeout.isZero()) {
+            return CompletableFuture.failedFuture(new TransportException.ConnectionTimeout("dialing " + peer, timeout));
+        }
+        if (openConnections.get() >= settings.maxConnections()) {
+            return CompletableFuture.failedFuture(limitReached("dialing " + peer));
+        }
+        return new Dial(peer, endpoints, timeout).start();
+    }
+
+    @Override
+    public CompletionStage<Listener> listen(InetSocketAddress local, Consumer<Connection> acceptor) {
+        Objects.requireNonNull(local, "local");
+        Objects.requireNonNull(acceptor, "acceptor");
+        String where = new Endpoint(PROTOCOL_NAME, local).toString();
+        if (!isAvailable()) {
+            return CompletableFuture.failedFuture(new TransportException.Io("cannot listen on " + where + ": "
+                    + unavailableReason().orElse(""), null));
+        }
+        AtomicReference<QuicListener> listener = new AtomicReference<>();
+        QuicServerCodecBuilder codec = configure(new QuicServerCodecBuilder())
+                .sslContext(serverContext)
+                .tokenHandler(settings.retry() ? newRetryTokens() : RetryTokens.NONE)
+                .streamOption(ChannelOption.AUTO_READ, false)
+                .streamOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .streamHandler(streamInitializer)
+                .handler(new ChannelInitializer<QuicChannel>() {
+                    @Override
+                    protected void initChannel(QuicChannel ch) {
+                        accepted(ch, listener.get(), acceptor);
+                    }
+                });
+        CompletableFuture<Listener> result = new CompletableFuture<>();
+        Bootstrap b = new Bootstrap().group(group).channel(NioDatagramChannel.class);
+        socketOptions(b);
+        b.handler(codec.build()).bind(local).addListener((ChannelFuture f) -> {
+            if (f.isSuccess()) {
+                Channel ch = f.channel();
+                checkBuffers(ch, where);
+                QuicListener l = new QuicListener(ch);
+                listener.set(l);
+                listeners.add(l);
+                sockets.add(ch);
+                ch.closeFuture().addListener(c -> {
+                    listeners.remove(l);
+                    sockets.remove(ch);
+                });
+                result.complete(l);
+            } else {
+                result.completeExceptionally(new TransportException.Io("cannot listen on " + where + ": "
+                        + describe(f.cause()) + "; choose another address or port", f.cause()));
+            }
+        });
+        return result;
+    }
+
+    @Override
+    public String toString() {
+        return "quic transport of " + identity.peerId().shortForm();
+    }
+
+    // ------------------------------------------------------------------ inbound
+
+    private void accepted(QuicChannel ch, QuicListener listener, Consumer<Connection> acceptor) {
+        String target = ch.remoteSocketAddress() instanceof InetSocketAddress a
+                ? new Endpoint(PROTOCOL_NAME, a).toString() : "quic://unknown";
+        if (!active.get() || listener == null || !listener.accepting()) {
+            refuse(ch, "not accepting");
+            return;
+        }
+        if (!reserve()) {
+            refusedForLimit.incrementAndGet();
+            LOG.log(System.Logger.Level.WARNING, "quic: refused inbound connection from {0}: limit "
+                    + "maxConnections={1} reached", target, settings.maxConnections());
+            refuse(ch, "connection limit");
+            return;
+        }
+        handshakes.incrementAndGet();
+        listener.connectionOpened();
+        ch.closeFuture().addListener(f -> {
+            release();
+            listener.connectionClosed();
+        });
+        CompletableFuture<QuicConnection> established = new CompletableFuture<>();
+        ch.pipeline().addLast(new QuicConnection(this, Direction.INBOUND, target, null, established));
+        established.thenAccept(c -> {
+            try {
+                acceptor.accept(c);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "quic: the acceptor failed on " + c + "; closing it", e);
+                c.close();
+            }
+        });
+    }
+
+    /**
+     * Closes a connection the listener will not take with CONNECTION_REFUSED. The
+     * close must wait until the channel is registered, or quiche sends nothing and
+     * the dialer waits for its handshake timeout.
+     */
+    private static void refuse(QuicChannel ch, String reason) {
+        ch.eventLoop().execute(() -> ch.close(false, CONNECTION_REFUSED,
+                io.netty.buffer.Unpooled.copiedBuffer(reason, java.nio.charset.StandardCharsets.US_ASCII)));
+    }
+
+    /** Sets up every stream channel, both directions: demand-driven reads, bounded writes. */
+    @ChannelHandler.Sharable
+    private final class StreamInitializer extends ChannelInitializer<QuicStreamChannel> {
+        @Override
+        protected void initChannel(QuicStreamChannel ch) {
+            ch.config().setAutoRead(false);
+            ch.config().setAllowHalfClosure(true);
+            ch.config().setWriteBufferWaterMark(new WriteBufferWaterMark(settings.writeLowWaterMark(),
+                    settings.writeHighWaterMark()));
+            QuicConnection owner = ch.parent().attr(CONNECTION).get();
+            if (owner == null) {
+                ch.close();
+                return;
+            }
+            ch.pipeline().addLast(new QuicStream(owner, ch));
+        }
+    }
+
+    ChannelHandler streamInitializer() {
+        return streamInitializer;
+    }
+
+    // ------------------------------------------------------------------ outbound
+
+    /** One dial: the peer's quic endpoints in order, within one overall timeout. */
+    private final class Dial {
+        private final PeerAddress peer;
+        private final List<Endpoint> endpoints;
+        private final Duration timeout;
+        private final long deadline;
+        private final CompletableFuture<Connection> result = new CompletableFuture<>();
+        private final List<TransportException> failures = new ArrayList<>();
+        private int next;
+        private volatile Channel current;
+
+        Dial(PeerAddress peer, List<Endpoint> endpoints, Duration timeout) {
+            this.peer = peer;
+            this.endpoints = endpoints;
+            this.timeout = timeout;
+            this.deadline = System.nanoTime() + timeout.toNanos();
+        }
+
+        CompletableFuture<Connection> start() {
+            ScheduledFuture<?> timer;
+            try {
+                timer = group.schedule(this::timedOut, timeout.toNanos(), TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException stopping) {
+                result.completeExceptionally(new TransportException.ConnectionFailed("cannot dial " + peer
+                        + ": the quic transport has stopped", stopping));
+                return result;
+            }
+            result.whenComplete((c, e) -> timer.cancel(false));
+            tryNext();
+            return result;
+        }
+
+        private void timedOut() {
+            if (result.completeExceptionally(new TransportException.ConnectionTimeout("dialing " + peer
+                    + " over quic", timeout))) {
+                Channel c = current;
+                if (c != null) {
+                    c.close();
+                }
+            }
+        }
+
+        private synchronized void tryNext() {
+            if (result.isDone()) {
+                return;
+            }
+            if (next >= endpoints.size()) {
+                result.completeExceptionally(TransportException.ConnectionFailed.summarize(peer.peerId(),
+                        PROTOCOL_NAME, endpoints.size(), failures));
+                return;
+            }
+            Endpoint endpoint = endpoints.get(next++);
+            long remainingMillis = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            if (remainingMillis <= 0) {
+                timedOut();
+                return;
+            }
+            if (!active.get()) {
+                result.completeExceptionally(new TransportException.ConnectionFailed("cannot dial " + peer
+                        + ": the quic transport has stopped", null));
+                return;
+            }
+            if (!reserve()) {
+                result.completeExceptionally(limitReached("dialing " + peer));
+                return;
+            }
+            CompletableFuture<QuicConnection> established = new CompletableFuture<>();
+            attempt(endpoint, (int) Math.min(settings.handshakeTimeoutMillis(), remainingMillis), established);
+            established.whenComplete((c, e) -> {
+                if (e == null) {
+                    if (!result.complete(c)) {
+                        c.close(); // the dial timed out meanwhile
+                    }
+                } else {
+                    synchronized (this) {
+                        failures.add(TransportException.unwrap(e));
+                    }
+                    tryNext();
+                }
+            });
+        }
+
+        private void attempt(Endpoint endpoint, int handshakeMillis, CompletableFuture<QuicConnection> established) {
+            InetSocketAddress remote = endpoint.address();
+            QuicConnection conn = new QuicConnection(QuicTransport.this, Direction.OUTBOUND, endpoint.toString(),
+                    peer.peerId(), established);
+            AtomicReference<QuicSslEngine> engine = new AtomicReference<>();
+            ChannelHandler codec = configure(new QuicClientCodecBuilder())
+                    .sslEngineProvider(q -> {
+                        // Host and port name the session in the cache: a later dial to them resumes.
+                        QuicSslEngine e = clientContext.newEngine(q.alloc(), remote.getAddress().getHostAddress(),
+                                remote.getPort());
+                        dialTrust.expect(e, peer.peerId());
+                        engine.set(e);
+                        return e;
+                    })
+                    .build();
+            Bootstrap b = new Bootstrap().group(group).channel(NioDatagramChannel.class);
+            socketOptions(b);
+            b.handler(new ChannelInitializer<DatagramChannel>() {
+                @Override
+                protected void initChannel(DatagramChannel ch) {
+                    ch.pipeline().addLast(codec, new Unreachable(endpoint, established));
+                }
+            });
+            InetSocketAddress local;
+            try {
+                local = sourceFor(remote);
+            } catch (IOException e) {
+                release();
+                established.completeExceptionally(new TransportException.ConnectionFailed("no route to "
+                        + endpoint + ": " + describe(e), e));
+                return;
+            }
+            ChannelFuture binding = b.bind(local);
+            Channel socket = binding.channel();
+            current = socket;
+            sockets.add(socket);
+            socket.closeFuture().addListener(f -> {
+                sockets.remove(socket);
+                release();
+                dialTrust.forget(engine.get());
+            });
+            established.whenComplete((c, e) -> {
+                dialTrust.forget(engine.get());
+                if (e != null) {
+                    socket.close();
+                }
+            });
+            ScheduledFuture<?> handshakeTimer = group.schedule(() -> {
+                if (established.completeExceptionally(new TransportException.ConnectionTimeout("QUIC handshake "
+                        + "with " + peer.peerId() + " at " + endpoint, Duration.ofMillis(handshakeMillis)))) {
+                    socket.close();
+                }
+            }, handshakeMillis, TimeUnit.MILLISECONDS);
+            established.whenComplete((c, e) -> handshakeTimer.cancel(false));
+            binding.addListener((ChannelFuture bound) -> {
+                if (!bound.isSuccess()) {
+                    established.completeExceptionally(new TransportException.ConnectionFailed("cannot open a UDP "
+                            + "socket to dial " + endpoint + ": " + describe(bound.cause()), bound.cause()));
+                    return;
+                }
+                checkBuffers(socket, endpoint.toString());
+                socket.connect(remote).addListener((ChannelFuture connected) -> {
+                    if (!connected.isSuccess()) {
+                        established.completeExceptionally(new TransportException.ConnectionFailed("cannot send to "
+                                + endpoint + ": " + describe(connected.cause()), connected.cause()));
+                        return;
+                    }
+                    handshakes.incrementAndGet();
+                    QuicChannel.newBootstrap(socket)
+                            .handler(conn)
+                            .streamHandler(streamInitializer)
+                            .streamOption(ChannelOption.AUTO_READ, false)
+                            .streamOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                            .remoteAddress(remote)
+                            .connect()
+                            .addListener(f -> {
+                                if (!f.isSuccess()) {
+                                    established.completeExceptionally(handshakeError(conn, endpoint.toString(),
+                                            peer.peerId(), f.cause()));
+                                } else {
+                                    ((QuicChannel) f.getNow()).closeFuture().addListener(x -> socket.close());
+                                }
+                            });
+                });
+            });
+        }
+    }
+
+    /** Fails a dial at once when the peer's host answers that nothing listens on the port. */
+    private static final class Unreachable extends ChannelInboundHandlerAdapter {
+        private final Endpoint endpoint;
+        private final CompletableFuture<QuicConnection> established;
+
+        Unreachable(Endpoint endpoint, CompletableFuture<QuicConnection> established) {
+            this.endpoint = endpoint;
+            this.established = established;
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof PortUnreachableException && !established.isDone()) {
+                established.completeExceptionally(new TransportException.ConnectionFailed("QUIC to " + endpoint
+                        + " failed: port unreachable (nothing listens there); check that the peer is running "
+                        + "and listens there, and that no firewall blocks UDP", cause));
+                ctx.close();
+            } else {
+                LOG.log(System.Logger.Level.DEBUG, "quic socket to {0}: {1}", endpoint, describe(cause));
+            }
+        }
+    }
+
+    /** @return the local address the kernel would send from to reach {@code remote}, with port 0 */
+    private static InetSocketAddress sourceFor(InetSocketAddress remote) throws IOException {
+        try (DatagramSocket probe = new DatagramSocket(0, null)) {
+            probe.connect(remote); // a route lookup: no packet is sent
+            return new InetSocketAddress(probe.getLocalAddress(), 0);
+        }
+    }
+
+    TransportException handshakeError(QuicConnection conn, String target, PeerId expected, Throwable cause) {
+        QuicChannel ch = conn.channel();
+        PeerId presented = ch != null ? dialTrust.mismatch(ch.sslEngine()) : null;
+        if (expected != null && presented != null) {
+            return new TransportException.PeerAuthenticationFailed(expected, presented,
+                    "the listener at " + target + " proved another key in the TLS handshake");
+        }
+        String why = cause != null ? describe(cause) : "the connection closed during the handshake";
+        return new TransportException.ConnectionFailed("QUIC handshake with " + conn.peerName() + " failed: " + why
+                + "; the peer may be at its connection limit, may not be a kizuna node, or may not accept its "
+                + "certificate", cause);
+    }
+
+    // ------------------------------------------------------------------ settings
+
+    private <B extends QuicCodecBuilder<B>> B configure(B b) {
+        return b.maxIdleTimeout(settings.idleTimeoutMillis(), TimeUnit.MILLISECONDS)
+                .initialMaxData(settings.connectionWindow())
+                .initialMaxStreamDataBidirectionalLocal(settings.streamWindow())
+                .initialMaxStreamDataBidirectionalRemote(settings.streamWindow())
+                .initialMaxStreamsBidirectional(settings.maxStreamsPerConnection())
+                .initialMaxStreamsUnidirectional(0)
+                .congestionControlAlgorithm(settings.congestionControl())
+                .activeMigration(true);
+    }
+
+    private void socketOptions(Bootstrap b) {
+        if (settings.udpReceiveBuffer() > 0) {
+            b.option(ChannelOption.SO_RCVBUF, settings.udpReceiveBuffer());
+        }
+        if (settings.udpSendBuffer() > 0) {
+            b.option(ChannelOption.SO_SNDBUF, settings.udpSendBuffer());
+        }
+    }
+
+    /** Linux caps socket buffers at net.core.rmem_max / wmem_max, silently: say so. */
+    private void checkBuffers(Channel ch, String where) {
+        if (!(ch instanceof DatagramChannel d)) {
+            return;
+        }
+        int rcv = d.config().getReceiveBufferSize();
+        int snd = d.config().getSendBufferSize();
+        // Linux reports twice what it granted (it counts its bookkeeping too).
+        if (settings.udpReceiveBuffer() > 0 && rcv < settings.udpReceiveBuffer()) {
+            warnCapped("receive", where, settings.udpReceiveBuffer(), rcv, "rmem_max");
+        }
+        if (settings.udpSendBuffer() > 0 && snd < settings.udpSendBuffer()) {
+            warnCapped("send", where, settings.udpSendBuffer(), snd, "wmem_max");
+        }
+    }
+
+    private final AtomicBoolean warnedBuffers = new AtomicBoolean();
+
+    private void warnCapped(String which, String where, int wanted, int got, String sysctl) {
+        cappedBuffers.incrementAndGet();
+        if (warnedBuffers.compareAndSet(false, true)) {
+            LOG.log(System.Logger.Level.WARNING, "quic: the kernel capped the UDP {0} buffer of {1} at {2} bytes "
+                    + "(asked for {3}); throughput on fast or long links suffers. Raise it with: sysctl -w "
+                    + "net.core.{4}={3}", which, where, got, wanted, sysctl);
+        }
+    }
+
+    private final AtomicLong cappedBuffers = new AtomicLong();
+
+    private RetryTokens newRetryTokens() {
+        RetryTokens t = new RetryTokens(TimeUnit.SECONDS.toMillis(settings.retryTokenLifetimeSeconds()),
+                System::currentTimeMillis);
+        retryTokens.add(t);
+        return t;
+    }
+
+    // ------------------------------------------------------------------ bookkeeping
+
+    private boolean reserve() {
+        int n;
+        do {
+            n = openConnections.get();
+            if (n >= settings.maxConnections()) {
+                return false;
+            }
+        } while (!openConnections.compareAndSet(n, n + 1));
+        return true;
+    }
+
+    private void release() {
+        openConnections.decrementAndGet();
+    }
+
+    private TransportException.LimitExceeded limitReached(String what) {
+        return new TransportException.LimitExceeded("maxConnections", settings.maxConnections(), what
+                + " over quic: " + openConnections.get() + " connections are open; close some or raise "
+                + "maxConnections in configuration " + PID);
+    }
+
+    void opened(QuicConnection c) {
+        connections.add(c);
+    }
+
+    void closed(QuicConnection c) {
+        connections.remove(c);
+    }
+
+    void refusedHandshake() {
+        refusedHandshakes.incrementAndGet();
+    }
+
+    QuicSettings settings() {
+        return settings;
+    }
+
+    NodeIdentity identity() {
+        return identity;
+    }
+
+    /** @return connections open now, handshakes included */
+    int openConnections() {
+        return openConnections.get();
+    }
+
+    /** @return QUIC handshakes started, both directions */
+    long handshakes() {
+        return handshakes.get();
+    }
+
+    /** @return inbound connections refused because maxConnections was reached */
+    long refusedForLimit() {
+        return refusedForLimit.get();
+    }
+
+    /** @return inbound connections whose handshake or authentication failed */
+    long refusedHandshakes() {
+        return refusedHandshakes.get();
+    }
+
+    /** @return Retry tokens minted and refused by this transport's listeners */
+    long[] retryTokenCounts() {
+        long issued = 0;
+        long rejected = 0;
+        for (RetryTokens t : retryTokens) {
+            issued += t.issued();
+            rejected += t.rejected();
+        }
+        return new long[] {issued, rejected};
+    }
+
+    /** @return UDP sockets whose buffers the kernel capped below the configured size */
+    long cappedBuffers() {
+        return cappedBuffers.get();
+    }
+
+    static byte[] randomBytes(int n) {
+        byte[] b = new byte[n];
+        RANDOM.nextBytes(b);
+        return b;
+    }
+
+    static String describe(Throwable t) {
+        Throwable c = t;
+        while (c.getCause() != null && c.getMessage() == null) {
+            c = c.getCause();
+        }
+        return c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName();
+    }
+}

@@ -1,0 +1,131 @@
+package io.kizuna.quic.internal;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+
+import io.kizuna.identity.Identities;
+import io.kizuna.transport.Connection;
+import io.kizuna.transport.Listener;
+import io.kizuna.transport.MultiplexedConnection;
+import io.kizuna.transport.PeerId;
+import io.kizuna.transport.Transport;
+import io.kizuna.transport.TransportException;
+import io.kizuna.transport.testing.TransportContractTest;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The transport contract over QUIC, plus what only QUIC has: streams, Retry, limits. */
+class QuicTransportTest extends TransportContractTest {
+
+    private QuicSettings nextSettings = QuicSettings.defaults();
+
+    @Override
+    protected Transport newNode() {
+        return new QuicTransport(Identities.generate(), nextSettings);
+    }
+
+    @Override
+    protected PeerId peerIdOf(Transport transport) {
+        return ((QuicTransport) transport).identity().peerId();
+    }
+
+    @Override
+    protected void disposeNode(Transport transport) {
+        ((QuicTransport) transport).deactivate();
+    }
+
+    private QuicTransport node(QuicSettings settings) {
+        nextSettings = settings;
+        try {
+            return (QuicTransport) node();
+        } finally {
+            nextSettings = QuicSettings.defaults();
+        }
+    }
+
+    @Test
+    @Timeout(value = 10, unit = SECONDS)
+    void nativeLibraryLoadsHere() {
+        QuicTransport t = (QuicTransport) node();
+        assertThat(t.unavailableReason()).isEmpty();
+        assertThat(t.isAvailable()).isTrue();
+        assertThat(t.capabilities().multiplexed()).isTrue();
+    }
+
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void manyStreamsRideOneHandshake() throws Exception {
+        QuicTransport server = (QuicTransport) node();
+        QuicTransport client = (QuicTransport) node();
+        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+        BlockingQueue<Connection> incomingStreams = new LinkedBlockingQueue<>();
+        Listener listener = listen(server, c -> {
+            ((MultiplexedConnection) c).onStream(incomingStreams::add);
+            accepted.add(c);
+        });
+        MultiplexedConnection dialer = (MultiplexedConnection) dial(client, addressOf(server, listener));
+        await(dialer.write(ByteBuffer.wrap(new byte[] {0})));
+        Connection first = accepted.poll(STEP.toSeconds(), SECONDS);
+        assertThat(first).isNotNull();
+        assertThat(readExactly(first, 1)).containsExactly(0);
+
+        int streams = 20;
+        List<Connection> opened = new ArrayList<>();
+        for (int i = 0; i < streams; i++) {
+            Connection s = await(dialer.openStream());
+            byte[] msg = ("stream " + i).getBytes(StandardCharsets.UTF_8);
+            await(s.write(ByteBuffer.wrap(msg)));
+            await(s.shutdownOutput());
+            opened.add(s);
+        }
+        for (int i = 0; i < streams; i++) {
+            Connection in = incomingStreams.poll(STEP.toSeconds(), SECONDS);
+            assertThat(in).as("incoming stream %d", i).isNotNull();
+            assertThat(in.info().peerId()).isEqualTo(client.identity().peerId());
+            byte[] got = readToEnd(in);
+            await(in.write(ByteBuffer.wrap(got)));
+            await(in.shutdownOutput());
+        }
+        for (int i = 0; i < streams; i++) {
+            assertThat(new String(readToEnd(opened.get(i)), StandardCharsets.UTF_8)).isEqualTo("stream " + i);
+        }
+        assertThat(client.handshakes()).as("handshakes the dialer started").isEqualTo(1);
+        assertThat(server.handshakes()).as("handshakes the listener accepted").isEqualTo(1);
+        assertThat(dialer.isConnected()).isTrue();
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void listenersValidateAddressesWithRetryTokens() throws Exception {
+        Pair p = connectPair();
+        QuicTransport server = (QuicTransport) p.listenerNode();
+        await(p.dialer().write(ByteBuffer.wrap(new byte[] {42})));
+        assertThat(readExactly(p.accepted(), 1)).containsExactly(42);
+        assertThat(server.retryTokenCounts()[0]).as("Retry tokens minted").isGreaterThanOrEqualTo(1);
+        assertThat(server.retryTokenCounts()[1]).as("tokens refused").isZero();
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void connectionLimitRefusesTheNextDialer() throws Exception {
+        QuicTransport server = node(QuicSettings.defaults().withMaxConnections(1));
+        QuicTransport client = (QuicTransport) node();
+        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+        Listener listener = listen(server, accepted::add);
+        Connection one = dial(client, addressOf(server, listener));
+        await(one.write(ByteBuffer.wrap(new byte[] {1})));
+        assertThat(accepted.poll(STEP.toSeconds(), SECONDS)).isNotNull();
+
+        Throwable refused = failureOf(() -> client.connect(addressOf(server, listener), connectTimeout()));
+        assertThat(refused).isInstanceOf(TransportException.ConnectionFailed.class);
+        assertThat(server.refusedForLimit()).as("inbound connections refused for the limit").isPositive();
+    }
+}
