@@ -46,7 +46,7 @@ public class BundlesIT {
 
     private static final Duration WAIT = Duration.ofSeconds(30);
     private static final List<String> KIZUNA = List.of("io.kizuna.api", "io.kizuna.identity", "io.kizuna.core",
-            "io.kizuna.tcp", "io.kizuna.shell");
+            "io.kizuna.tcp", "io.kizuna.quic", "io.kizuna.shell");
     /** Components that exist only when configured (the in-memory transport, for tests). */
     private static final String MEMORY_PID = "io.kizuna.memory";
 

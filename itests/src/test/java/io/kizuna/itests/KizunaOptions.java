@@ -73,11 +73,16 @@ final class KizunaOptions {
                 mavenBundle("io.netty", "netty-transport-native-unix-common").versionAsInProject(),
                 mavenBundle("io.netty", "netty-codec-base").versionAsInProject(),
                 mavenBundle("io.netty", "netty-handler").versionAsInProject(),
+                mavenBundle("io.netty", "netty-codec-classes-quic").versionAsInProject(),
+                // quiche: a fragment of codec-classes-quic, installed and never started
+                mavenBundle("io.netty", "netty-codec-native-quic").classifier("linux-x86_64").versionAsInProject()
+                        .noStart(),
                 // Kizuna
                 mavenBundle("io.kizuna", "api").versionAsInProject(),
                 mavenBundle("io.kizuna", "identity").versionAsInProject(),
                 mavenBundle("io.kizuna", "core").versionAsInProject(),
                 mavenBundle("io.kizuna", "tcp").versionAsInProject(),
+                mavenBundle("io.kizuna", "quic").versionAsInProject(),
                 mavenBundle("io.kizuna", "shell").versionAsInProject(),
 
                 junitBundles());

@@ -52,6 +52,17 @@ final class RemoteNode implements AutoCloseable {
      * @return the running node
      */
     static RemoteNode start(String name) throws IOException {
+        return start(name, "tcp://127.0.0.1:0");
+    }
+
+    /**
+     * Starts a node listening on the given endpoints and waits until it is ready.
+     *
+     * @param name   names its folder under the work folder
+     * @param listen the endpoints, comma-separated, as {@code --listen} takes them
+     * @return the running node
+     */
+    static RemoteNode start(String name, String listen) throws IOException {
         Path dist = Path.of(Itest.property(Itest.DIST));
         if (!Files.isRegularFile(dist.resolve("bin/kizuna")) || !Files.isDirectory(dist.resolve("bundle"))) {
             throw new AssertionError("no runtime distribution at " + dist
@@ -66,7 +77,7 @@ final class RemoteNode implements AutoCloseable {
         Path home = folder.resolve("home");
         Path output = folder.resolve("node.out");
         ProcessBuilder pb = new ProcessBuilder(copy.resolve("bin/kizuna").toString(), "--home", home.toString(),
-                "--listen", "tcp://127.0.0.1:0", "--wait", String.valueOf(START_TIMEOUT.toSeconds()));
+                "--listen", listen, "--wait", String.valueOf(START_TIMEOUT.toSeconds()));
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
         pb.environment().put("JAVA_OPTS", "-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1");
         pb.environment().remove("KIZUNA_HOME");

@@ -39,6 +39,9 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
         IntFunction<ByteBuffer> frameAllocator) {
 
     static final String DEFAULT_LISTEN = "tcp://127.0.0.1:7400";
+
+    /** The default QUIC endpoint: the same port number, over UDP. */
+    static final String DEFAULT_LISTEN_QUIC = "quic://127.0.0.1:7400";
     static final int DEFAULT_STAGGER_DELAY_MILLIS = 250;
     static final int DEFAULT_CONNECT_TIMEOUT_MILLIS = 10_000;
     static final int DEFAULT_MAX_CONNECTIONS_PER_PEER = 4;
@@ -163,7 +166,8 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
 
     /** Builds settings; starts from the defaults. */
     static final class Builder {
-        private List<Endpoint> listen = List.of(Endpoint.parse(DEFAULT_LISTEN));
+        private List<Endpoint> listen = List.of(Endpoint.parse(DEFAULT_LISTEN),
+                Endpoint.parse(DEFAULT_LISTEN_QUIC));
         private Duration staggerDelay = Duration.ofMillis(DEFAULT_STAGGER_DELAY_MILLIS);
         private Duration connectTimeout = Duration.ofMillis(DEFAULT_CONNECT_TIMEOUT_MILLIS);
         private Duration minConnectTimeout = Duration.ofSeconds(1);

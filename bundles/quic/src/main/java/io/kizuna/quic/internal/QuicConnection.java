@@ -156,10 +156,8 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
             s.close();
         }
         QuicChannel ch = channel;
-        if (ch != null) {
-            ch.eventLoop().execute(() -> closeAfterTimeout());
-        } else {
-            closeFuture.complete(null);
+        if (ch == null || !onLoop(this::closeAfterTimeout)) {
+            closeFuture.complete(null); // never connected, or the transport stopped and closed it
         }
         return closedQuietly.minimalCompletionStage();
     }
@@ -210,13 +208,22 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         if (ch == null) {
             return;
         }
-        ch.eventLoop().execute(() -> {
+        onLoop(() -> {
             streamAcceptor = acceptor;
             QuicStream s;
             while ((s = waitingStreams.poll()) != null) {
                 handOver(s);
             }
         });
+    }
+
+    private boolean onLoop(Runnable task) {
+        try {
+            channel.eventLoop().execute(task);
+            return true;
+        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            return false;
+        }
     }
 
     // ------------------------------------------------------------------ streams
@@ -251,7 +258,7 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
      */
     private void readPreamble(QuicStream s, Runnable next) {
         ByteBuffer preamble = ByteBuffer.allocate(1);
-        s.read(preamble).whenComplete((n, e) -> channel.eventLoop().execute(() -> {
+        s.read(preamble).whenComplete((n, e) -> onLoop(() -> {
             if (e == null && n == 1 && preamble.get(0) == PREAMBLE) {
                 s.discountReceived(1);
                 next.run();
@@ -273,6 +280,10 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         }
     }
 
+    boolean isFirst(QuicStream s) {
+        return s == first;
+    }
+
     void streamInputEnded(QuicStream s) {
         // nothing: the stream closes itself once both directions ended
     }
@@ -281,8 +292,8 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         if (s != first || closing) {
             return;
         }
-        if (s.inputEnded() && !s.failure().isPresent()) {
-            closeNow(NO_ERROR, "done"); // we read the peer's last FIN: everything is in on both sides
+        if (s.peerEndedLast()) {
+            closeNow(NO_ERROR, "done"); // the peer ended after reading this side's FIN: everything is in
         } else {
             closeAfterTimeout();
         }

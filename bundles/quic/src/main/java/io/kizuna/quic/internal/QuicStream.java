@@ -70,6 +70,8 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
     private long queuedBytes;
     private boolean readRequested;
     private boolean inputEnded;
+    private boolean peerReset;
+    private boolean peerEndedLast;
     private boolean outputShutdown;
     private boolean appClosed;
     private TransportException failure;
@@ -90,9 +92,12 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
         return channel;
     }
 
-    /** @return whether every byte the peer sent has been read and its FIN seen */
-    boolean inputEnded() {
-        return inputEnded;
+    /**
+     * @return whether the peer ended its side (FIN or reset) after this side had
+     *         sent its FIN: the peer has read everything this side sent
+     */
+    boolean peerEndedLast() {
+        return peerEndedLast;
     }
 
     // ------------------------------------------------------------------ Connection
@@ -225,7 +230,7 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
 
     /** Asks quiche for more bytes while the read queue is below its bound. */
     private void requestInput() {
-        if (!readRequested && !inputEnded && !appClosed && !closed && queuedBytes < settings.readQueueBytes()
+        if (!readRequested && !inputEnded && !closed && queuedBytes < settings.readQueueBytes()
                 && channel.isActive()) {
             readRequested = true;
             ctx.read();
@@ -397,6 +402,17 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
             closeChannel();
             return;
         }
+        if (owner.isFirst(this) && !inputEnded) {
+            // The first stream ends the connection. Send FIN and read on, discarding, until the peer ends its
+            // side too: then everything this side wrote has been read, and the connection can close at once
+            // without CONNECTION_CLOSE overtaking stream data. The connection's close timer bounds the wait.
+            if (!outputShutdown) {
+                outputShutdown = true;
+                channel.shutdownOutput();
+            }
+            requestInput();
+            return;
+        }
         if (!inputEnded && !channel.isInputShutdown()) {
             channel.shutdownInput(CLOSED_BY_APPLICATION); // STOP_SENDING: the peer's writes fail from now on
         }
@@ -477,10 +493,11 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
             return;
         }
         inputEnded = true;
+        peerEndedLast = outputShutdown;
         if (readResult != null && inbound.isEmpty()) {
             completeRead(-1);
         }
-        if (outputShutdown && shutdownResult != null && shutdownResult.isDone()) {
+        if (appClosed || outputShutdown && shutdownResult != null && shutdownResult.isDone()) {
             closeChannel(); // both directions ended in order
         }
         owner.streamInputEnded(this);
@@ -501,6 +518,10 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof QuicStreamResetException) {
+            peerReset = true; // the peer ended its side, abruptly
+            peerEndedLast = outputShutdown;
+        }
         if (failure == null && !appClosed) {
             fail(streamError("reading from", cause));
         } else {

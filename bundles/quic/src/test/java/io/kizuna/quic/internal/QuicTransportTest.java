@@ -128,4 +128,21 @@ class QuicTransportTest extends TransportContractTest {
         assertThat(refused).isInstanceOf(TransportException.ConnectionFailed.class);
         assertThat(server.refusedForLimit()).as("inbound connections refused for the limit").isPositive();
     }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void stoppingClosesConnectionsPromptly() throws Exception {
+        Pair p = connectPair();
+        await(p.dialer().write(ByteBuffer.wrap(new byte[] {5})));
+        assertThat(readExactly(p.accepted(), 1)).containsExactly(5);
+
+        long start = System.nanoTime();
+        ((QuicTransport) p.dialerNode()).deactivate();
+        long millis = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+
+        assertThat(millis).as("milliseconds to stop with a connection open").isLessThan(1000);
+        awaitDone(p.accepted().closeFuture(), java.time.Duration.ofSeconds(10));
+        assertThat(p.accepted().isConnected()).isFalse();
+        assertThat(p.dialerNode().isAvailable()).isFalse();
+    }
 }
