@@ -35,7 +35,7 @@ final class RetryTokens implements QuicTokenHandler {
     /** RFC 9000: connection ids are at most 20 bytes. */
     private static final int MAX_CID = 20;
 
-    /** No address validation: no Retry is sent, and an Initial's token is ignored. */
+    /** No address validation: no Retry is sent, and an Initial carrying a token is dropped. */
     static final QuicTokenHandler NONE = new QuicTokenHandler() {
         @Override
         public boolean writeToken(ByteBuf out, ByteBuf dcid, InetSocketAddress address) {
@@ -44,7 +44,9 @@ final class RetryTokens implements QuicTokenHandler {
 
         @Override
         public int validateToken(ByteBuf token, InetSocketAddress address) {
-            return 0;
+            // No token of ours exists. Accepting one would tell quiche that a Retry validated the address,
+            // lifting the anti-amplification limit for whatever a client puts there.
+            return -1;
         }
 
         @Override

@@ -145,4 +145,19 @@ class QuicTransportTest extends TransportContractTest {
         assertThat(p.accepted().isConnected()).isFalse();
         assertThat(p.dialerNode().isAvailable()).isFalse();
     }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void withoutRetryTheHandshakeStillWorksAndNoTokenIsMinted() throws Exception {
+        QuicTransport server = node(QuicSettings.defaults().withRetry(false));
+        QuicTransport client = (QuicTransport) node();
+        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+        Listener listener = listen(server, accepted::add);
+        Connection out = dial(client, addressOf(server, listener));
+        await(out.write(ByteBuffer.wrap(new byte[] {3})));
+        Connection in = accepted.poll(STEP.toSeconds(), SECONDS);
+        assertThat(in).isNotNull();
+        assertThat(readExactly(in, 1)).containsExactly(3);
+        assertThat(server.retryTokenCounts()).containsExactly(0, 0);
+    }
 }
