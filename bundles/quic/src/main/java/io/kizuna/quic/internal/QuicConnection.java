@@ -79,7 +79,8 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
     private volatile InetSocketAddress localAddress;
     private volatile InetSocketAddress remoteAddress;
     private volatile QuicStream first;
-    private volatile boolean resumed;
+    private volatile boolean early;
+    private volatile boolean earlyDataReceived;
 
     // Event-loop state.
     private Consumer<Connection> streamAcceptor;
@@ -117,10 +118,6 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         return channel;
     }
 
-    /** @return whether the TLS session was resumed from a ticket (no certificate exchange) */
-    boolean resumed() {
-        return resumed;
-    }
 
     // ------------------------------------------------------------------ Connection: the first stream
 
@@ -234,6 +231,7 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         }
         if (first == null && direction == Direction.INBOUND) {
             first = s;
+            earlyDataReceived = !authenticated; // 0-RTT: held back until the handshake completes
             ByteBuffer preamble = ByteBuffer.allocate(1);
             readPreamble(s, () -> {
                 s.channel().writeAndFlush(Unpooled.wrappedBuffer(new byte[] {PREAMBLE}));
@@ -374,30 +372,81 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
             peerId = expected != null ? PeerCertificates.expect(session, expected)
                     : PeerCertificates.peerId(session);
         } catch (TransportException.PeerAuthenticationFailed e) {
-            refuse(e);
+            if (early) {
+                LOG.log(System.Logger.Level.WARNING, "quic: {0} sent 0-RTT data to {1}, whose handshake then "
+                        + "failed: {2}", this, target, e.getMessage());
+                closeNow(REFUSED, "authentication failed");
+            } else {
+                refuse(e);
+            }
             ctx.fireChannelActive();
             return;
         }
         localAddress = (InetSocketAddress) channel.localSocketAddress();
         remoteAddress = (InetSocketAddress) channel.remoteSocketAddress();
-        establishedAt = Instant.now();
+        if (establishedAt == null) {
+            establishedAt = Instant.now();
+        }
         authenticated = true;
         if (direction == Direction.OUTBOUND) {
-            channel.createStream(QuicStreamType.BIDIRECTIONAL, transport.streamInitializer()).addListener(f -> {
-                if (f.isSuccess()) {
-                    QuicStreamChannel sc = (QuicStreamChannel) f.getNow();
-                    first = sc.pipeline().get(QuicStream.class);
-                    sc.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {PREAMBLE}));
-                    readPreamble(first, this::maybeEstablished);
-                } else {
-                    refuse(new TransportException.ConnectionFailed("opening the first stream to " + peerName()
-                            + " failed: " + QuicTransport.describe(f.cause()), f.cause()));
-                }
-            });
+            transport.rememberPeer(target, peerId);
+            if (!early) {
+                openFirstStream(() -> readPreamble(first, this::maybeEstablished));
+            }
         } else {
             maybeEstablished();
         }
         ctx.fireChannelActive();
+    }
+
+    /**
+     * 0-RTT: the TLS session is resumed from a ticket of the peer this dial
+     * expects, so the first flight can carry application bytes. Only the peer
+     * that issued the ticket can read them. The dial completes now; the first
+     * stream skips the listener's preamble when it comes, and the connection is
+     * closed if the handshake then fails to prove the expected key.
+     */
+    private void startEarly() {
+        if (direction != Direction.OUTBOUND || authenticated || early || !expected.equals(transport.knownPeer(target))) {
+            return;
+        }
+        early = true;
+        peerId = expected;
+        establishedAt = Instant.now();
+        localAddress = (InetSocketAddress) channel.localSocketAddress();
+        remoteAddress = (InetSocketAddress) channel.remoteSocketAddress();
+        openFirstStream(() -> {
+            first.expectPreamble(PREAMBLE);
+            handedOver = true;
+            transport.opened(this);
+            if (!established.complete(this)) {
+                closeNow(REFUSED, "dial abandoned");
+            }
+        });
+    }
+
+    private void openFirstStream(Runnable then) {
+        channel.createStream(QuicStreamType.BIDIRECTIONAL, transport.streamInitializer()).addListener(f -> {
+            if (f.isSuccess()) {
+                QuicStreamChannel sc = (QuicStreamChannel) f.getNow();
+                first = sc.pipeline().get(QuicStream.class);
+                sc.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {PREAMBLE}));
+                then.run();
+            } else {
+                refuse(new TransportException.ConnectionFailed("opening the first stream to " + peerName()
+                        + " failed: " + QuicTransport.describe(f.cause()), f.cause()));
+            }
+        });
+    }
+
+    /** @return whether this dial sent application bytes in its first flight (0-RTT) */
+    boolean early() {
+        return early;
+    }
+
+    /** @return for an accepted connection: whether bytes of the dialer arrived before the handshake completed */
+    boolean earlyDataReceived() {
+        return earlyDataReceived;
     }
 
     private void maybeEstablished() {
@@ -421,12 +470,11 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         closeNow(REFUSED, "refused");
     }
 
-    void markResumed(boolean value) {
-        resumed = value;
-    }
-
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof io.netty.handler.codec.quic.SslEarlyDataReadyEvent && settings.earlyData()) {
+            startEarly();
+        }
         if (evt instanceof QuicConnectionCloseEvent e && !e.isTlsError()) {
             peerErrorCode = e.error();
         }

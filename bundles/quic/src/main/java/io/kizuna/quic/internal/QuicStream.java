@@ -72,6 +72,7 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
     private boolean inputEnded;
     private boolean peerReset;
     private boolean peerEndedLast;
+    private int expectedPreamble = -1;
     private boolean outputShutdown;
     private boolean appClosed;
     private TransportException failure;
@@ -459,8 +460,23 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
         ctx.fireUserEventTriggered(evt);
     }
 
+    /** The first byte that arrives is the peer's preamble, not data: check it and drop it. */
+    void expectPreamble(byte value) {
+        onLoop(() -> expectedPreamble = value & 0xff);
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof ByteBuf b && expectedPreamble >= 0 && b.isReadable()) {
+            int got = b.readUnsignedByte();
+            if (got != expectedPreamble) {
+                ReferenceCountUtil.release(msg);
+                fail(new TransportException.ProtocolViolation(owner.peerName() + " did not start the first stream "
+                        + "with the kizuna preamble " + expectedPreamble + " but with byte " + got));
+                return;
+            }
+            expectedPreamble = -1;
+        }
         if (!(msg instanceof ByteBuf buf) || appClosed || closed || !buf.isReadable()) {
             ReferenceCountUtil.release(msg);
             return;

@@ -101,6 +101,8 @@ public final class QuicTransport implements Transport {
 
     private static final System.Logger LOG = System.getLogger(QuicTransport.class.getName());
     private static final SecureRandom RANDOM = new SecureRandom();
+    /** Endpoints remembered for 0-RTT (as many as BoringSSL's client session cache holds by default). */
+    private static final int MAX_KNOWN_PEERS = 1024;
     /** How long stopping waits for connections to finish closing before it closes their sockets. */
     private static final long STOP_DRAIN_MILLIS = 200;
     /** QUIC transport error CONNECTION_REFUSED (RFC 9000 §20.1). */
@@ -123,6 +125,14 @@ public final class QuicTransport implements Transport {
     private final Set<Channel> sockets = ConcurrentHashMap.newKeySet();
     private final Set<QuicListener> listeners = ConcurrentHashMap.newKeySet();
     private final List<RetryTokens> retryTokens = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Endpoint -> the PeerId that proved its key there last: 0-RTT goes only to the peer a ticket came from. */
+    private final java.util.Map<String, PeerId> knownPeers = java.util.Collections.synchronizedMap(
+            new java.util.LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(java.util.Map.Entry<String, PeerId> eldest) {
+                    return size() > MAX_KNOWN_PEERS;
+                }
+            });
 
     /**
      * Activated by Declarative Services.
@@ -683,6 +693,14 @@ public final class QuicTransport implements Transport {
         return new TransportException.LimitExceeded("maxConnections", settings.maxConnections(), what
                 + " over quic: " + openConnections.get() + " connections are open; close some or raise "
                 + "maxConnections in configuration " + PID);
+    }
+
+    void rememberPeer(String endpoint, PeerId peer) {
+        knownPeers.put(endpoint, peer);
+    }
+
+    PeerId knownPeer(String endpoint) {
+        return knownPeers.get(endpoint);
     }
 
     void opened(QuicConnection c) {

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 
 import io.kizuna.identity.Identities;
 import io.kizuna.transport.Connection;
@@ -159,5 +160,74 @@ class QuicTransportTest extends TransportContractTest {
         assertThat(in).isNotNull();
         assertThat(readExactly(in, 1)).containsExactly(3);
         assertThat(server.retryTokenCounts()).containsExactly(0, 0);
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void aResumedConnectionSendsItsFirstBytesInTheFirstFlight() throws Exception {
+        QuicTransport server = (QuicTransport) node();
+        QuicTransport client = (QuicTransport) node();
+        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+        Listener listener = listen(server, accepted::add);
+        for (int i = 0; i < 3; i++) {
+            QuicConnection out = (QuicConnection) dial(client, addressOf(server, listener));
+            assertThat(out.early()).as("dial %d used 0-RTT", i).isEqualTo(i > 0);
+            assertThat(out.info().peerId()).isEqualTo(server.identity().peerId());
+            await(out.write(ByteBuffer.wrap(new byte[] {(byte) i})));
+            QuicConnection in = (QuicConnection) accepted.poll(STEP.toSeconds(), SECONDS);
+            assertThat(in).isNotNull();
+            assertThat(in.info().peerId()).isEqualTo(client.identity().peerId());
+            assertThat(readExactly(in, 1)).containsExactly(i);
+            await(in.write(ByteBuffer.wrap(new byte[] {42})));
+            assertThat(readExactly(out, 1)).as("the listener's preamble is not data").containsExactly(42);
+            await(out.close());
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void aReplayedFirstFlightReachesNoApplication() throws Exception {
+        QuicTransport server = (QuicTransport) node();
+        QuicTransport client = (QuicTransport) node();
+        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+        Listener listener = listen(server, accepted::add);
+        try (UdpProxy proxy = new UdpProxy(listener.localAddress(), 0)) {
+            io.kizuna.transport.PeerAddress viaProxy = io.kizuna.transport.PeerAddress.of(server.identity().peerId(),
+                    new io.kizuna.transport.Endpoint("quic", proxy.address()));
+            await(dial(client, viaProxy).close()); // a full handshake leaves a ticket for the proxy's endpoint
+            assertThat(accepted.poll(STEP.toSeconds(), SECONDS)).isNotNull();
+
+            proxy.captureNext(4); // the resumed dial's first datagrams: Initial, then Initial with token and 0-RTT
+            QuicConnection early = (QuicConnection) dial(client, viaProxy);
+            assertThat(early.early()).isTrue();
+            await(early.write(ByteBuffer.wrap("pay once".getBytes(StandardCharsets.UTF_8))));
+            Connection in = accepted.poll(STEP.toSeconds(), SECONDS);
+            assertThat(readExactly(in, 8)).isEqualTo("pay once".getBytes(StandardCharsets.UTF_8));
+            await(early.close());
+            awaitDone(in.closeFuture(), java.time.Duration.ofSeconds(10));
+            long handshakes = server.handshakes();
+
+            // An attacker on the path sends the captured flight again, from the same address (so the Retry
+            // token is still good). The listener may start a handshake for it; nobody can finish it.
+            TimeUnit.SECONDS.sleep(1); // past the old connection's draining period
+            proxy.replayCaptured();
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+                    .until(() -> server.handshakes() > handshakes);
+            assertThat(accepted.poll(3, SECONDS)).as("a connection handed to the application by the replay")
+                    .isNull();
+        }
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void zeroRttGoesOnlyToThePeerThatIssuedTheTicket() throws Exception {
+        QuicTransport server = (QuicTransport) node();
+        QuicTransport client = (QuicTransport) node();
+        Listener listener = listen(server, c -> { });
+        await(dial(client, addressOf(server, listener)).close());
+        // the same endpoint, but another peer is expected there: no early data, and the full handshake refuses
+        Throwable refused = failureOf(() -> client.connect(io.kizuna.transport.PeerAddress.of(randomPeerId(),
+                listener.endpoint()), connectTimeout()));
+        assertThat(refused).isInstanceOf(TransportException.PeerAuthenticationFailed.class);
     }
 }

@@ -30,7 +30,7 @@ final class UdpProxy implements AutoCloseable {
     private final AtomicLong serverBytes = new AtomicLong();
     private final AtomicLong rebinds = new AtomicLong();
     private final List<byte[]> captured = new ArrayList<>();
-    private final int captureCount;
+    private volatile int captureCount;
     private volatile DatagramSocket back;
     private volatile InetSocketAddress client;
     private volatile long passLimit = Long.MAX_VALUE;
@@ -88,6 +88,19 @@ final class UdpProxy implements AutoCloseable {
 
     synchronized List<byte[]> captured() {
         return List.copyOf(captured);
+    }
+
+    /** Forgets what was captured and keeps copies of the client's next {@code n} datagrams. */
+    synchronized void captureNext(int n) {
+        captured.clear();
+        captureCount = n;
+    }
+
+    /** Sends the captured datagrams to the server again, from the address the server knows the client at. */
+    void replayCaptured() throws IOException {
+        for (byte[] d : captured()) {
+            back.send(new DatagramPacket(d, d.length, server));
+        }
     }
 
     private DatagramSocket newBack() throws SocketException {
