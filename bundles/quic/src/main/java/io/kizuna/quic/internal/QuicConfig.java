@@ -73,9 +73,12 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     int retryTokenLifetimeSeconds() default QuicSettings.DEFAULT_TOKEN_LIFETIME_SECONDS;
 
     @AttributeDefinition(name = "0-RTT",
-            description = "Resumed connections send their first bytes in the first flight, and listeners "
-                    + "accept such early data")
-    boolean earlyData() default true;
+            description = "A dial to an endpoint whose peer proved its key before resumes its TLS session and "
+                    + "completes at once, so its first bytes leave in the first flight. Then a dial can succeed "
+                    + "before the listener has accepted it: a refusal shows as a failed first read or write. "
+                    + "Listeners always allow 0-RTT but hand nothing to the application before the handshake "
+                    + "completes, so a replayed flight reaches no application")
+    boolean earlyData() default false;
 
     @AttributeDefinition(name = "I/O threads", description = "Event-loop threads; 0 picks min(2, processors)")
     int ioThreads() default 0;

@@ -23,7 +23,7 @@ import io.netty.handler.codec.quic.QuicCongestionControlAlgorithm;
  * @param udpSendBuffer             SO_SNDBUF, 0 for the kernel default
  * @param retry                     whether listeners validate addresses with Retry tokens
  * @param retryTokenLifetimeSeconds how long a Retry token is accepted
- * @param earlyData                 whether 0-RTT is offered and accepted
+ * @param earlyData                 whether dials resume with 0-RTT (listeners always allow it)
  * @param ioThreads                 event-loop threads (resolved, at least 1)
  * @param closeTimeoutMillis        how long a graceful close waits for the peer's end
  */
@@ -125,7 +125,7 @@ record QuicSettings(
                 DEFAULT_HANDSHAKE_TIMEOUT_MILLIS, DEFAULT_IDLE_TIMEOUT_MILLIS, DEFAULT_STREAM_WINDOW,
                 DEFAULT_CONNECTION_WINDOW, DEFAULT_WRITE_HIGH_WATER_MARK, DEFAULT_WRITE_LOW_WATER_MARK,
                 DEFAULT_READ_QUEUE_BYTES, congestionControl(DEFAULT_CONGESTION_CONTROL), DEFAULT_UDP_BUFFER,
-                DEFAULT_UDP_BUFFER, true, DEFAULT_TOKEN_LIFETIME_SECONDS, true, 0, DEFAULT_CLOSE_TIMEOUT_MILLIS);
+                DEFAULT_UDP_BUFFER, true, DEFAULT_TOKEN_LIFETIME_SECONDS, false, 0, DEFAULT_CLOSE_TIMEOUT_MILLIS);
     }
 
     /**
@@ -160,5 +160,12 @@ record QuicSettings(
                 idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
                 readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, value,
                 retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
+    }
+
+    QuicSettings withEarlyData(boolean value) {
+        return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
+                idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
+                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, retry,
+                retryTokenLifetimeSeconds, value, ioThreads, closeTimeoutMillis);
     }
 }

@@ -166,7 +166,7 @@ public final class QuicTransport implements Transport {
                 .trustManager(identity.trustManager())
                 .clientAuth(ClientAuth.REQUIRE)
                 .applicationProtocols(ALPN)
-                .earlyData(settings.earlyData())
+                .earlyData(true) // tickets allow 0-RTT; nothing is handed over before the handshake completes
                 .build();
         this.clientContext = QuicSslContextBuilder.forClient()
                 .keyManager(identity.keyManager(), null)
@@ -244,7 +244,7 @@ public final class QuicTransport implements Transport {
 
     @Override
     public TransportCapabilities capabilities() {
-        return new TransportCapabilities(true, true, true, settings.earlyData(), false, 0);
+        return new TransportCapabilities(true, true, true, true, false, 0);
     }
 
     @Override

@@ -166,7 +166,8 @@ class QuicTransportTest extends TransportContractTest {
     @Timeout(value = 30, unit = SECONDS)
     void aResumedConnectionSendsItsFirstBytesInTheFirstFlight() throws Exception {
         QuicTransport server = (QuicTransport) node();
-        QuicTransport client = (QuicTransport) node();
+        QuicTransport client = node(QuicSettings.defaults().withEarlyData(true));
+        QuicTransport plainClient = (QuicTransport) node();
         BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
         Listener listener = listen(server, accepted::add);
         for (int i = 0; i < 3; i++) {
@@ -182,13 +183,18 @@ class QuicTransportTest extends TransportContractTest {
             assertThat(readExactly(out, 1)).as("the listener's preamble is not data").containsExactly(42);
             await(out.close());
         }
+        for (int i = 0; i < 2; i++) {
+            QuicConnection plain = (QuicConnection) dial(plainClient, addressOf(server, listener));
+            assertThat(plain.early()).as("without earlyData, dial %d waits for the handshake", i).isFalse();
+            await(plain.close());
+        }
     }
 
     @Test
     @Timeout(value = 60, unit = SECONDS)
     void aReplayedFirstFlightReachesNoApplication() throws Exception {
         QuicTransport server = (QuicTransport) node();
-        QuicTransport client = (QuicTransport) node();
+        QuicTransport client = node(QuicSettings.defaults().withEarlyData(true));
         BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
         Listener listener = listen(server, accepted::add);
         try (UdpProxy proxy = new UdpProxy(listener.localAddress(), 0)) {
@@ -222,7 +228,7 @@ class QuicTransportTest extends TransportContractTest {
     @Timeout(value = 30, unit = SECONDS)
     void zeroRttGoesOnlyToThePeerThatIssuedTheTicket() throws Exception {
         QuicTransport server = (QuicTransport) node();
-        QuicTransport client = (QuicTransport) node();
+        QuicTransport client = node(QuicSettings.defaults().withEarlyData(true));
         Listener listener = listen(server, c -> { });
         await(dial(client, addressOf(server, listener)).close());
         // the same endpoint, but another peer is expected there: no early data, and the full handshake refuses
