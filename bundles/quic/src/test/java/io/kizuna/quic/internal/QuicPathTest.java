@@ -26,8 +26,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * What happens on the path between a QUIC client and a listener, through a UDP
- * relay on loopback: the client's port changing in mid-transfer (what a NAT
- * rebinding does), and a source that sends one Initial and goes silent.
+ * relay on loopback: a source that sends one Initial and goes silent.
  */
 class QuicPathTest {
 
@@ -48,50 +47,6 @@ class QuicPathTest {
         if (server != null) {
             server.deactivate();
         }
-    }
-
-    @Test
-    @Timeout(value = 120, unit = SECONDS)
-    void transferSurvivesTheClientsPortChangingMidway() throws Exception {
-        server = new QuicTransport(Identities.generate(), QuicSettings.defaults());
-        client = new QuicTransport(Identities.generate(), QuicSettings.defaults());
-        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
-        Listener listener = server.listen(new java.net.InetSocketAddress("127.0.0.1", 0), accepted::add)
-                .toCompletableFuture().get(10, SECONDS);
-        proxy = new UdpProxy(listener.localAddress(), 0);
-        PeerAddress viaProxy = PeerAddress.of(server.identity().peerId(), new Endpoint("quic", proxy.address()));
-        Connection out = client.connect(viaProxy, Duration.ofSeconds(10)).toCompletableFuture().get(20, SECONDS);
-        Connection in = accepted.poll(20, SECONDS);
-        assertThat(in).isNotNull();
-        int portBefore = proxy.serverFacingPort();
-
-        long total = 64L * MIB;
-        AtomicLong received = new AtomicLong();
-        CompletableFuture<byte[]> digestIn = CompletableFuture.supplyAsync(() -> readAll(in, received));
-        MessageDigest sent = MessageDigest.getInstance("SHA-256");
-        SplittableRandom data = new SplittableRandom(7);
-        byte[] chunk = new byte[64 * 1024];
-        boolean moved = false;
-        for (long written = 0; written < total; written += chunk.length) {
-            for (int i = 0; i < chunk.length; i += 8) {
-                long v = data.nextLong();
-                for (int k = 0; k < 8; k++) {
-                    chunk[i + k] = (byte) (v >>> (8 * k));
-                }
-            }
-            sent.update(chunk);
-            out.write(ByteBuffer.wrap(chunk)).toCompletableFuture().get(20, SECONDS);
-            if (!moved && received.get() >= 16L * MIB) {
-                proxy.rebind(); // from here on the listener sees the client at another port
-                moved = true;
-            }
-        }
-        out.shutdownOutput().toCompletableFuture().get(20, SECONDS);
-
-        assertThat(digestIn.get(60, SECONDS)).as("SHA-256 of what arrived").isEqualTo(sent.digest());
-        assertThat(received.get()).isEqualTo(total);
-        assertThat(moved).as("the port changed during the transfer").isTrue();
-        assertThat(proxy.serverFacingPort()).isNotEqualTo(portBefore);
     }
 
     @Test
@@ -121,23 +76,5 @@ class QuicPathTest {
         assertThat(out).as("bytes the listener sent to the unvalidated address").isPositive()
                 .isLessThanOrEqualTo(3 * in);
         assertThat(server.retryTokenCounts()[0]).as("Retry tokens minted").isEqualTo(1);
-    }
-
-    private static byte[] readAll(Connection c, AtomicLong received) {
-        try {
-            MessageDigest d = MessageDigest.getInstance("SHA-256");
-            ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
-            while (true) {
-                buf.clear();
-                int n = c.read(buf).toCompletableFuture().get(30, SECONDS);
-                if (n < 0) {
-                    return d.digest();
-                }
-                d.update(buf.array(), 0, n);
-                received.addAndGet(n);
-            }
-        } catch (Exception e) {
-            throw new IllegalStateException("reading the transfer failed after " + received.get() + " bytes", e);
-        }
     }
 }
