@@ -78,6 +78,7 @@ final class KizunaOptions {
                 mavenBundle("io.kizuna", "identity").versionAsInProject(),
                 mavenBundle("io.kizuna", "core").versionAsInProject(),
                 mavenBundle("io.kizuna", "tcp").versionAsInProject(),
+                mavenBundle("io.kizuna", "nat").versionAsInProject(),
                 mavenBundle("io.kizuna", "shell").versionAsInProject(),
 
                 junitBundles());
