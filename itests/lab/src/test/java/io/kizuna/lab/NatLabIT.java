@@ -138,4 +138,35 @@ class NatLabIT {
         assertThat(fullDiscovery.output()).as(fullDiscovery.output())
                 .contains(COTURN.get(Lab.Nat.FULL_CONE)[0], COTURN.get(Lab.Nat.FULL_CONE)[1]);
     }
+
+    @Test
+    void netcheckReportsASymmetricNatAgainstCoturnAndOurServer() {
+        Lab.Site site = SITES.get(Lab.Nat.SYMMETRIC);
+        lab.run(site.router(), "conntrack", "-F");
+        Lab.Result r = lab.tryRun(site.client(), Lab.javaCommand(classpath(), "netcheck",
+                Lab.STUN_1 + ":3478", Lab.STUN_3 + ":3478"));
+        System.out.println(r.output());
+        assertThat(r.output()).as(r.output()).contains("UDP: reachable", "NAT type: SYMMETRIC (NAT, mapping "
+                + "address-and-port-dependent, filtering address-and-port-dependent)",
+                "mapping varies by destination: yes", "hairpinning: no", "binding lifetime: not measured",
+                "server " + Lab.STUN_1 + ":3478: latency ", "server " + Lab.STUN_3 + ":3478: latency ");
+        assertThat(r.output()).contains("reflexive addresses: " + site.wanIp() + ":");
+    }
+
+    @Test
+    void netcheckMeasuresTheBindingLifetimeOfAPortRestrictedNat() {
+        Lab.Site site = SITES.get(Lab.Nat.PORT_RESTRICTED_CONE);
+        lab.run(site.router(), "conntrack", "-F");
+        // a short conntrack timeout on this router, so the lifetime test is quick
+        lab.run(site.router(), "sysctl", "-qw", "net.netfilter.nf_conntrack_udp_timeout=3");
+        lab.run(site.router(), "sysctl", "-qw", "net.netfilter.nf_conntrack_udp_timeout_stream=3");
+        List<String> cmd = new ArrayList<>(List.of(Lab.javaCommand(classpath(), "netcheck", Lab.STUN_3 + ":3478")));
+        cmd.add(1, "-Dnetcheck.lifetimeSeconds=6");
+        Lab.Result r = lab.tryRun(site.client(), cmd.toArray(String[]::new));
+        System.out.println(r.output());
+        assertThat(r.output()).as(r.output()).contains("NAT type: PORT_RESTRICTED_CONE", "hairpinning: no");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("binding lifetime: survives (\\d+) s idle").matcher(r.output());
+        assertThat(m.find()).as(r.output()).isTrue();
+        assertThat(Integer.parseInt(m.group(1))).as(r.output()).isBetween(2, 3);
+    }
 }

@@ -189,34 +189,36 @@ public final class NatDiscovery {
     }
 
     /**
-     * Binary-searches the idle time after which a fresh mapping is gone: a mapping
-     * that comes back with the same port after {@code t} idle survived {@code t}.
-     * At most six probes.
+     * RFC 5780 section 4.6: socket X gets a mapping and stays idle for {@code t};
+     * then socket Y asks the server to answer to X's mapped port (RESPONSE-PORT).
+     * The answer reaches X only while the binding lives. A binary search over
+     * {@code t}, at most six rounds, each on fresh sockets.
      */
     private Optional<Duration> measureLifetime(InetSocketAddress bind, InetSocketAddress server, Duration max,
             List<String> failures) throws InterruptedException {
         long low = 0;
         long high = max.toMillis();
-        boolean anySurvived = false;
+        InetSocketAddress any = new InetSocketAddress(bind.getAddress(), 0);
         for (int round = 0; round < 6 && high - low > 500; round++) {
             long t = round == 0 ? high : (low + high) / 2;
-            try (StunClient c = new StunClient(new InetSocketAddress(bind.getAddress(), 0), timing)) {
-                Optional<StunClient.Response> a = probe(c, server, List.of(), "lifetime probe", failures);
+            try (StunClient x = new StunClient(any, timing); StunClient y = new StunClient(any, timing)) {
+                Optional<StunClient.Response> a = probe(x, server, List.of(), "lifetime probe", failures);
                 if (a.isEmpty()) {
                     return Optional.empty();
                 }
                 Thread.sleep(t);
-                Optional<StunClient.Response> b = probe(c, server, List.of(), "lifetime probe after " + t + " ms", failures);
-                if (b.isEmpty()) {
-                    return Optional.empty();
-                }
-                if (b.get().mapped().equals(a.get().mapped())) {
+                byte[] id = StunClient.newTransactionId();
+                var arrived = x.expect(id, timing.total());
+                int port = a.get().mapped().getPort();
+                y.binding(server, List.of(new StunMessage.Attribute(StunMessage.RESPONSE_PORT,
+                        new byte[] {(byte) (port >> 8), (byte) port, 0, 0})), timing, id);
+                try {
+                    arrived.get();
                     low = t;
-                    anySurvived = true;
                     if (round == 0) {
                         break;
                     }
-                } else {
+                } catch (ExecutionException e) {
                     high = t;
                 }
             } catch (IOException e) {
@@ -224,7 +226,7 @@ public final class NatDiscovery {
                 return Optional.empty();
             }
         }
-        return anySurvived ? Optional.of(Duration.ofMillis(low)) : Optional.of(Duration.ZERO);
+        return Optional.of(Duration.ofMillis(low));
     }
 
     private Optional<StunClient.Response> probe(StunClient client, InetSocketAddress to,

@@ -205,6 +205,34 @@ public final class StunClient implements AutoCloseable {
      */
     public CompletableFuture<Response> binding(InetSocketAddress server, List<StunMessage.Attribute> attributes,
             Timing schedule) {
+        return binding(server, attributes, schedule, newTransactionId());
+    }
+
+    /**
+     * Waits for a response with a transaction id another socket sent (RFC 5780
+     * binding lifetime test: the request goes out from a second socket with
+     * RESPONSE-PORT naming this socket's mapped port).
+     *
+     * @param transactionId the id the other socket uses
+     * @param timeout       how long to wait
+     * @return the response, or a failure with {@link TimeoutException}
+     */
+    public CompletableFuture<Response> expect(byte[] transactionId, Duration timeout) {
+        CompletableFuture<Response> result = new CompletableFuture<>();
+        StunMessage.TransactionKey key = new StunMessage.TransactionKey(transactionId);
+        pending.put(key, new Pending(result, System.nanoTime(), List.of()));
+        ScheduledFuture<?> end = timer.schedule(() -> result.completeExceptionally(
+                new TimeoutException("no response arrived in " + timeout.toMillis() + " ms")), timeout.toMillis(),
+                TimeUnit.MILLISECONDS);
+        result.whenComplete((r, e) -> {
+            pending.remove(key);
+            end.cancel(false);
+        });
+        return result;
+    }
+
+    CompletableFuture<Response> binding(InetSocketAddress server, List<StunMessage.Attribute> attributes,
+            Timing schedule, byte[] transactionId) {
         CompletableFuture<Response> result = new CompletableFuture<>();
         if (closed) {
             result.completeExceptionally(new ClosedChannelException());
@@ -215,7 +243,7 @@ public final class StunClient implements AutoCloseable {
                     "more than " + MAX_OUTSTANDING + " STUN transactions outstanding on " + local));
             return result;
         }
-        StunMessage request = new StunMessage(StunMessage.BINDING_REQUEST, newTransactionId(), attributes, true);
+        StunMessage request = new StunMessage(StunMessage.BINDING_REQUEST, transactionId, attributes, true);
         byte[] bytes = request.encode();
         StunMessage.TransactionKey key = request.key();
         List<ScheduledFuture<?>> timers = new ArrayList<>();

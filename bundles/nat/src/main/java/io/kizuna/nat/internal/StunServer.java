@@ -182,7 +182,11 @@ public final class StunServer implements AutoCloseable {
         }
         attributes.add(new StunMessage.Attribute(StunMessage.SOFTWARE, SOFTWARE));
         StunMessage response = new StunMessage(type, request.transactionId(), attributes, request.fingerprinted());
-        out.send(ByteBuffer.wrap(response.encode()), from);
+        // RESPONSE-PORT (RFC 5780 section 7.5): answer to the same address, another port
+        InetSocketAddress to = request.attribute(StunMessage.RESPONSE_PORT).filter(a -> a.value().length == 4)
+                .map(a -> new InetSocketAddress(from.getAddress(), (a.value()[0] & 0xFF) << 8 | (a.value()[1] & 0xFF)))
+                .filter(a -> a.getPort() != 0).orElse(from);
+        out.send(ByteBuffer.wrap(response.encode()), to);
         answered.incrementAndGet();
     }
 

@@ -3,7 +3,11 @@ package io.kizuna.nat.internal;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
+
+import io.kizuna.nat.internal.command.NetcheckCommand;
 
 /**
  * A command-line entry to the STUN code, for the network lab, where it runs as a
@@ -11,6 +15,7 @@ import java.util.concurrent.CountDownLatch;
  * <pre>
  * java -cp nat.jar:api.jar io.kizuna.nat.internal.StunTool server IP PORT [ALT-IP ALT-PORT]
  * java -cp nat.jar:api.jar io.kizuna.nat.internal.StunTool discover HOST:PORT [RTO-MS]
+ * java -cp nat.jar:api.jar [-Dnetcheck.lifetimeSeconds=N] io.kizuna.nat.internal.StunTool netcheck HOST:PORT...
  * </pre>
  * {@code discover} prints one {@code key=value} line per finding.
  */
@@ -45,8 +50,17 @@ public final class StunTool {
             System.out.println("reflexive=" + r.reflexive().map(InetSocketAddress::toString).orElse("-"));
             System.out.println("hairpinning=" + r.hairpinning().map(String::valueOf).orElse("-"));
             r.failures().forEach(f -> System.out.println("failure=" + f));
+        } else if (args.length >= 2 && args[0].equals("netcheck")) {
+            int lifetime = Integer.getInteger("netcheck.lifetimeSeconds", 0);
+            NatService nat = new NatService(List.of(), new StunClient.Timing(Duration.ofMillis(100), 3, 4),
+                    lifetime > 0 ? Duration.ofSeconds(lifetime) : null, null);
+            try {
+                System.out.print(new NetcheckCommand(nat).netcheck(Arrays.copyOfRange(args, 1, args.length)));
+            } finally {
+                nat.deactivate();
+            }
         } else {
-            System.err.println("usage: server IP PORT [ALT-IP ALT-PORT] | discover HOST:PORT [RTO-MS]");
+            System.err.println("usage: server IP PORT [ALT-IP ALT-PORT] | discover HOST:PORT [RTO-MS] | netcheck HOST:PORT...");
             System.exit(2);
         }
     }

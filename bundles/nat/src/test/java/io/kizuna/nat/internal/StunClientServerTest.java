@@ -70,6 +70,18 @@ class StunClientServerTest {
     }
 
     @Test
+    void bindingLifetimeWithoutNatIsTheWholeWindow() throws Exception {
+        InetAddress a = InetAddress.getByName("127.0.0.1");
+        InetAddress b = InetAddress.getByName("127.0.0.2");
+        try (StunServer server = new StunServer(new InetSocketAddress(a, 0), b, freePort(b))) {
+            NatDiscovery.Report report = new NatDiscovery(FAST)
+                    .discover(new InetSocketAddress(a, 0), server.primary(), Duration.ofMillis(800));
+            // no NAT: the RESPONSE-PORT answer reaches the idle socket after the longest wait
+            assertThat(report.lifetime()).contains(Duration.ofMillis(800));
+        }
+    }
+
+    @Test
     void noServerMeansBlockedWithTheReason() throws Exception {
         int silent = freePort(InetAddress.getByName("127.0.0.1"));
         NatDiscovery.Report report = new NatDiscovery(FAST)
