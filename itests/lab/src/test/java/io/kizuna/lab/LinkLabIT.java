@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class LinkLabIT {
 
+    private static final Pattern LOSS = Pattern.compile("([\\d.]+)% packet loss");
     private static final Pattern TIME = Pattern.compile("time=([\\d.]+) ms");
     private static final Pattern BPS = Pattern.compile("\"sum_received\":\\s*\\{[^}]*?\"bits_per_second\":\\s*([\\d.e+]+)");
 
@@ -69,6 +70,21 @@ class LinkLabIT {
             double mbit = Double.parseDouble(m.group(1)) / 1e6;
             System.out.printf("iperf3 TCP over tbf 50 Mbit/s: %.1f Mbit/s%n", mbit);
             assertThat(mbit).isBetween(45.0, 55.0);
+        }
+    }
+
+    @Test
+    void lossyLinkDropsTheConfiguredShare() {
+        try (Lab lab = Lab.open(work("loss"))) {
+            Lab.Site site = lab.addSite(Lab.Nat.NONE);
+            lab.shape(site, 0, 10, 0);
+            // 10% per direction: a ping round trip survives with 0.9 x 0.9, so about 19% are lost
+            Lab.Result ping = lab.tryRun(site.client(), "ping", "-n", "-q", "-c", "400", "-i", "0.005", Lab.STUN_1);
+            Matcher m = LOSS.matcher(ping.output());
+            assertThat(m.find()).as(ping.output()).isTrue();
+            double loss = Double.parseDouble(m.group(1));
+            System.out.printf("ping loss over 2 x 10%% random drop: %.1f%%%n", loss);
+            assertThat(loss).isBetween(12.0, 26.0);
         }
     }
 

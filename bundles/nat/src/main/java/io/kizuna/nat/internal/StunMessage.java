@@ -133,7 +133,7 @@ public record StunMessage(int type, byte[] transactionId, List<Attribute> attrib
         BAD_FINGERPRINT
     }
 
-    /** @return the method-and-class as a name, for messages */
+    /** @return whether it is a request (class bits 00) */
     public boolean isRequest() {
         return (type & 0x0110) == 0x0000;
     }
