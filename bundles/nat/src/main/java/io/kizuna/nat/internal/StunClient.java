@@ -79,7 +79,9 @@ public final class StunClient implements AutoCloseable {
         /** A success response without a usable mapped address. */
         NO_MAPPED_ADDRESS,
         /** A request that was not one of our hairpin probes. */
-        UNEXPECTED_REQUEST
+        UNEXPECTED_REQUEST,
+        /** Handling the datagram failed unexpectedly. */
+        INTERNAL_ERROR
     }
 
     /**
@@ -335,7 +337,12 @@ public final class StunClient implements AutoCloseable {
             }
             if (from != null) {
                 buffer.flip();
-                accept(buffer.array(), buffer.limit(), from);
+                try {
+                    accept(buffer.array(), buffer.limit(), from);
+                } catch (RuntimeException e) {
+                    // a bug in handling one datagram must not stop the socket's only reader
+                    drops.get(Drop.INTERNAL_ERROR).incrementAndGet();
+                }
             }
         }
     }

@@ -129,7 +129,7 @@ public final class StunServer implements AutoCloseable {
             buffer.flip();
             try {
                 answer(i, j, buffer.array(), buffer.limit(), from);
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 // one failed send (e.g. ICMP unreachable reported late) must not stop the server
                 dropped.incrementAndGet();
             }

@@ -82,6 +82,18 @@ class StunClientServerTest {
     }
 
     @Test
+    void hairpinProbeSeesItsOwnRequestComeBackAndTimesOutOtherwise() throws Exception {
+        try (StunClient client = new StunClient(new InetSocketAddress("127.0.0.1", 0), FAST);
+             DatagramSocket silent = new DatagramSocket(new InetSocketAddress("127.0.0.1", 0))) {
+            // to itself stands in for a NAT that hairpins
+            assertThat(client.hairpin(client.localAddress(), Duration.ofSeconds(2)).get()).isEqualTo(client.localAddress());
+            assertThatThrownBy(() -> client.hairpin((InetSocketAddress) silent.getLocalSocketAddress(),
+                    Duration.ofMillis(300)).get()).hasCauseInstanceOf(StunClient.TimeoutException.class);
+            assertThat(client.drops()).containsEntry(StunClient.Drop.UNEXPECTED_REQUEST, 0L);
+        }
+    }
+
+    @Test
     void noServerMeansBlockedWithTheReason() throws Exception {
         int silent = freePort(InetAddress.getByName("127.0.0.1"));
         NatDiscovery.Report report = new NatDiscovery(FAST)
