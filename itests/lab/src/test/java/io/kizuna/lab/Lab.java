@@ -249,7 +249,7 @@ final class Lab implements AutoCloseable {
             case NONE -> { }
             case PORT_RESTRICTED_CONE -> run(router, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE");
             case SYMMETRIC -> run(router, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE", "--random-fully");
-            case FULL_CONE, RESTRICTED_CONE -> nft(router, cone(nat == Nat.RESTRICTED_CONE));
+            case FULL_CONE, RESTRICTED_CONE -> nft(router, cone(nat == Nat.RESTRICTED_CONE, wanIp, lanPrefix + "/" + lanBits));
         }
         if (!open) {
             // Without this a peer's early packet creates a conntrack entry and the client's own packet
@@ -261,11 +261,17 @@ final class Lab implements AutoCloseable {
         return site;
     }
 
-    private static String cone(boolean restricted) {
+    /**
+     * The nftables rules of a cone NAT. The full cone also hairpins: a client's packet to the
+     * router's public address and a mapped port goes to that mapping's client, from the public address.
+     */
+    private static String cone(boolean restricted, String wanIp, String lan) {
         return "table ip kzcone {\n"
                 + "  map mapped { type inet_service : ipv4_addr . inet_service; flags dynamic,timeout; timeout 5m; }\n"
                 + "  set contacted { type ipv4_addr . inet_service; flags dynamic,timeout; timeout 5m; }\n"
-                + "  chain post { type nat hook postrouting priority srcnat; policy accept; oifname \"wan\" masquerade; }\n"
+                + "  chain post { type nat hook postrouting priority srcnat; policy accept; oifname \"wan\" masquerade;\n"
+                + (restricted ? "" : "    oifname \"lan\" ip saddr " + lan + " ct status dnat snat ip to " + wanIp + "\n")
+                + "  }\n"
                 // runs after SNAT, so udp sport is the mapped port
                 + "  chain learn { type filter hook postrouting priority srcnat + 10; policy accept;\n"
                 + "    oifname \"wan\" meta l4proto udp update @mapped { udp sport timeout 5m : ct original ip saddr . ct original proto-src }\n"
@@ -274,6 +280,7 @@ final class Lab implements AutoCloseable {
                 + "  chain pre { type nat hook prerouting priority dstnat; policy accept;\n"
                 + "    iifname \"wan\" meta l4proto udp " + (restricted ? "ip saddr . udp dport @contacted " : "")
                 + "dnat ip to udp dport map @mapped\n"
+                + (restricted ? "" : "    iifname \"lan\" ip daddr " + wanIp + " meta l4proto udp dnat ip to udp dport map @mapped\n")
                 + "  }\n"
                 + "}\n";
     }

@@ -154,6 +154,16 @@ class NatLabIT {
     }
 
     @Test
+    void netcheckSeesHairpinningWhereTheRouterDoesIt() {
+        Lab.Site site = SITES.get(Lab.Nat.FULL_CONE);
+        lab.run(site.router(), "conntrack", "-F");
+        Lab.Result r = lab.tryRun(site.client(), Lab.javaCommand(classpath(), "netcheck", Lab.STUN_3 + ":3478"));
+        System.out.println(r.output());
+        assertThat(r.output()).as(r.output()).contains("NAT type: FULL_CONE (NAT, mapping endpoint-independent, "
+                + "filtering endpoint-independent)", "mapping varies by destination: no", "hairpinning: yes");
+    }
+
+    @Test
     void netcheckMeasuresTheBindingLifetimeOfAPortRestrictedNat() {
         Lab.Site site = SITES.get(Lab.Nat.PORT_RESTRICTED_CONE);
         lab.run(site.router(), "conntrack", "-F");
