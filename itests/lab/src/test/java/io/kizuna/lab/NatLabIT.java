@@ -81,15 +81,20 @@ class NatLabIT {
             Lab.Nat.SYMMETRIC, NatType.SYMMETRIC);
 
     @Test
-    void coturnAndStunClientClassifyEachRouterAsBuilt() {
+    void coturnAndStunClientClassifyEachRouterAsBuiltAlsoAgainstOurServer() {
         List<String> wrong = new ArrayList<>();
         for (Lab.Site site : SITES.values()) {
             lab.run(site.router(), "conntrack", "-F");
             // bound to the client's address, so coturn can compare it with the reflexive one
-            Lab.Result coturn = lab.tryRun(site.client(), "turnutils_natdiscovery", "-m", "-f", "-L", site.clientIp(), Lab.STUN_1);
-            for (String expected : COTURN.get(site.nat())) {
-                if (!coturn.output().contains(expected)) {
-                    wrong.add(site.nat() + ": turnutils_natdiscovery lacks '" + expected + "':\n" + coturn.output());
+            // against coturn, and against our server: coturn's classifier must read our answers the same way
+            for (String server : List.of(Lab.STUN_1, Lab.STUN_3)) {
+                lab.run(site.router(), "conntrack", "-F");
+                Lab.Result coturn = lab.tryRun(site.client(), "turnutils_natdiscovery", "-m", "-f", "-L", site.clientIp(), server);
+                for (String expected : COTURN.get(site.nat())) {
+                    if (!coturn.output().contains(expected)) {
+                        wrong.add(site.nat() + ": turnutils_natdiscovery against " + server + " lacks '" + expected
+                                + "':\n" + coturn.output());
+                    }
                 }
             }
             lab.run(site.router(), "conntrack", "-F");
