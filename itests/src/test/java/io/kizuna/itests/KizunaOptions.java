@@ -83,6 +83,7 @@ final class KizunaOptions {
                 mavenBundle("io.kizuna", "core").versionAsInProject(),
                 mavenBundle("io.kizuna", "tcp").versionAsInProject(),
                 mavenBundle("io.kizuna", "quic").versionAsInProject(),
+                mavenBundle("io.kizuna", "nat").versionAsInProject(),
                 mavenBundle("io.kizuna", "shell").versionAsInProject(),
 
                 junitBundles());
