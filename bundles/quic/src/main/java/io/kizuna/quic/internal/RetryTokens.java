@@ -24,8 +24,11 @@ import io.netty.handler.codec.quic.QuicTokenHandler;
  * destination connection id}. The MAC is HMAC-SHA256 under a key drawn from
  * {@link SecureRandom} at start, over the expiry, the client's address and port
  * and the connection id, so a token cannot be forged, moved to another address,
- * or used after it expired. Netty's {@code InsecureQuicTokenHandler} accepts any
- * token that names the address in clear text; this one does not.
+ * or used after it expired. Each token is accepted once: a replayed Initial that
+ * carries it is dropped before the listener keeps any state for it (a bounded
+ * record of used tokens; when it is full, tokens are refused, not forgotten).
+ * Netty's {@code InsecureQuicTokenHandler} accepts any token that names the
+ * address in clear text; this one does not.
  */
 final class RetryTokens implements QuicTokenHandler {
 
@@ -34,6 +37,8 @@ final class RetryTokens implements QuicTokenHandler {
     private static final int PREFIX = EXPIRY + MAC;
     /** RFC 9000: connection ids are at most 20 bytes. */
     private static final int MAX_CID = 20;
+    /** Used tokens remembered until they expire; beyond this many, new tokens are refused. */
+    static final int MAX_USED = 65_536;
 
     /** No address validation: no Retry is sent, and an Initial carrying a token is dropped. */
     static final QuicTokenHandler NONE = new QuicTokenHandler() {
@@ -60,6 +65,9 @@ final class RetryTokens implements QuicTokenHandler {
     private final LongSupplier clock;
     private final AtomicLong issued = new AtomicLong();
     private final AtomicLong rejected = new AtomicLong();
+    private final AtomicLong replayed = new AtomicLong();
+    /** MAC of each accepted token -> its expiry, oldest first (every token lives equally long). */
+    private final java.util.LinkedHashMap<java.nio.ByteBuffer, Long> used = new java.util.LinkedHashMap<>();
 
     /**
      * @param lifetimeMillis how long a token is accepted
@@ -98,6 +106,10 @@ final class RetryTokens implements QuicTokenHandler {
         if (!MessageDigest.isEqual(mac, mac(expiry, address, id))) {
             return reject();
         }
+        if (!firstUse(mac, expiry)) {
+            replayed.incrementAndGet();
+            return reject();
+        }
         return PREFIX; // where the original destination connection id starts
     }
 
@@ -114,6 +126,23 @@ final class RetryTokens implements QuicTokenHandler {
     /** @return tokens refused: forged, expired, or from another address */
     long rejected() {
         return rejected.get();
+    }
+
+    private synchronized boolean firstUse(byte[] mac, long expiry) {
+        long now = clock.getAsLong();
+        var oldest = used.entrySet().iterator();
+        while (oldest.hasNext() && oldest.next().getValue() < now) {
+            oldest.remove();
+        }
+        if (used.size() >= MAX_USED) {
+            return false; // fail closed: a flood of valid tokens cannot push out the record of used ones
+        }
+        return used.putIfAbsent(java.nio.ByteBuffer.wrap(mac), expiry) == null;
+    }
+
+    /** @return valid tokens refused because they had been used before */
+    long replayed() {
+        return replayed.get();
     }
 
     private int reject() {

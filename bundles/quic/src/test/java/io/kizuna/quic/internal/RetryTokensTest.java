@@ -73,4 +73,14 @@ class RetryTokensTest {
         assertThat(tokens.validateToken(Unpooled.wrappedBuffer(new byte[61]), CLIENT)).isEqualTo(-1);
         assertThat(tokens.validateToken(Unpooled.EMPTY_BUFFER, CLIENT)).isEqualTo(-1);
     }
+
+    @Test
+    void aTokenIsAcceptedOnlyOnce() {
+        ByteBuf token = mint(tokens);
+        assertThat(tokens.validateToken(token.duplicate(), CLIENT)).isPositive();
+        assertThat(tokens.validateToken(token.duplicate(), CLIENT)).as("the same token again").isEqualTo(-1);
+        assertThat(tokens.replayed()).isEqualTo(1);
+        now.incrementAndGet(); // a token minted later differs
+        assertThat(tokens.validateToken(mint(tokens), CLIENT)).as("a new token").isPositive();
+    }
 }
