@@ -239,4 +239,43 @@ class QuicTransportTest extends TransportContractTest {
                 listener.endpoint()), connectTimeout()));
         assertThat(refused).isInstanceOf(TransportException.PeerAuthenticationFailed.class);
     }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void aDialerWithoutACertificateIsRefused() throws Exception {
+        QuicTransport server = (QuicTransport) node();
+        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+        Listener listener = listen(server, accepted::add);
+        io.netty.channel.EventLoopGroup group = new io.netty.channel.MultiThreadIoEventLoopGroup(1,
+                io.netty.channel.nio.NioIoHandler.newFactory());
+        try {
+            // a plain QUIC client: trusts any listener, presents no certificate
+            io.netty.handler.codec.quic.QuicSslContext tls = io.netty.handler.codec.quic.QuicSslContextBuilder
+                    .forClient()
+                    .trustManager(io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE)
+                    .applicationProtocols(QuicTransport.ALPN).build();
+            io.netty.channel.Channel socket = new io.netty.bootstrap.Bootstrap().group(group)
+                    .channel(io.netty.channel.socket.nio.NioDatagramChannel.class)
+                    .handler(new io.netty.handler.codec.quic.QuicClientCodecBuilder().sslContext(tls)
+                            .maxIdleTimeout(5, SECONDS).initialMaxData(1 << 20)
+                            .initialMaxStreamDataBidirectionalLocal(1 << 20).build())
+                    .bind(new java.net.InetSocketAddress("127.0.0.1", 0)).sync().channel();
+            io.netty.util.concurrent.Future<io.netty.handler.codec.quic.QuicChannel> dial =
+                    io.netty.handler.codec.quic.QuicChannel.newBootstrap(socket)
+                            .streamHandler(new io.netty.channel.ChannelInboundHandlerAdapter())
+                            .remoteAddress(listener.localAddress()).connect().await();
+            if (dial.isSuccess()) {
+                // TLS 1.3: the client may finish before the listener has checked it; the listener then closes it
+                io.netty.handler.codec.quic.QuicChannel quic = dial.getNow();
+                quic.createStream(io.netty.handler.codec.quic.QuicStreamType.BIDIRECTIONAL,
+                        new io.netty.channel.ChannelInboundHandlerAdapter()).sync().getNow()
+                        .writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(new byte[] {QuicConnection.PREAMBLE}));
+                assertThat(quic.closeFuture().await(10, SECONDS)).as("the listener closed the connection").isTrue();
+            }
+            assertThat(accepted.poll(2, SECONDS)).as("a connection handed to the listener's application").isNull();
+            socket.close().sync();
+        } finally {
+            group.shutdownGracefully(0, 1, SECONDS).sync();
+        }
+    }
 }
