@@ -60,6 +60,10 @@ public class KarafFeatureIT {
             String ready = await("Karaf's SSH console").atMost(BOOT).pollInterval(Duration.ofMillis(500))
                     .until(() -> clientOrNull("system:version"), out -> out != null && out.contains("4.4"));
             assertTrue(ready, ready.contains("4.4"));
+            // The SSH console answers before Karaf has loaded its standard feature repository; installing then
+            // fails to find scr. Wait until scr is known.
+            await("Karaf's standard features (scr)").atMost(BOOT).pollInterval(Duration.ofMillis(500))
+                    .until(() -> clientOrNull("feature:info scr"), out -> out != null && out.contains("Feature scr"));
 
             String install = client("feature:repo-add mvn:io.kizuna/features/" + version + "/xml/features\n"
                     + "feature:install kizuna\n");
