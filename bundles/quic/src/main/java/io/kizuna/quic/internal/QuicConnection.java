@@ -2,7 +2,6 @@ package io.kizuna.quic.internal;
 
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.HexFormat;
@@ -80,7 +79,6 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
     private volatile InetSocketAddress remoteAddress;
     private volatile QuicStream first;
     private volatile boolean early;
-    private volatile boolean earlyDataReceived;
 
     // Event-loop state.
     private Consumer<Connection> streamAcceptor;
@@ -231,7 +229,6 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         }
         if (first == null && direction == Direction.INBOUND) {
             first = s;
-            earlyDataReceived = !authenticated; // 0-RTT: held back until the handshake completes
             ByteBuffer preamble = ByteBuffer.allocate(1);
             readPreamble(s, () -> {
                 s.channel().writeAndFlush(Unpooled.wrappedBuffer(new byte[] {PREAMBLE}));
@@ -282,9 +279,6 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         return s == first;
     }
 
-    void streamInputEnded(QuicStream s) {
-        // nothing: the stream closes itself once both directions ended
-    }
 
     void streamClosed(QuicStream s) {
         if (s != first || closing) {
@@ -444,11 +438,6 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         return early;
     }
 
-    /** @return for an accepted connection: whether bytes of the dialer arrived before the handshake completed */
-    boolean earlyDataReceived() {
-        return earlyDataReceived;
-    }
-
     private void maybeEstablished() {
         if (!authenticated || first == null || handedOver) {
             return;
@@ -511,14 +500,5 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
             closeFuture.completeExceptionally(lostReason(first));
         }
         ctx.fireChannelInactive();
-    }
-
-    /** @return the PeerId the dial expected, or null when accepted */
-    PeerId expected() {
-        return expected;
-    }
-
-    Duration idleTimeout() {
-        return Duration.ofMillis(settings.idleTimeoutMillis());
     }
 }

@@ -4,7 +4,6 @@ import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.RejectedExecutionException;
@@ -516,7 +515,6 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
         if (appClosed || outputShutdown && shutdownResult != null && shutdownResult.isDone()) {
             closeChannel(); // both directions ended in order
         }
-        owner.streamInputEnded(this);
     }
 
     private void fail(TransportException why) {
@@ -607,15 +605,5 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
     /** Takes bytes the transport itself read (the first stream's preamble) out of the count. */
     void discountReceived(int n) {
         bytesReceived.addAndGet(-n);
-    }
-
-    /** @return how many bytes wait in this stream's read queue (for tests) */
-    long queuedBytes() {
-        return queuedBytes;
-    }
-
-    /** @return why the stream failed, if it did */
-    Optional<TransportException> failure() {
-        return Optional.ofNullable(failure);
     }
 }

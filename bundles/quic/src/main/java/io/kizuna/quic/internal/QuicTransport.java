@@ -14,6 +14,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -117,6 +118,7 @@ public final class QuicTransport implements Transport {
     private final DialTrustManager dialTrust;
     private final ChannelHandler streamInitializer;
     private final AtomicBoolean active = new AtomicBoolean(true);
+    private final AtomicBoolean warnedBuffers = new AtomicBoolean();
     private final AtomicInteger openConnections = new AtomicInteger();
     private final AtomicLong refusedForLimit = new AtomicLong();
     private final AtomicLong refusedHandshakes = new AtomicLong();
@@ -124,7 +126,7 @@ public final class QuicTransport implements Transport {
     private final Set<QuicConnection> connections = ConcurrentHashMap.newKeySet();
     private final Set<Channel> sockets = ConcurrentHashMap.newKeySet();
     private final Set<QuicListener> listeners = ConcurrentHashMap.newKeySet();
-    private final List<RetryTokens> retryTokens = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<RetryTokens> retryTokens = new CopyOnWriteArrayList<>();
     /** Endpoint -> the PeerId that proved its key there last: 0-RTT goes only to the peer a ticket came from. */
     private final java.util.Map<String, PeerId> knownPeers = java.util.Collections.synchronizedMap(
             new java.util.LinkedHashMap<>(16, 0.75f, true) {
@@ -652,18 +654,13 @@ public final class QuicTransport implements Transport {
         }
     }
 
-    private final AtomicBoolean warnedBuffers = new AtomicBoolean();
-
     private void warnCapped(String which, String where, int wanted, int got, String sysctl) {
-        cappedBuffers.incrementAndGet();
         if (warnedBuffers.compareAndSet(false, true)) {
             LOG.log(System.Logger.Level.WARNING, "quic: the kernel capped the UDP {0} buffer of {1} at {2} bytes "
                     + "(asked for {3}); throughput on fast or long links suffers. Raise it with: sysctl -w "
                     + "net.core.{4}={3}", which, where, got, wanted, sysctl);
         }
     }
-
-    private final AtomicLong cappedBuffers = new AtomicLong();
 
     private RetryTokens newRetryTokens() {
         RetryTokens t = new RetryTokens(TimeUnit.SECONDS.toMillis(settings.retryTokenLifetimeSeconds()),
@@ -723,11 +720,6 @@ public final class QuicTransport implements Transport {
         return identity;
     }
 
-    /** @return connections open now, handshakes included */
-    int openConnections() {
-        return openConnections.get();
-    }
-
     /** @return QUIC handshakes started, both directions */
     long handshakes() {
         return handshakes.get();
@@ -752,11 +744,6 @@ public final class QuicTransport implements Transport {
             rejected += t.rejected();
         }
         return new long[] {issued, rejected};
-    }
-
-    /** @return UDP sockets whose buffers the kernel capped below the configured size */
-    long cappedBuffers() {
-        return cappedBuffers.get();
     }
 
     static byte[] randomBytes(int n) {
