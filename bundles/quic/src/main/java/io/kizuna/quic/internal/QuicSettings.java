@@ -168,4 +168,18 @@ record QuicSettings(
                 readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, retry,
                 retryTokenLifetimeSeconds, value, ioThreads, closeTimeoutMillis);
     }
+
+    QuicSettings withCongestionControl(QuicCongestionControlAlgorithm value) {
+        return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
+                idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
+                readQueueBytes, value, udpReceiveBuffer, udpSendBuffer, retry, retryTokenLifetimeSeconds, earlyData,
+                ioThreads, closeTimeoutMillis);
+    }
+
+    QuicSettings withUdpBuffers(int bytes) {
+        return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
+                idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
+                readQueueBytes, congestionControl, bytes, bytes, retry, retryTokenLifetimeSeconds, earlyData,
+                ioThreads, closeTimeoutMillis);
+    }
 }

@@ -119,6 +119,7 @@ public final class QuicTransport implements Transport {
     private final ChannelHandler streamInitializer;
     private final AtomicBoolean active = new AtomicBoolean(true);
     private final AtomicBoolean warnedBuffers = new AtomicBoolean();
+    private final AtomicLong cappedBuffers = new AtomicLong();
     private final AtomicInteger openConnections = new AtomicInteger();
     private final AtomicLong refusedForLimit = new AtomicLong();
     private final AtomicLong refusedHandshakes = new AtomicLong();
@@ -655,10 +656,11 @@ public final class QuicTransport implements Transport {
     }
 
     private void warnCapped(String which, String where, int wanted, int got, String sysctl) {
+        cappedBuffers.incrementAndGet();
         if (warnedBuffers.compareAndSet(false, true)) {
             LOG.log(System.Logger.Level.WARNING, "quic: the kernel capped the UDP {0} buffer of {1} at {2} bytes "
                     + "(asked for {3}); throughput on fast or long links suffers. Raise it with: sysctl -w "
-                    + "net.core.{4}={3}", which, where, got, wanted, sysctl);
+                    + "net.core.{4}={3}", which, where, Integer.toString(got), Integer.toString(wanted), sysctl);
         }
     }
 
@@ -733,6 +735,11 @@ public final class QuicTransport implements Transport {
     /** @return inbound connections whose handshake or authentication failed */
     long refusedHandshakes() {
         return refusedHandshakes.get();
+    }
+
+    /** @return socket buffers the kernel granted smaller than configured (each logged once per transport) */
+    long cappedBuffers() {
+        return cappedBuffers.get();
     }
 
     /** @return Retry tokens minted and refused by this transport's listeners */

@@ -278,4 +278,36 @@ class QuicTransportTest extends TransportContractTest {
             group.shutdownGracefully(0, 1, SECONDS).sync();
         }
     }
+
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void everyCongestionControllerCarriesData() throws Exception {
+        for (io.netty.handler.codec.quic.QuicCongestionControlAlgorithm cc
+                : io.netty.handler.codec.quic.QuicCongestionControlAlgorithm.values()) {
+            QuicTransport server = node(QuicSettings.defaults().withCongestionControl(cc));
+            QuicTransport client = node(QuicSettings.defaults().withCongestionControl(cc));
+            BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+            Listener listener = listen(server, accepted::add);
+            Connection out = dial(client, addressOf(server, listener));
+            byte[] data = randomBytes(8 * MIB, cc.ordinal());
+            java.util.concurrent.Future<?> writer = inBackground(() -> {
+                await(out.write(ByteBuffer.wrap(data)));
+                return await(out.shutdownOutput());
+            });
+            Connection in = accepted.poll(STEP.toSeconds(), SECONDS);
+            assertThat(in).as("accepted with %s", cc).isNotNull();
+            assertThat(readToEnd(in)).as("8 MiB over %s", cc).isEqualTo(data);
+            writer.get(STEP.toSeconds(), SECONDS);
+        }
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void aKernelCapOnSocketBuffersIsReported() throws Exception {
+        // far above any kernel's default net.core.rmem_max / wmem_max (a few MiB)
+        int wanted = 256 * MIB;
+        QuicTransport capped = node(QuicSettings.defaults().withUdpBuffers(wanted));
+        listen(capped, c -> { });
+        assertThat(capped.cappedBuffers()).as("buffers granted below %d bytes", wanted).isPositive();
+    }
 }
