@@ -16,7 +16,8 @@ import io.kizuna.transport.PeerAddress;
 /**
  * Benchmark, not a test: time from {@code connect} to the answer of a 1-byte
  * echo on the new connection, on loopback, for a first QUIC handshake, a
- * resumed one, and a resumed one with 0-RTT. Prints one line per kind:
+ * resumed one, and a resumed one with 0-RTT, against a listener that sends
+ * Retry (the default) and one that does not. Prints one line per kind:
  * {@code kind median-ms min-ms max-ms runs}.
  *
  * <p>Run by {@code itests/bench/quic-handshake}.
@@ -28,7 +29,12 @@ public final class QuicHandshakeBench {
 
     public static void main(String[] args) throws Exception {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 30;
-        QuicTransport server = new QuicTransport(Identities.generate(), QuicSettings.defaults());
+        measure("", QuicSettings.defaults(), runs);
+        measure("-noretry", QuicSettings.defaults().withRetry(false), runs);
+    }
+
+    private static void measure(String suffix, QuicSettings listenerSettings, int runs) throws Exception {
+        QuicTransport server = new QuicTransport(Identities.generate(), listenerSettings);
         Listener listener = server.listen(new InetSocketAddress("127.0.0.1", 0), QuicHandshakeBench::echoOne)
                 .toCompletableFuture().get(10, TimeUnit.SECONDS);
         PeerAddress address = PeerAddress.of(server.identity().peerId(), listener.endpoint());
@@ -53,9 +59,9 @@ public final class QuicHandshakeBench {
                 resumed.add(roundTrip(resuming, address));
                 zeroRtt.add(roundTrip(early, address));
             }
-            print("full", full);
-            print("resumed", resumed);
-            print("0-rtt", zeroRtt);
+            print("full" + suffix, full);
+            print("resumed" + suffix, resumed);
+            print("0-rtt" + suffix, zeroRtt);
         } finally {
             resuming.deactivate();
             early.deactivate();
