@@ -77,4 +77,34 @@ class QuicPathTest {
                 .isLessThanOrEqualTo(3 * in);
         assertThat(server.retryTokenCounts()[0]).as("Retry tokens minted").isEqualTo(1);
     }
+
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void withoutRetryTheListenerStillSendsAtMostThreeTimesWhatItReceived() throws Exception {
+        // The same silent source, against a listener that does the handshake at once: it sends its whole first
+        // flight (certificate included) and retransmits it, but never more than 3x the bytes it received from the
+        // unvalidated address (RFC 9000 §8.1), so a spoofed source cannot use it as an amplifier.
+        server = new QuicTransport(Identities.generate(), QuicSettings.defaults().withRetry(false));
+        client = new QuicTransport(Identities.generate(), QuicSettings.defaults());
+        Listener listener = server.listen(new java.net.InetSocketAddress("127.0.0.1", 0), c -> { })
+                .toCompletableFuture().get(10, SECONDS);
+        proxy = new UdpProxy(listener.localAddress(), 0);
+        proxy.passOnlyFirst(1);
+        PeerAddress viaProxy = PeerAddress.of(server.identity().peerId(), new Endpoint("quic", proxy.address()));
+        CompletableFuture<Connection> dial = client.connect(viaProxy, Duration.ofSeconds(2)).toCompletableFuture();
+        try {
+            dial.get(10, SECONDS);
+        } catch (ExecutionException expected) {
+            // the handshake cannot finish: the listener never hears from the client again
+        }
+        // the listener's probe timeouts (about 1 s, then doubling) would retransmit within these seconds
+        TimeUnit.SECONDS.sleep(3);
+        long in = proxy.clientBytes();
+        long out = proxy.serverBytes();
+        assertThat(in).as("bytes the listener received").isEqualTo(1200);
+        assertThat(out).as("bytes the listener sent to the unvalidated address")
+                .isGreaterThan(in) // its first flight, certificate and all: it did start the handshake
+                .isLessThanOrEqualTo(3 * in);
+        assertThat(server.retryTokenCounts()[0]).as("Retry tokens minted").isZero();
+    }
 }
