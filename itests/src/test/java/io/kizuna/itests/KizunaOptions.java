@@ -77,6 +77,10 @@ final class KizunaOptions {
                 // quiche: a fragment of codec-classes-quic, installed and never started
                 mavenBundle("io.netty", "netty-codec-native-quic").classifier("linux-x86_64").versionAsInProject()
                         .noStart(),
+                // epoll, for QUIC's UDP segmentation offload; its native library is a fragment too
+                mavenBundle("io.netty", "netty-transport-classes-epoll").versionAsInProject(),
+                mavenBundle("io.netty", "netty-transport-native-epoll").classifier("linux-x86_64").versionAsInProject()
+                        .noStart(),
                 // Kizuna
                 mavenBundle("io.kizuna", "api").versionAsInProject(),
                 mavenBundle("io.kizuna", "identity").versionAsInProject(),

@@ -122,10 +122,12 @@ class DistributionIT {
         Result r = run("--home", dir.resolve("b").toString(), "--listen", LOOPBACK, "-c", "lb; kizuna:transports");
         assertThat(r.status()).as("exit status; stderr: %s", r.err()).isZero();
         List<String> bundles = r.out().lines().filter(l -> l.matches("\\s*\\d+\\|.*")).toList();
-        // quiche's native library is a fragment of the QUIC codec: resolved, attached to its host, never started
+        // the native libraries of quiche and epoll are fragments of their hosts: resolved, attached, never started
         assertThat(bundles).hasSizeGreaterThanOrEqualTo(20)
-                .allMatch(l -> l.contains("|Active") || l.contains("|Resolved") && l.contains("Native/Quic"),
-                        "is Active (or a resolved fragment)");
+                .allMatch(l -> l.contains("|Active") || l.contains("|Resolved") && l.contains("/Native/"),
+                        "is Active (or a resolved native fragment)");
+        assertThat(bundles).anyMatch(l -> l.contains("|Resolved") && l.contains("Native/Quic"))
+                .anyMatch(l -> l.contains("|Resolved") && l.contains("Native/Epoll"));
         assertThat(bundles).anyMatch(l -> l.contains("Kizuna Core")).anyMatch(l -> l.contains("Kizuna TCP"))
                 .anyMatch(l -> l.contains("Kizuna QUIC")).anyMatch(l -> l.contains("Kizuna Shell"))
                 .anyMatch(l -> l.contains("Kizuna Identity"));

@@ -64,6 +64,12 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
                     + "the kernel grants less (raise net.core.wmem_max)")
     int udpSendBuffer() default QuicSettings.DEFAULT_UDP_BUFFER;
 
+    @AttributeDefinition(name = "Segmentation offload",
+            description = "Send through Netty's epoll transport with UDP generic segmentation offload (GSO), so "
+                    + "the kernel cuts one large send into packets; where epoll or GSO is not available, plain "
+                    + "NIO sockets are used and the log says why")
+    boolean segmentationOffload() default true;
+
     @AttributeDefinition(name = "Retry tokens",
             description = "Listeners answer a first Initial with a Retry carrying an address-bound token, so a "
                     + "spoofed source cannot make them do handshake work (costs one round trip)")

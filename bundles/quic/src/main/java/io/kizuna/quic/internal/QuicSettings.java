@@ -21,6 +21,7 @@ import io.netty.handler.codec.quic.QuicCongestionControlAlgorithm;
  * @param congestionControl         quiche's congestion controller
  * @param udpReceiveBuffer          SO_RCVBUF, 0 for the kernel default
  * @param udpSendBuffer             SO_SNDBUF, 0 for the kernel default
+ * @param segmentationOffload       whether sends use UDP GSO where the epoll transport offers it
  * @param retry                     whether listeners validate addresses with Retry tokens
  * @param retryTokenLifetimeSeconds how long a Retry token is accepted
  * @param earlyData                 whether dials resume with 0-RTT (listeners always allow it)
@@ -41,6 +42,7 @@ record QuicSettings(
         QuicCongestionControlAlgorithm congestionControl,
         int udpReceiveBuffer,
         int udpSendBuffer,
+        boolean segmentationOffload,
         boolean retry,
         int retryTokenLifetimeSeconds,
         boolean earlyData,
@@ -125,7 +127,7 @@ record QuicSettings(
                 DEFAULT_HANDSHAKE_TIMEOUT_MILLIS, DEFAULT_IDLE_TIMEOUT_MILLIS, DEFAULT_STREAM_WINDOW,
                 DEFAULT_CONNECTION_WINDOW, DEFAULT_WRITE_HIGH_WATER_MARK, DEFAULT_WRITE_LOW_WATER_MARK,
                 DEFAULT_READ_QUEUE_BYTES, congestionControl(DEFAULT_CONGESTION_CONTROL), DEFAULT_UDP_BUFFER,
-                DEFAULT_UDP_BUFFER, true, DEFAULT_TOKEN_LIFETIME_SECONDS, false, 0, DEFAULT_CLOSE_TIMEOUT_MILLIS);
+                DEFAULT_UDP_BUFFER, true, true, DEFAULT_TOKEN_LIFETIME_SECONDS, false, 0, DEFAULT_CLOSE_TIMEOUT_MILLIS);
     }
 
     /**
@@ -137,49 +139,56 @@ record QuicSettings(
         return new QuicSettings(c.kizuna_transport_priority(), c.maxConnections(), c.maxStreamsPerConnection(),
                 c.handshakeTimeoutMillis(), c.idleTimeoutMillis(), c.streamWindow(), c.connectionWindow(),
                 c.writeHighWaterMark(), c.writeLowWaterMark(), c.readQueueBytes(),
-                congestionControl(c.congestionControl()), c.udpReceiveBuffer(), c.udpSendBuffer(), c.retry(),
+                congestionControl(c.congestionControl()), c.udpReceiveBuffer(), c.udpSendBuffer(), c.segmentationOffload(), c.retry(),
                 c.retryTokenLifetimeSeconds(), c.earlyData(), c.ioThreads(), c.closeTimeoutMillis());
     }
 
     QuicSettings withMaxConnections(int value) {
         return new QuicSettings(priority, value, maxStreamsPerConnection, handshakeTimeoutMillis,
                 idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, retry,
+                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
                 retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withStreamWindow(int value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
                 idleTimeoutMillis, value, Math.max(connectionWindow, value), writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, retry,
+                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
                 retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withRetry(boolean value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
                 idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, value,
+                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, value,
+                retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
+    }
+
+    QuicSettings withSegmentationOffload(boolean value) {
+        return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
+                idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
+                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, value, retry,
                 retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withEarlyData(boolean value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
                 idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, retry,
+                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
                 retryTokenLifetimeSeconds, value, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withCongestionControl(QuicCongestionControlAlgorithm value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
                 idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, value, udpReceiveBuffer, udpSendBuffer, retry, retryTokenLifetimeSeconds, earlyData,
+                readQueueBytes, value, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry, retryTokenLifetimeSeconds, earlyData,
                 ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withUdpBuffers(int bytes) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
                 idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, congestionControl, bytes, bytes, retry, retryTokenLifetimeSeconds, earlyData,
+                readQueueBytes, congestionControl, bytes, bytes, segmentationOffload, retry, retryTokenLifetimeSeconds, earlyData,
                 ioThreads, closeTimeoutMillis);
     }
 }

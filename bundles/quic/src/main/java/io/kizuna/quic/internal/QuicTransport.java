@@ -44,11 +44,10 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.DatagramChannel;
-import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.handler.codec.quic.Quic;
 import io.netty.handler.codec.quic.QuicChannel;
+import io.netty.handler.codec.quic.QuicChannelOption;
 import io.netty.handler.codec.quic.QuicClientCodecBuilder;
 import io.netty.handler.codec.quic.QuicCodecBuilder;
 import io.netty.handler.codec.quic.QuicServerCodecBuilder;
@@ -112,6 +111,7 @@ public final class QuicTransport implements Transport {
     private final NodeIdentity identity;
     private final QuicSettings settings;
     private final String unavailable;
+    private final DatagramIo datagrams;
     private final EventLoopGroup group;
     private final QuicSslContext serverContext;
     private final QuicSslContext clientContext;
@@ -156,6 +156,7 @@ public final class QuicTransport implements Transport {
         this.identity = Objects.requireNonNull(identity, "identity");
         this.settings = Objects.requireNonNull(settings, "settings");
         this.unavailable = nativeProblem();
+        this.datagrams = DatagramIo.choose(settings.segmentationOffload());
         this.dialTrust = new DialTrustManager(identity.trustManager());
         this.streamInitializer = new StreamInitializer();
         if (unavailable != null) {
@@ -178,7 +179,8 @@ public final class QuicTransport implements Transport {
                 .earlyData(settings.earlyData())
                 .build();
         this.group = new MultiThreadIoEventLoopGroup(settings.ioThreads(),
-                new DefaultThreadFactory("kizuna-quic", true), NioIoHandler.newFactory());
+                new DefaultThreadFactory("kizuna-quic", true), datagrams.ioHandler());
+        LOG.log(System.Logger.Level.INFO, "quic transport on {0}", datagrams.description());
     }
 
     private static String nativeProblem() {
@@ -297,6 +299,7 @@ public final class QuicTransport implements Transport {
         QuicServerCodecBuilder codec = configure(new QuicServerCodecBuilder())
                 .sslContext(serverContext)
                 .tokenHandler(settings.retry() ? newRetryTokens() : RetryTokens.NONE)
+                .option(QuicChannelOption.SEGMENTED_DATAGRAM_PACKET_ALLOCATOR, datagrams.segments())
                 .streamOption(ChannelOption.AUTO_READ, false)
                 .streamOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .streamHandler(streamInitializer)
@@ -307,7 +310,7 @@ public final class QuicTransport implements Transport {
                     }
                 });
         CompletableFuture<Listener> result = new CompletableFuture<>();
-        Bootstrap b = new Bootstrap().group(group).channel(NioDatagramChannel.class);
+        Bootstrap b = new Bootstrap().group(group).channel(datagrams.channelType());
         socketOptions(b);
         b.handler(codec.build()).bind(local).addListener((ChannelFuture f) -> {
             if (f.isSuccess()) {
@@ -500,7 +503,7 @@ public final class QuicTransport implements Transport {
                         return e;
                     })
                     .build();
-            Bootstrap b = new Bootstrap().group(group).channel(NioDatagramChannel.class);
+            Bootstrap b = new Bootstrap().group(group).channel(datagrams.channelType());
             socketOptions(b);
             b.handler(new ChannelInitializer<DatagramChannel>() {
                 @Override
@@ -554,6 +557,7 @@ public final class QuicTransport implements Transport {
                     }
                     handshakes.incrementAndGet();
                     QuicChannel.newBootstrap(socket)
+                            .option(QuicChannelOption.SEGMENTED_DATAGRAM_PACKET_ALLOCATOR, datagrams.segments())
                             .handler(conn)
                             .streamHandler(streamInitializer)
                             .streamOption(ChannelOption.AUTO_READ, false)
@@ -692,6 +696,11 @@ public final class QuicTransport implements Transport {
         return new TransportException.LimitExceeded("maxConnections", settings.maxConnections(), what
                 + " over quic: " + openConnections.get() + " connections are open; close some or raise "
                 + "maxConnections in configuration " + PID);
+    }
+
+    /** @return the UDP sockets in use, and whether the kernel segments their sends */
+    DatagramIo datagramIo() {
+        return datagrams;
     }
 
     void rememberPeer(String endpoint, PeerId peer) {

@@ -302,6 +302,34 @@ class QuicTransportTest extends TransportContractTest {
     }
 
     @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void onLinuxTheKernelSegmentsSendsAndEitherKindOfSocketTalksToTheOther() throws Exception {
+        // the epoll fragment is on this module's test class path, as it is in the runtime
+        QuicTransport gso = node(QuicSettings.defaults());
+        assertThat(gso.datagramIo().segmentationOffload()).as(gso.datagramIo().description()).isTrue();
+        assertThat(gso.datagramIo().channelType().getSimpleName()).isEqualTo("EpollDatagramChannel");
+        QuicTransport nio = node(QuicSettings.defaults().withSegmentationOffload(false));
+        assertThat(nio.datagramIo().segmentationOffload()).isFalse();
+        assertThat(nio.datagramIo().description()).contains("off in the configuration");
+
+        for (QuicTransport[] pair : new QuicTransport[][] {{gso, nio}, {nio, gso}}) {
+            BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+            Listener listener = listen(pair[1], accepted::add);
+            Connection out = dial(pair[0], addressOf(pair[1], listener));
+            byte[] data = randomBytes(16 * MIB, pair[0] == gso ? 1 : 2);
+            java.util.concurrent.Future<?> writer = inBackground(() -> {
+                await(out.write(ByteBuffer.wrap(data)));
+                return await(out.shutdownOutput());
+            });
+            Connection in = accepted.poll(STEP.toSeconds(), SECONDS);
+            assertThat(in).isNotNull();
+            assertThat(readToEnd(in)).as("16 MiB from %s", pair[0].datagramIo().description()).isEqualTo(data);
+            writer.get(STEP.toSeconds(), SECONDS);
+            await(listener.close());
+        }
+    }
+
+    @Test
     @Timeout(value = 30, unit = SECONDS)
     void aKernelCapOnSocketBuffersIsReported() throws Exception {
         // far above any kernel's default net.core.rmem_max / wmem_max (a few MiB)
