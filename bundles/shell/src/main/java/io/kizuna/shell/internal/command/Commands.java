@@ -142,6 +142,18 @@ final class Commands {
                     + hostPort(info.protocol(), info.remoteAddress()) + ", in " + Units.time(took));
         }
     }
+    void disconnect(PrintStream out, String peer) {
+        PeerId id = resolve(peer, null).peerId();
+        int open = manager.connections(id).size();
+        if (open == 0) {
+            throw new CommandFailure("not connected to " + id);
+        }
+        long start = System.nanoTime();
+        await(manager.disconnect(id), timing.connectTimeout(), "disconnecting from " + id);
+        out.println("disconnected from " + id + ": " + open + (open == 1 ? " connection" : " connections")
+                + " closed in " + Units.time(Duration.ofNanos(System.nanoTime() - start)));
+    }
+
 
     /** Prints the pooled connections. */
     void peers(PrintStream out) {

@@ -29,6 +29,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
         "osgi.command.function=id",
         "osgi.command.function=transports",
         "osgi.command.function=connect",
+        "osgi.command.function=disconnect",
         "osgi.command.function=peers",
         "osgi.command.function=ping",
         "osgi.command.function=perf",
@@ -108,6 +109,16 @@ public final class KizunaCommands {
     @Descriptor("connect to a peer (or reuse the pooled connection)")
     public void connect(@Descriptor("<peer-id>@tcp://ip:port") String address) {
         commands.connect(System.out, address);
+    }
+
+    /**
+     * {@code kizuna:disconnect <peer>}
+     *
+     * @param peer the peer
+     */
+    @Descriptor("close every pooled connection to a peer, gracefully")
+    public void disconnect(@Descriptor(PEER) String peer) {
+        commands.disconnect(System.out, peer);
     }
 
     /** {@code kizuna:peers} */

@@ -149,6 +149,25 @@ class CommandsTest {
     }
 
     @Test
+    void disconnectClosesThePeersConnectionsAndSaysHowMany() {
+        cm.connections.add(info(ALICE, "tcp", Direction.OUTBOUND, ALICE_TCP, NOW, 0, 0, null));
+        cm.connections.add(info(ALICE, "quic", Direction.INBOUND, ALICE_QUIC, NOW, 0, 0, null));
+        cm.connections.add(info(BOB, "tcp", Direction.OUTBOUND, ALICE_TCP, NOW, 0, 0, null));
+        commands.disconnect(out, ALICE.toString().substring(0, 8));
+        assertThat(cm.disconnected).containsExactly(ALICE);
+        assertThat(cm.connections()).extracting(ConnectionInfo::peerId).containsExactly(BOB);
+        assertThat(lines()).singleElement().asString()
+                .matches("disconnected from " + ALICE + ": 2 connections closed in \\d+\\.\\d+ ms");
+    }
+
+    @Test
+    void disconnectFromAPeerWithoutConnectionsFails() {
+        assertThatThrownBy(() -> commands.disconnect(out, BOB.toString()))
+                .isInstanceOf(CommandFailure.class).hasMessage("not connected to " + BOB);
+        assertThat(cm.disconnected).isEmpty();
+    }
+
+    @Test
     void connectFailureIsTheTransportMessageAndPrintsNothing() {
         cm.onConnect = a -> CompletableFuture.failedFuture(new java.util.concurrent.CompletionException(
                 new TransportException.ConnectionFailed("could not reach " + a + " over tcp: connection refused; "

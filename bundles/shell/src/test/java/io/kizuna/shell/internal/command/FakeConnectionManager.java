@@ -32,6 +32,7 @@ final class FakeConnectionManager implements ConnectionManager {
     final List<PeerAddress> dialed = new ArrayList<>();
     final List<PeerAddress> pinged = new ArrayList<>();
     final List<PeerAddress> perfed = new ArrayList<>();
+    final List<PeerId> disconnected = new ArrayList<>();
     Function<PeerAddress, CompletionStage<ConnectionInfo>> onConnect;
     final Deque<CompletionStage<PingResult>> pings = new ArrayDeque<>();
     PerfScript onPerf;
@@ -108,6 +109,8 @@ final class FakeConnectionManager implements ConnectionManager {
 
     @Override
     public CompletionStage<Void> disconnect(PeerId peer) {
+        disconnected.add(peer);
+        connections.removeIf(c -> c.peerId().equals(peer));
         return CompletableFuture.completedFuture(null);
     }
 
