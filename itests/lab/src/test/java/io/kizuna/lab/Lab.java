@@ -111,6 +111,7 @@ final class Lab implements AutoCloseable {
             lab.addNamespace(lab.pub);
             lab.run(lab.pub, "ip", "link", "add", "br0", "type", "bridge");
             lab.run(lab.pub, "ip", "link", "set", "br0", "up");
+            lab.run(lab.pub, "sysctl", "-qw", "net.ipv4.ip_forward=1");
             for (String ip : List.of(STUN_1, STUN_2, STUN_3, STUN_4)) {
                 lab.run(lab.pub, "ip", "addr", "add", ip + "/24", "dev", "br0");
             }
@@ -236,6 +237,9 @@ final class Lab implements AutoCloseable {
         run(client, "ip", "link", "set", "eth0", "up");
         run(client, "ip", "route", "add", "default", "via", routerLan);
         run(router, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+        // everything beyond the router's own networks goes through the public segment, which routes
+        // between sites (a site without NAT is reached at its own prefix)
+        run(router, "ip", "route", "add", "default", "via", STUN_1);
         for (String ns : List.of(router, client)) {
             // per-packet loss and shaping need real packet sizes, not merged bursts
             for (String dev : ns.equals(router) ? List.of("wan", "lan") : List.of("eth0")) {
@@ -453,11 +457,29 @@ final class Lab implements AutoCloseable {
         return exec(cmd, false);
     }
 
+    /**
+     * Runs a long command in a namespace and returns whatever it exits with.
+     *
+     * @param ns      the namespace
+     * @param seconds how long it may take before it is killed and this fails
+     * @param args    the command
+     * @return its result
+     */
+    Result runFor(String ns, long seconds, String... args) {
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns));
+        cmd.addAll(List.of(args));
+        return exec(cmd, false, seconds);
+    }
+
     static Result exec(List<String> cmd) {
         return exec(cmd, false);
     }
 
     static Result exec(List<String> cmd, boolean check) {
+        return exec(cmd, check, COMMAND_SECONDS);
+    }
+
+    private static Result exec(List<String> cmd, boolean check, long seconds) {
         Process p;
         try {
             p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -472,9 +494,10 @@ final class Lab implements AutoCloseable {
             }
         });
         try {
-            if (!p.waitFor(COMMAND_SECONDS, TimeUnit.SECONDS)) {
+            if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();
-                throw new LabException(String.join(" ", cmd) + " did not finish in " + COMMAND_SECONDS + " s");
+                throw new LabException(String.join(" ", cmd) + " did not finish in " + seconds + " s");
             }
             Result r = new Result(p.exitValue(), out.get(5, TimeUnit.SECONDS));
             if (check && r.exit() != 0) {

@@ -1,0 +1,411 @@
+package io.kizuna.lab;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The benchmark harness: two Kizuna nodes in lab namespaces, on links shaped to
+ * each profile in turn, measured side by side with iperf3 over the same link in
+ * the same run. It measures goodput per transport and direction, connection
+ * set-up as a multiple of the link's round trip, and CPU seconds per GB; then
+ * {@link BenchReport} writes the tables, a JSON file and a plot.
+ *
+ * <p>Topology: sites 1 and 2 without NAT, each behind its router on the public
+ * segment; site 1's router shapes its link (rate both ways with tbf, loss per
+ * direction with the iptables statistic match, delay both ways with the NFQUEUE
+ * delayer), so the path between the sites has the profile's rate, loss and
+ * round trip. Node A listens in site 1; node B dials from site 2.
+ *
+ * <pre>
+ * java -cp ... io.kizuna.lab.Bench [--smoke] [--runs N] [--transports tcp,quic] --dist DIR --out DIR
+ * </pre>
+ */
+final class Bench {
+
+    /**
+     * A link profile.
+     *
+     * @param name     its name in the tables
+     * @param rateMbit the rate, 0 for unshaped
+     * @param rttMs    the added round trip (half of it each way), 0 for none
+     * @param lossPct  random loss per direction in percent
+     * @param bytes    bytes per transfer on it
+     */
+    record Link(String name, int rateMbit, int rttMs, double lossPct, long bytes) { }
+
+    /**
+     * What to run.
+     *
+     * @param links      the link profiles, in order
+     * @param setupLink  the profile on which connection set-up is timed
+     * @param transports the Kizuna transports to measure
+     * @param runs       measured transfers per direction, transport and link
+     * @param setupRuns  connects per kind (the first, in a cold JVM, is not counted)
+     * @param dist       the assembled distribution
+     * @param out        where the results go
+     * @param smoke      tiny sizes, to prove the harness works
+     */
+    record Options(List<Link> links, String setupLink, List<String> transports, int runs, int setupRuns, Path dist,
+            Path out, boolean smoke) {
+
+        static Options parse(String... args) {
+            boolean smoke = false;
+            int runs = 3;
+            List<String> transports = List.of("tcp", "quic");
+            Path dist = Path.of("runtime/target/kizuna");
+            Path out = Path.of("docs");
+            for (int i = 0; i < args.length; i++) {
+                switch (args[i]) {
+                    case "--smoke" -> smoke = true;
+                    case "--runs" -> runs = Integer.parseInt(args[++i]);
+                    case "--transports" -> transports = List.of(args[++i].split(","));
+                    case "--dist" -> dist = Path.of(args[++i]);
+                    case "--out" -> out = Path.of(args[++i]);
+                    default -> throw new IllegalArgumentException("unknown option " + args[i]
+                            + "; options: --smoke, --runs N, --transports tcp,quic, --dist DIR, --out DIR");
+                }
+            }
+            if (runs < 1 || runs > 20) {
+                throw new IllegalArgumentException("--runs " + runs + ": 1 to 20");
+            }
+            long mib = 1 << 20;
+            List<Link> links = smoke
+                    ? List.of(new Link("unshaped", 0, 0, 0, mib), new Link("100 Mbit/s, 20 ms", 100, 20, 0, mib))
+                    : List.of(new Link("unshaped", 0, 0, 0, 512 * mib),
+                            new Link("1 Gbit/s, 20 ms", 1000, 20, 0, 128 * mib),
+                            new Link("1 Gbit/s, 20 ms, 1% loss", 1000, 20, 1, 4 * mib),
+                            new Link("100 Mbit/s, 20 ms", 100, 20, 0, 48 * mib),
+                            new Link("100 Mbit/s, 20 ms, 1% loss", 100, 20, 1, 4 * mib));
+            return new Options(links, smoke ? links.get(1).name() : "100 Mbit/s, 20 ms", transports,
+                    smoke ? 1 : runs, smoke ? 3 : 12, dist.toAbsolutePath(), out.toAbsolutePath(), smoke);
+        }
+    }
+
+    /**
+     * Transfers of one kind on one link, in Mbit/s.
+     *
+     * @param link      the link profile's name
+     * @param who       {@code iperf3} or a Kizuna transport
+     * @param direction {@code upload} (B to A) or {@code download}
+     * @param mbits     one figure per run
+     */
+    record Goodput(String link, String who, String direction, List<Double> mbits) { }
+
+    /**
+     * Connect plus a round trip of the control hello, one kind.
+     *
+     * @param kind   e.g. {@code quic, 0-RTT}
+     * @param rttMs  the link's round trip, measured by ping in the same run
+     * @param millis one figure per counted connect
+     */
+    record Setup(String kind, double rttMs, List<Double> millis) { }
+
+    /**
+     * CPU cost of moving data, both ends together.
+     *
+     * @param transport    the transport
+     * @param bytes        bytes moved (both directions)
+     * @param cpuSeconds   CPU seconds of both nodes for them
+     */
+    record Cost(String transport, long bytes, double cpuSeconds) { }
+
+    /**
+     * Everything one run measured.
+     *
+     * @param options    what was run
+     * @param goodput    every transfer figure
+     * @param setups     connection set-up figures
+     * @param costs      CPU per transport, on the unshaped link
+     * @param congestion the congestion control of each party
+     * @param rtts       the measured round trip of each link, ms
+     */
+    record Results(Options options, List<Goodput> goodput, List<Setup> setups, List<Cost> costs,
+            List<String> congestion, java.util.Map<String, Double> rtts) { }
+
+    private static final Pattern PERF = Pattern.compile(
+            "^(upload|download)\\s+([\\d.]+) (B|KiB|MiB|GiB)\\s+in\\s+([\\d.]+) s", Pattern.MULTILINE);
+    private static final Pattern CONNECTED = Pattern.compile("^connected to \\S+ over (\\S+), .*, in ([\\d.]+) (ms|s|µs)$",
+            Pattern.MULTILINE);
+    private static final Pattern IPERF_BPS = Pattern.compile(
+            "\"sum_received\":\\s*\\{[^}]*?\"bits_per_second\":\\s*([\\d.e+]+)");
+    private static final Pattern PING_TIME = Pattern.compile("time=([\\d.]+) ms");
+    private static final int PORT = 7400;
+    private static final int PORT_NO_RETRY = 7401;
+    private static final long COMMAND_SECONDS = 1200;
+
+    private final Options options;
+    private final Path work;
+    private final List<Goodput> goodput = new ArrayList<>();
+    private final List<Setup> setups = new ArrayList<>();
+    private final List<Cost> costs = new ArrayList<>();
+    private final List<String> congestion = new ArrayList<>();
+    private final java.util.Map<String, Double> rtts = new java.util.LinkedHashMap<>();
+
+    Bench(Options options, Path work) {
+        this.options = options;
+        this.work = work;
+    }
+
+    public static void main(String[] args) throws IOException {
+        Options options = Options.parse(args);
+        Path work = Files.createTempDirectory("kizuna-bench");
+        Results results = new Bench(options, work).run();
+        new BenchReport(results).write(options.out());
+        System.out.println("bench: wrote " + options.out());
+    }
+
+    /**
+     * Runs every link profile in its own lab.
+     *
+     * @return the figures
+     */
+    Results run() {
+        for (Link link : options.links()) {
+            say("link " + link.name());
+            try (Lab lab = Lab.open(work.resolve(slug(link.name())))) {
+                measure(lab, link);
+            }
+        }
+        return new Results(options, List.copyOf(goodput), List.copyOf(setups), List.copyOf(costs),
+                List.copyOf(congestion), java.util.Map.copyOf(rtts));
+    }
+
+    private void measure(Lab lab, Link link) {
+        Lab.Site a = lab.addSite(Lab.Nat.NONE);
+        Lab.Site b = lab.addSite(Lab.Nat.NONE);
+        lab.shape(a, link.rateMbit(), link.lossPct(), link.rttMs() / 2);
+        double rtt = pingRtt(lab, b, a.clientIp());
+        rtts.put(link.name(), rtt);
+        say(String.format(Locale.ROOT, "  round trip %.2f ms", rtt));
+        if (congestion.isEmpty()) {
+            congestion.add("iperf3 and Kizuna TCP: Linux " + sysctl(lab, a.client(), "net.ipv4.tcp_congestion_control")
+                    + " on both ends (the namespaces' default)");
+            congestion.add("Kizuna QUIC: quiche CUBIC (the transport's default congestionControl), paced by quiche");
+        }
+        iperf(lab, link, a, b);
+
+        BenchNode nodes = new BenchNode(lab, options.dist());
+        Path homes = lab.work().resolve("homes");
+        String aIp = a.clientIp();
+        BenchNode.Daemon nodeA = nodes.start(a.client(), homes.resolve("a"),
+                "tcp://" + aIp + ":" + PORT + ",quic://" + aIp + ":" + PORT);
+        boolean unshaped = link.rateMbit() == 0 && link.rttMs() == 0 && link.lossPct() == 0;
+        for (String transport : options.transports()) {
+            perf(nodes, nodeA, link, b, transport, unshaped);
+        }
+        if (link.name().equals(options.setupLink())) {
+            setup(nodes, homes, nodeA, a, b, rtt);
+        }
+    }
+
+    // ------------------------------------------------------------------ iperf3
+
+    private void iperf(Lab lab, Link link, Lab.Site a, Lab.Site b) {
+        lab.start(a.client(), lab.work().resolve("iperf3-server.log"), "iperf3", "-s", "-B", a.clientIp());
+        for (int i = 0; i < 100 && !lab.run(a.client(), "ss", "-tln").output().contains(a.clientIp() + ":5201"); i++) {
+            pause(50);
+        }
+        for (String direction : List.of("upload", "download")) {
+            List<Double> figures = new ArrayList<>();
+            for (int run = 0; run < options.runs(); run++) {
+                List<String> cmd = new ArrayList<>(List.of("iperf3", "-c", a.clientIp(), "-n", Long.toString(link.bytes()),
+                        "-J"));
+                if (direction.equals("download")) {
+                    cmd.add("-R");
+                }
+                Lab.Result r = lab.runFor(b.client(), COMMAND_SECONDS, cmd.toArray(String[]::new));
+                Matcher m = IPERF_BPS.matcher(r.output());
+                if (r.exit() != 0 || !m.find()) {
+                    throw new Lab.LabException("iperf3 " + direction + " failed: " + r.output());
+                }
+                figures.add(Double.parseDouble(m.group(1)) / 1e6);
+            }
+            record(new Goodput(link.name(), "iperf3", direction, figures));
+        }
+    }
+
+    // ------------------------------------------------------------------ kizuna:perf
+
+    private void perf(BenchNode nodes, BenchNode.Daemon nodeA, Link link, Lab.Site b, String transport,
+            boolean measureCost) {
+        String target = nodeA.peerId() + "@" + transport + "://" + ipOf(nodeA) + ":" + PORT;
+        String size = link.bytes() + "";
+        long warmup = Math.min(link.bytes(), 32L << 20);
+        List<String> commands = new ArrayList<>(List.of("kizuna:connect " + target,
+                "kizuna:perf -t " + transport + " " + target + " " + warmup));
+        for (int run = 0; run < options.runs(); run++) {
+            commands.add("kizuna:perf -t " + transport + " " + target + " " + size);
+        }
+        Path home = work.resolve("b-" + transport + "-" + slug(link.name()));
+        double before = nodeA.cpuSeconds();
+        BenchNode.Run run = nodes.run(b.client(), home, "tcp://" + b.clientIp() + ":" + PORT, COMMAND_SECONDS,
+                commands);
+        double aCpu = nodeA.cpuSeconds() - before;
+        List<double[]> transfers = transfers(run.output());
+        int expected = 2 * (options.runs() + 1);
+        if (transfers.size() != expected) {
+            throw new Lab.LabException("expected " + expected + " transfers over " + transport + ", found "
+                    + transfers.size() + " in:\n" + run.output());
+        }
+        for (String direction : List.of("upload", "download")) {
+            List<Double> figures = new ArrayList<>();
+            // skip the warm-up pair
+            for (int i = 2 + (direction.equals("upload") ? 0 : 1); i < transfers.size(); i += 2) {
+                double[] t = transfers.get(i);
+                figures.add(t[0] * 8 / t[1] / 1e6);
+            }
+            record(new Goodput(link.name(), transport, direction, figures));
+        }
+        if (measureCost) {
+            // the same node start, connect and a 1-byte perf: what the JVM costs without the transfers
+            BenchNode.Run idle = nodes.run(b.client(), home, "tcp://" + b.clientIp() + ":" + PORT, COMMAND_SECONDS,
+                    List.of("kizuna:connect " + target, "kizuna:perf -t " + transport + " " + target + " 1"));
+            long bytes = 2 * (warmup + options.runs() * link.bytes());
+            double cpu = aCpu + Math.max(0, run.cpuSeconds() - idle.cpuSeconds());
+            costs.add(new Cost(transport, bytes, cpu));
+            say(String.format(Locale.ROOT, "  %s: %.2f CPU s for %d MiB (listener %.2f s, dialer %.2f s - %.2f s idle)",
+                    transport, cpu, bytes >> 20, aCpu, run.cpuSeconds(), idle.cpuSeconds()));
+        }
+    }
+
+    /** @return bytes and seconds of each finished transfer in a node's output, in order */
+    static List<double[]> transfers(String output) {
+        List<double[]> out = new ArrayList<>();
+        Matcher m = PERF.matcher(output);
+        while (m.find()) {
+            double unit = switch (m.group(3)) {
+                case "KiB" -> 1024;
+                case "MiB" -> 1024 * 1024;
+                case "GiB" -> 1024 * 1024 * 1024;
+                default -> 1;
+            };
+            out.add(new double[] {Double.parseDouble(m.group(2)) * unit, Double.parseDouble(m.group(4))});
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ set-up
+
+    private void setup(BenchNode nodes, Path homes, BenchNode.Daemon nodeA, Lab.Site a, Lab.Site b, double rtt) {
+        Path noRetryHome = homes.resolve("a-no-retry");
+        writeConfig(noRetryHome, "io.kizuna.quic", "retry = false");
+        BenchNode.Daemon noRetry = nodes.start(a.client(), noRetryHome,
+                "tcp://" + a.clientIp() + ":" + PORT_NO_RETRY + ",quic://" + a.clientIp() + ":" + PORT_NO_RETRY);
+        Path earlyHome = work.resolve("b-early");
+        writeConfig(earlyHome, "io.kizuna.quic", "earlyData = true");
+        Path plainHome = work.resolve("b-plain");
+        record(nodes, b, plainHome, "tcp", nodeA, PORT, rtt, "tcp");
+        record(nodes, b, plainHome, "quic", nodeA, PORT, rtt, "quic (Retry, resumed 1-RTT)");
+        record(nodes, b, earlyHome, "quic", nodeA, PORT, rtt, "quic (Retry, 0-RTT)");
+        record(nodes, b, plainHome, "quic", noRetry, PORT_NO_RETRY, rtt, "quic (no Retry, resumed 1-RTT)");
+        record(nodes, b, earlyHome, "quic", noRetry, PORT_NO_RETRY, rtt, "quic (no Retry, 0-RTT)");
+    }
+
+    private void record(BenchNode nodes, Lab.Site b, Path home, String transport, BenchNode.Daemon to, int port,
+            double rtt, String kind) {
+        String target = to.peerId() + "@" + transport + "://" + ipOf(to) + ":" + port;
+        List<String> commands = new ArrayList<>();
+        for (int i = 0; i < options.setupRuns(); i++) {
+            commands.add("kizuna:connect " + target);
+            commands.add("kizuna:disconnect " + to.peerId());
+        }
+        BenchNode.Run run = nodes.run(b.client(), home, "tcp://" + b.clientIp() + ":" + PORT, COMMAND_SECONDS, commands);
+        List<Double> millis = new ArrayList<>();
+        Matcher m = CONNECTED.matcher(run.output());
+        while (m.find()) {
+            if (!m.group(1).equals(transport)) {
+                throw new Lab.LabException(kind + ": connected over " + m.group(1) + ", not " + transport);
+            }
+            double v = Double.parseDouble(m.group(2));
+            millis.add(switch (m.group(3)) {
+                case "s" -> v * 1000;
+                case "µs" -> v / 1000;
+                default -> v;
+            });
+        }
+        if (millis.size() != options.setupRuns()) {
+            throw new Lab.LabException(kind + ": expected " + options.setupRuns() + " connects in:\n" + run.output());
+        }
+        Setup s = new Setup(kind, rtt, List.copyOf(millis.subList(1, millis.size())));
+        setups.add(s);
+        say(String.format(Locale.ROOT, "  set-up %s: median %.1f ms (%.2f round trips)", kind,
+                BenchReport.median(s.millis()), BenchReport.median(s.millis()) / rtt));
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private void record(Goodput g) {
+        goodput.add(g);
+        say(String.format(Locale.ROOT, "  %-6s %-8s median %.1f Mbit/s %s", g.who(), g.direction(),
+                BenchReport.median(g.mbits()), g.mbits()));
+    }
+
+    private static String ipOf(BenchNode.Daemon node) {
+        Matcher m = Pattern.compile("://([\\d.]+):").matcher(node.address());
+        if (!m.find()) {
+            throw new Lab.LabException("no IPv4 address in " + node.address());
+        }
+        return m.group(1);
+    }
+
+    private static double pingRtt(Lab lab, Lab.Site from, String to) {
+        Lab.Result ping = lab.run(from.client(), "ping", "-n", "-c", "20", "-i", "0.05", to);
+        Matcher m = PING_TIME.matcher(ping.output());
+        List<Double> times = new ArrayList<>();
+        while (m.find()) {
+            times.add(Double.parseDouble(m.group(1)));
+        }
+        if (times.size() < 10) {
+            throw new Lab.LabException("too few ping replies: " + ping.output());
+        }
+        return BenchReport.median(times);
+    }
+
+    private static String sysctl(Lab lab, String ns, String name) {
+        return lab.run(ns, "sysctl", "-n", name).output().strip();
+    }
+
+    private static void writeConfig(Path home, String pid, String line) {
+        try {
+            Files.createDirectories(home.resolve("etc"));
+            Files.writeString(home.resolve("etc").resolve(pid + ".cfg"), line + "\n");
+        } catch (IOException e) {
+            throw new Lab.LabException("cannot write the configuration of " + home + ": " + e);
+        }
+    }
+
+    /** @return user plus system CPU seconds of a live process, from /proc/pid/stat */
+    static double cpuSeconds(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            // fields 14 and 15 of stat (utime, stime) are 12 and 13 after the command name
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+        } catch (IOException | RuntimeException e) {
+            throw new Lab.LabException("cannot read the CPU time of process " + pid + ": " + e);
+        }
+    }
+
+    static String slug(String name) {
+        return name.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("^-|-$", "");
+    }
+
+    static void pause(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Lab.LabException("interrupted");
+        }
+    }
+
+    private static void say(String line) {
+        System.out.println("bench: " + line);
+    }
+}

@@ -1,0 +1,43 @@
+package io.kizuna.lab;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The benchmark harness with tiny sizes, so it never rots: every transport and
+ * iperf3 move bytes both ways on an unshaped and a shaped link, set-up takes at
+ * least the link's round trip, CPU is counted, and the three result files are
+ * written (into the build folder, not docs/).
+ */
+class BenchSmokeIT {
+
+    @Test
+    @Timeout(value = 8, unit = TimeUnit.MINUTES)
+    void theHarnessMeasuresEveryTransportAgainstIperf3AndWritesItsFiles() throws Exception {
+        Path out = Path.of(System.getProperty("lab.work", "target/lab-work"), "bench-smoke");
+        Bench.Options options = Bench.Options.parse("--smoke", "--dist", System.getProperty("kizuna.dist"),
+                "--out", out.toString());
+        Bench.Results results = new Bench(options, Files.createDirectories(out.resolve("work"))).run();
+        new BenchReport(results).write(out);
+
+        assertThat(results.goodput()).as("iperf3 and every transport, both directions, on every link")
+                .hasSize(options.links().size() * (1 + options.transports().size()) * 2)
+                .allSatisfy(g -> assertThat(g.mbits()).isNotEmpty().allMatch(v -> v > 0));
+        double shapedRtt = results.rtts().get(options.setupLink());
+        assertThat(shapedRtt).as("the shaped link's round trip").isBetween(18.0, 25.0);
+        assertThat(results.setups()).hasSize(5).allSatisfy(s -> assertThat(BenchReport.median(s.millis()))
+                .as("%s takes at least one round trip", s.kind()).isGreaterThan(0.9 * shapedRtt));
+        assertThat(results.costs()).extracting(Bench.Cost::transport).containsExactlyElementsOf(options.transports());
+        assertThat(results.costs()).allSatisfy(c -> assertThat(c.cpuSeconds()).isPositive());
+        assertThat(Files.readString(out.resolve("benchmarks.md"))).contains("<!-- harness:begin")
+                .contains("| 100 Mbit/s, 20 ms |").contains("Kizuna quic").contains("<!-- harness:end -->");
+        assertThat(Files.readString(out.resolve(BenchReport.JSON))).contains("\"goodputMbit\"").contains("\"setupMs\"");
+        assertThat(Files.readString(out.resolve(BenchReport.SVG))).startsWith("<svg").contains("stroke-dasharray");
+    }
+}
