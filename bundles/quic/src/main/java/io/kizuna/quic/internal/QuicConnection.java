@@ -25,6 +25,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.quic.QuicChannel;
 import io.netty.handler.codec.quic.QuicConnectionCloseEvent;
+import io.netty.handler.codec.quic.QuicPathEvent;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import io.netty.handler.codec.quic.QuicStreamType;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -378,6 +379,7 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         }
         localAddress = (InetSocketAddress) channel.localSocketAddress();
         remoteAddress = (InetSocketAddress) channel.remoteSocketAddress();
+        addressValidated(remoteAddress);
         if (establishedAt == null) {
             establishedAt = Instant.now();
         }
@@ -467,7 +469,19 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         if (evt instanceof QuicConnectionCloseEvent e && !e.isTlsError()) {
             peerErrorCode = e.error();
         }
+        if (evt instanceof QuicPathEvent.Validated v) {
+            addressValidated(v.remote());
+        }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /** A listener's socket may now send to the address without the anti-amplification limit. */
+    private void addressValidated(InetSocketAddress address) {
+        AmplificationGuard guard = direction == Direction.INBOUND && channel.parent() != null
+                ? channel.parent().pipeline().get(AmplificationGuard.class) : null;
+        if (guard != null && address != null) {
+            guard.validated(address);
+        }
     }
 
     @Override

@@ -124,6 +124,7 @@ public final class QuicTransport implements Transport {
     private final AtomicLong refusedForLimit = new AtomicLong();
     private final AtomicLong refusedHandshakes = new AtomicLong();
     private final AtomicLong handshakes = new AtomicLong();
+    private final AtomicLong amplificationDrops = new AtomicLong();
     private final Set<QuicConnection> connections = ConcurrentHashMap.newKeySet();
     private final Set<Channel> sockets = ConcurrentHashMap.newKeySet();
     private final Set<QuicListener> listeners = ConcurrentHashMap.newKeySet();
@@ -310,9 +311,15 @@ public final class QuicTransport implements Transport {
                     }
                 });
         CompletableFuture<Listener> result = new CompletableFuture<>();
+        ChannelHandler quic = codec.build();
         Bootstrap b = new Bootstrap().group(group).channel(datagrams.channelType());
         socketOptions(b);
-        b.handler(codec.build()).bind(local).addListener((ChannelFuture f) -> {
+        b.handler(new ChannelInitializer<DatagramChannel>() {
+            @Override
+            protected void initChannel(DatagramChannel ch) {
+                ch.pipeline().addLast(new AmplificationGuard(amplificationDrops), quic);
+            }
+        }).bind(local).addListener((ChannelFuture f) -> {
             if (f.isSuccess()) {
                 Channel ch = f.channel();
                 checkBuffers(ch, where);
@@ -696,6 +703,11 @@ public final class QuicTransport implements Transport {
         return new TransportException.LimitExceeded("maxConnections", settings.maxConnections(), what
                 + " over quic: " + openConnections.get() + " connections are open; close some or raise "
                 + "maxConnections in configuration " + PID);
+    }
+
+    /** @return bytes listeners did not send because an unvalidated address had used its 3x budget */
+    long amplificationDroppedBytes() {
+        return amplificationDrops.get();
     }
 
     /** @return the UDP sockets in use, and whether the kernel segments their sends */
