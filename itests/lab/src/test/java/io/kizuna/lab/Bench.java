@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -23,7 +24,7 @@ import java.util.regex.Pattern;
  * round trip. Node A listens in site 1; node B dials from site 2.
  *
  * <pre>
- * java -cp ... io.kizuna.lab.Bench [--smoke] [--runs N] [--transports tcp,quic] --dist DIR --out DIR
+ * java -cp ... io.kizuna.lab.Bench [--smoke] [--runs N] [--transports tcp,quic] [--idle 1000,10000] --dist DIR --out DIR
  * </pre>
  */
 final class Bench {
@@ -50,9 +51,11 @@ final class Bench {
      * @param dist       the assembled distribution
      * @param out        where the results go
      * @param smoke      tiny sizes, to prove the harness works
+     * @param idleCounts how many idle connections to hold, in turn, for the memory figures
+     * @param rateSeconds for how long handshakes are counted
      */
     record Options(List<Link> links, String setupLink, List<String> transports, int runs, int setupRuns, Path dist,
-            Path out, boolean smoke) {
+            Path out, boolean smoke, List<Integer> idleCounts, int rateSeconds) {
 
         static Options parse(String... args) {
             boolean smoke = false;
@@ -60,6 +63,7 @@ final class Bench {
             List<String> transports = List.of("tcp", "quic");
             Path dist = Path.of("runtime/target/kizuna");
             Path out = Path.of("docs");
+            List<Integer> idle = List.of(1_000, 10_000);
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--smoke" -> smoke = true;
@@ -67,8 +71,9 @@ final class Bench {
                     case "--transports" -> transports = List.of(args[++i].split(","));
                     case "--dist" -> dist = Path.of(args[++i]);
                     case "--out" -> out = Path.of(args[++i]);
-                    default -> throw new IllegalArgumentException("unknown option " + args[i]
-                            + "; options: --smoke, --runs N, --transports tcp,quic, --dist DIR, --out DIR");
+                    case "--idle" -> idle = java.util.Arrays.stream(args[++i].split(",")).map(Integer::valueOf).toList();
+                    default -> throw new IllegalArgumentException("unknown option " + args[i] + "; options: --smoke, "
+                            + "--runs N, --transports tcp,quic, --idle 1000,10000, --dist DIR, --out DIR");
                 }
             }
             if (runs < 1 || runs > 20) {
@@ -83,7 +88,8 @@ final class Bench {
                             new Link("100 Mbit/s, 20 ms", 100, 20, 0, 48 * mib),
                             new Link("100 Mbit/s, 20 ms, 1% loss", 100, 20, 1, 4 * mib));
             return new Options(links, smoke ? links.get(1).name() : "100 Mbit/s, 20 ms", transports,
-                    smoke ? 1 : runs, smoke ? 3 : 12, dist.toAbsolutePath(), out.toAbsolutePath(), smoke);
+                    smoke ? 1 : runs, smoke ? 3 : 12, dist.toAbsolutePath(), out.toAbsolutePath(), smoke,
+                    smoke ? List.of(50) : idle, smoke ? 2 : 10);
         }
     }
 
@@ -126,7 +132,17 @@ final class Bench {
      * @param rtts       the measured round trip of each link, ms
      */
     record Results(Options options, List<Goodput> goodput, List<Setup> setups, List<Cost> costs,
-            List<String> congestion, java.util.Map<String, Double> rtts) { }
+            List<Idle> idle, List<Double> handshakesPerSecond, List<String> congestion,
+            java.util.Map<String, Double> rtts) { }
+
+    /**
+     * What idle authenticated TCP connections cost the node that accepted them.
+     *
+     * @param connections how many were open
+     * @param heapBytes   heap in use after a full GC, less the same before they were opened
+     * @param rssBytes    resident memory (heap, direct buffers, native), less the same before
+     */
+    record Idle(int connections, long heapBytes, long rssBytes) { }
 
     private static final Pattern PERF = Pattern.compile(
             "^(upload|download)\\s+([\\d.]+) (B|KiB|MiB|GiB)\\s+in\\s+([\\d.]+) s", Pattern.MULTILINE);
@@ -137,6 +153,7 @@ final class Bench {
     private static final Pattern PING_TIME = Pattern.compile("time=([\\d.]+) ms");
     private static final int PORT = 7400;
     private static final int PORT_NO_RETRY = 7401;
+    private static final int PORT_MANY = 7402;
     private static final long COMMAND_SECONDS = 1200;
 
     private final Options options;
@@ -144,6 +161,8 @@ final class Bench {
     private final List<Goodput> goodput = new ArrayList<>();
     private final List<Setup> setups = new ArrayList<>();
     private final List<Cost> costs = new ArrayList<>();
+    private final List<Idle> idle = new ArrayList<>();
+    private final List<Double> handshakeRates = new ArrayList<>();
     private final List<String> congestion = new ArrayList<>();
     private final java.util.Map<String, Double> rtts = new java.util.LinkedHashMap<>();
 
@@ -173,7 +192,7 @@ final class Bench {
             }
         }
         return new Results(options, List.copyOf(goodput), List.copyOf(setups), List.copyOf(costs),
-                List.copyOf(congestion), java.util.Map.copyOf(rtts));
+                List.copyOf(idle), List.copyOf(handshakeRates), List.copyOf(congestion), java.util.Map.copyOf(rtts));
     }
 
     private void measure(Lab lab, Link link) {
@@ -201,6 +220,144 @@ final class Bench {
         }
         if (link.name().equals(options.setupLink())) {
             setup(nodes, homes, nodeA, a, b, rtt);
+        }
+        if (unshaped) {
+            connectionCosts(nodes, homes, a, b);
+        }
+    }
+
+    // ------------------------------------------------------------------ idle connections, handshakes
+
+    private void connectionCosts(BenchNode nodes, Path homes, Lab.Site a, Lab.Site b) {
+        Path home = homes.resolve("a-many");
+        int most = Collections.max(options.idleCounts()) + 100;
+        writeConfig(home, "io.kizuna.core", "maxConnections = " + most);
+        writeConfig(home, "io.kizuna.tcp", "maxConnections = " + most);
+        BenchNode.Daemon node = nodes.start(a.client(), home, "tcp://" + a.clientIp() + ":" + PORT_MANY);
+        for (int count : options.idleCounts()) {
+            long[] before = memory(node);
+            Process load = load(b, "idle", a.clientIp(), node.peerId(), count);
+            try {
+                String ready = readLine(load, "ready");
+                long[] after = memory(node);
+                Idle x = new Idle(count, after[0] - before[0], after[1] - before[1]);
+                idle.add(x);
+                say(String.format(Locale.ROOT, "  %d idle connections (%s): %.1f KiB heap, %.1f KiB resident each",
+                        count, ready, x.heapBytes() / 1024.0 / count, x.rssBytes() / 1024.0 / count));
+            } finally {
+                end(load);
+            }
+            awaitConnections(node, 0);
+        }
+        Process load = load(b, "rate", a.clientIp(), node.peerId(), options.rateSeconds());
+        try {
+            Matcher m = Pattern.compile("handshakes (\\d+) failed (\\d+)").matcher(readLine(load, "handshakes"));
+            if (!m.find()) {
+                throw new Lab.LabException("no handshake count from the load");
+            }
+            double rate = Double.parseDouble(m.group(1)) / options.rateSeconds();
+            handshakeRates.add(rate);
+            say(String.format(Locale.ROOT, "  %.0f authenticated connections per second accepted (%s failed)", rate,
+                    m.group(2)));
+        } finally {
+            end(load);
+        }
+    }
+
+    /** @return heap in use after a full GC and resident set size, in bytes */
+    private static long[] memory(BenchNode.Daemon node) {
+        String pid = Long.toString(node.process().pid());
+        Lab.exec(List.of("jcmd", pid, "GC.run"), true);
+        String heap = Lab.exec(List.of("jcmd", pid, "GC.heap_info"), true).output();
+        Matcher used = Pattern.compile("total \\d+K, used (\\d+)K").matcher(heap);
+        if (!used.find()) {
+            throw new Lab.LabException("no heap figure in: " + heap);
+        }
+        long rss;
+        try {
+            Matcher m = Pattern.compile("VmRSS:\\s+(\\d+) kB").matcher(Files.readString(Path.of("/proc", pid, "status")));
+            if (!m.find()) {
+                throw new Lab.LabException("no VmRSS for process " + pid);
+            }
+            rss = Long.parseLong(m.group(1)) * 1024;
+        } catch (IOException e) {
+            throw new Lab.LabException("cannot read the memory of process " + pid + ": " + e);
+        }
+        return new long[] {Long.parseLong(used.group(1)) * 1024, rss};
+    }
+
+    private static void awaitConnections(BenchNode.Daemon node, int count) {
+        // the node's sockets in /proc: each accepted connection holds one
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            if (sockets(node.process().pid()) <= count + 64) {
+                return;
+            }
+            pause(200);
+        }
+        throw new Lab.LabException("the node still holds " + sockets(node.process().pid()) + " sockets after 60 s");
+    }
+
+    private static long sockets(long pid) {
+        try (var fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
+            return fds.filter(f -> {
+                try {
+                    return Files.readSymbolicLink(f).toString().startsWith("socket:");
+                } catch (IOException e) {
+                    return false;
+                }
+            }).count();
+        } catch (IOException e) {
+            throw new Lab.LabException("cannot list the sockets of process " + pid + ": " + e);
+        }
+    }
+
+    private Process load(Lab.Site from, String mode, String host, String peerId, int n) {
+        List<String> cmd = List.of("ip", "netns", "exec", from.client(),
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx4g", "-cp",
+                System.getProperty("java.class.path"), ConnectionLoad.class.getName(), mode, host,
+                Integer.toString(PORT_MANY), peerId, Integer.toString(n));
+        try {
+            return new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        } catch (IOException e) {
+            throw new Lab.LabException("cannot start the connection load: " + e);
+        }
+    }
+
+    /** @return the first line of the load's output that starts with the prefix, within 10 minutes */
+    private static String readLine(Process p, String prefix) {
+        java.util.concurrent.CompletableFuture<String> line = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            StringBuilder seen = new StringBuilder();
+            try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+                    java.nio.charset.StandardCharsets.UTF_8))) {
+                for (String l = in.readLine(); l != null; l = in.readLine()) {
+                    if (l.startsWith(prefix)) {
+                        return l;
+                    }
+                    seen.append(l).append('\n');
+                }
+            } catch (IOException e) {
+                seen.append(e);
+            }
+            throw new Lab.LabException("the connection load ended without '" + prefix + "':\n" + seen);
+        });
+        try {
+            return line.get(10, java.util.concurrent.TimeUnit.MINUTES);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof Lab.LabException le ? le : new Lab.LabException(e.toString());
+        } catch (java.util.concurrent.TimeoutException | InterruptedException e) {
+            throw new Lab.LabException("the connection load did not answer in 10 minutes");
+        }
+    }
+
+    private static void end(Process p) {
+        try {
+            p.getOutputStream().close();
+            if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        } catch (IOException | InterruptedException e) {
+            p.destroyForcibly();
         }
     }
 

@@ -122,6 +122,25 @@ final class BenchReport {
                         .append(" | ").append(c.bytes() >> 20).append(" MiB |\n");
             }
         }
+        if (!results.idle().isEmpty()) {
+            s.append("\n### Idle connections and handshakes, TCP, unshaped link\n\n");
+            s.append("A separate process in the other site opens authenticated connections to one node, each\n"
+                    + "from a peer of its own as nodes make them (TLS 1.3 with the bound certificates, the\n"
+                    + "node's PeerId checked, OPEN and HELLO both ways), and holds them idle. Heap is what the\n"
+                    + "node uses after a full GC, resident memory is the process's (heap, Netty's direct\n"
+                    + "buffers, threads, native), each less the same before the connections were opened.\n\n");
+            s.append("| idle connections | heap per connection | resident per connection |\n| ---: | ---: | ---: |\n");
+            for (Bench.Idle x : results.idle()) {
+                s.append("| ").append(x.connections()).append(" | ")
+                        .append(fmt(x.heapBytes() / 1024.0 / x.connections(), 1)).append(" KiB | ")
+                        .append(fmt(x.rssBytes() / 1024.0 / x.connections(), 1)).append(" KiB |\n");
+            }
+            for (double rate : results.handshakesPerSecond()) {
+                s.append("\nHandshakes a node accepts: ").append(fmt(rate, 0)).append(" authenticated connections per "
+                        + "second (" + o.rateSeconds() + " s, 16 dialers at a time, connect, TLS, OPEN and HELLO, "
+                        + "close; the dialers run on the same CPUs).\n");
+            }
+        }
         s.append("\n![goodput per transport against iperf3](").append(SVG).append(")\n\n");
         s.append("- Date: ").append(date).append('\n');
         s.append("- Machine: ").append(machine()).append('\n');
@@ -196,7 +215,15 @@ final class BenchReport {
             c.add("    {\"transport\": " + str(x.transport()) + ", \"bytes\": " + x.bytes() + ", \"cpuSeconds\": "
                     + fmt(x.cpuSeconds(), 3) + ", \"perGB\": " + fmt(x.cpuSeconds() / (x.bytes() / 1e9), 3) + "}");
         }
-        s.append(String.join(",\n", c)).append("\n  ]\n}\n");
+        s.append(String.join(",\n", c)).append("\n  ],\n");
+        s.append("  \"idleConnections\": [\n");
+        List<String> idle = new ArrayList<>();
+        for (Bench.Idle x : results.idle()) {
+            idle.add("    {\"connections\": " + x.connections() + ", \"heapBytes\": " + x.heapBytes()
+                    + ", \"rssBytes\": " + x.rssBytes() + "}");
+        }
+        s.append(String.join(",\n", idle)).append("\n  ],\n");
+        s.append("  \"handshakesPerSecond\": ").append(numbers(results.handshakesPerSecond())).append("\n}\n");
         return s.toString();
     }
 

@@ -35,6 +35,12 @@ class BenchSmokeIT {
                 .as("%s takes at least one round trip", s.kind()).isGreaterThan(0.9 * shapedRtt));
         assertThat(results.costs()).extracting(Bench.Cost::transport).containsExactlyElementsOf(options.transports());
         assertThat(results.costs()).allSatisfy(c -> assertThat(c.cpuSeconds()).isPositive());
+        assertThat(results.idle()).singleElement().satisfies(x -> {
+            assertThat(x.connections()).isEqualTo(50);
+            assertThat(x.rssBytes()).as("resident memory the connections take").isPositive();
+        });
+        assertThat(results.handshakesPerSecond()).singleElement().asInstanceOf(
+                org.assertj.core.api.InstanceOfAssertFactories.DOUBLE).isPositive();
         assertThat(Files.readString(out.resolve("benchmarks.md"))).contains("<!-- harness:begin")
                 .contains("| 100 Mbit/s, 20 ms |").contains("Kizuna quic").contains("<!-- harness:end -->");
         assertThat(Files.readString(out.resolve(BenchReport.JSON))).contains("\"goodputMbit\"").contains("\"setupMs\"");
