@@ -43,6 +43,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { quic } from '@chainsafe/libp2p-quic'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -51,6 +52,8 @@ import { createLibp2p } from 'libp2p'
 const PROTOCOL = '/perf/1.0.0'
 const CHUNK = new Uint8Array(64 * 1024)
 const HEADER_LENGTH = 8
+/** Bytes a sender lets queue in a stream before it waits for the stream to drain. */
+const MAX_QUEUED = 1024 * 1024
 
 class UsageError extends Error {}
 
@@ -144,16 +147,41 @@ function readToEnd (stream, signal, onData) {
   })
 }
 
-/** Sends `bytes` zero bytes in 64 KiB chunks, waiting for drain when the stream asks for it. */
+/**
+ * Sends `bytes` zero bytes in 64 KiB chunks, keeping at most MAX_QUEUED bytes
+ * queued in the stream. Waiting on stream.onDrain() would not bound it: in
+ * @libp2p/utils 7 that promise stays resolved after the first drain.
+ */
 async function sendBytes (stream, bytes, signal) {
   let left = bytes
   while (left > 0) {
     signal.throwIfAborted()
     const len = Math.min(CHUNK.byteLength, left)
-    const ok = stream.send(len === CHUNK.byteLength ? CHUNK : CHUNK.subarray(0, len))
+    stream.send(len === CHUNK.byteLength ? CHUNK : CHUNK.subarray(0, len))
     left -= len
-    if (!ok) await stream.onDrain({ signal })
+    while (stream.writeBufferLength >= MAX_QUEUED) await nextWriteProgress(stream, signal)
   }
+}
+
+/** Resolves at the stream's next 'drain' or 'idle'; rejects when it closes or the signal aborts. */
+function nextWriteProgress (stream, signal) {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      stream.removeEventListener('drain', onProgress)
+      stream.removeEventListener('idle', onProgress)
+      stream.removeEventListener('close', onClose)
+      signal.removeEventListener('abort', onAbort)
+    }
+    const onProgress = () => { cleanup(); resolve() }
+    const onClose = (evt) => { cleanup(); reject(evt.error ?? new Error('stream closed while sending')) }
+    const onAbort = () => { cleanup(); reject(signal.reason) }
+    stream.addEventListener('drain', onProgress)
+    stream.addEventListener('idle', onProgress)
+    stream.addEventListener('close', onClose)
+    signal.addEventListener('abort', onAbort)
+    if (signal.aborted) onAbort()
+    else if (stream.writeBufferLength < MAX_QUEUED) onProgress()
+  })
 }
 
 function header (bytes) {
@@ -386,16 +414,17 @@ async function selftest (argv) {
   const timeoutSeconds = opts['timeout-seconds'] ?? 60
   if (runs < 1) throw new UsageError("option '--runs' must be at least 1")
   const dir = await mkdtemp(join(tmpdir(), 'libp2p-perf-'))
-  const lifetime = 3 * runs * timeoutSeconds + 60
-  const server = spawnPerf(['server', '--listen', '127.0.0.1', '--key-file', join(dir, 'key'),
-    '--log-streams', '--lifetime-seconds', String(lifetime)])
+  const startServer = () => spawnPerf(['server', '--listen', '127.0.0.1', '--key-file', join(dir, 'key'),
+    '--log-streams', '--lifetime-seconds', String(3 * (runs + 1) * timeoutSeconds + 60)])
+  let server = startServer()
   const problems = []
   try {
     const ready = await firstLine(server, 60_000)
     if (ready?.ready !== true) throw new Error(`server did not print its ready line: ${JSON.stringify(ready)}`)
+    if (ready.addrs.length !== 3) problems.push(`server listened on ${ready.addrs.length} addresses, not 3`)
     for (const addr of ready.addrs) {
       const transport = transportOf(addr)
-      const lines = await runToEnd(spawnPerf(['client', '--server', addr, '--upload', String(upload),
+      const { lines } = await runToEnd(spawnPerf(['client', '--server', addr, '--upload', String(upload),
         '--download', String(download), '--runs', String(runs), '--timeout-seconds', String(timeoutSeconds)]))
       for (const line of lines) print(line)
       const done = lines.filter((l) => l.run != null && l.error == null &&
@@ -408,7 +437,27 @@ async function selftest (argv) {
       const down = count('sentBytes', download)
       if (up !== runs || down !== runs) problems.push(`${transport}: the server counted ${up} uploads of ${upload} bytes and ${down} downloads of ${download} bytes, not ${runs} of each`)
     }
-    if (ready.addrs.length !== 3) problems.push(`server listened on ${ready.addrs.length} addresses, not 3`)
+
+    // a dial that expects another PeerId must be refused, naming both
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    for (const addr of ready.addrs) {
+      const transport = transportOf(addr)
+      const wrong = addr.replace(/\/p2p\/[^/]+$/, `/p2p/${other}`)
+      const { lines, exitCode } = await runToEnd(spawnPerf(['client', '--server', wrong, '--upload', '1',
+        '--download', '1', '--runs', '1', '--timeout-seconds', '20']))
+      const error = lines.find((l) => l.error != null)?.error ?? ''
+      if (exitCode === 0 || !error.includes(ready.peerId) || !error.includes(other)) {
+        problems.push(`${transport}: a dial expecting ${other} ended with exit code ${exitCode} and error '${error}', not a refusal naming both PeerIds`)
+      } else {
+        log(`selftest: ${transport} refused a dial that expected another PeerId: ${error}`)
+      }
+    }
+
+    // the key file keeps the PeerId across restarts
+    await stopChild(server)
+    server = startServer()
+    const again = await firstLine(server, 60_000)
+    if (again?.peerId !== ready.peerId) problems.push(`restarted with the same key file, the server is ${again?.peerId}, not ${ready.peerId}`)
   } finally {
     await stopChild(server)
     await rm(dir, { recursive: true, force: true })
@@ -417,7 +466,7 @@ async function selftest (argv) {
     for (const p of problems) log(`selftest: ${p}`)
     process.exit(1)
   }
-  log(`selftest: tcp, quic and ws each moved ${upload} bytes up and ${download} bytes down in ${runs} runs`)
+  log(`selftest: tcp, quic and ws each moved ${upload} bytes up and ${download} bytes down in ${runs} runs; wrong PeerIds refused; PeerId kept across a restart`)
   process.exit(0)
 }
 
@@ -463,8 +512,8 @@ async function until (child, test, timeoutMs) {
 }
 
 async function runToEnd (child) {
-  if (child.exitCode == null) await once(child, 'close')
-  return child.lines
+  if (child.exitCode == null && child.signalCode == null) await once(child, 'close')
+  return { lines: child.lines, exitCode: child.exitCode }
 }
 
 // ---------------------------------------------------------------- main
