@@ -131,7 +131,11 @@ function readToEnd (stream, signal, onData) {
         reject(err)
       }
     }
-    const onEnd = () => { cleanup(); resolve() }
+    const onEnd = () => {
+      cleanup()
+      if (stream.status === 'reset') reject(new Error('stream reset by the remote peer'))
+      else resolve()
+    }
     const onClose = (evt) => {
       cleanup()
       if (evt.error != null) reject(evt.error)
