@@ -5,14 +5,16 @@
 //
 //   server --listen IP [--tcp-port P] [--quic-port Q] [--ws-port W] --key-file F
 //          [--timeout-seconds S] [--lifetime-seconds L] [--max-bytes B] [--log-streams]
-//     Listens on IP (ports default to 0: chosen by the kernel). F holds the
+//     Listens on IP, v4 or v6 (ports default to 0: chosen by the kernel). F holds the
 //     Ed25519 private key (libp2p protobuf); it is created when missing, so the
 //     PeerId stays the same across starts. When ready it prints one line:
 //       {"ready":true,"peerId":"12D3...","addrs":["/ip4/.../tcp/P/p2p/12D3...", ...]}
 //     It serves perf streams until SIGTERM/SIGINT or L seconds (default 3600).
 //     A request for more than B bytes back (default 64 GiB) is refused by
 //     resetting its stream, and reported on stderr. With --log-streams it prints
-//     {"served":true,"transport":..,"receivedBytes":..,"sentBytes":..} per stream.
+//     {"served":true,"transport":..,"receivedBytes":..,"sentBytes":..} per stream
+//     (whoever starts it with that flag must keep reading its stdout). S bounds
+//     each served stream (default 600). Diagnostics go to stderr.
 //
 //   client --server MULTIADDR --upload BYTES --download BYTES --runs N
 //          [--timeout-seconds S]
@@ -27,11 +29,23 @@
 //     the medians. Each run is aborted after S seconds (default 120). Exits 0
 //     when every run moved every byte, 1 otherwise, 2 on bad arguments.
 //
+//   selftest [--bytes B] [--runs N] [--timeout-seconds S]
+//     Starts a server on 127.0.0.1 and runs the client against each of its three
+//     addresses (B each way, default 3 MiB + 17 up and 5 MiB + 3 down; N runs,
+//     default 2); checks the byte counts at both ends, that a dial expecting
+//     another PeerId is refused on each transport, and that a restart with the
+//     same key file keeps the PeerId. Prints the client lines; exits 0 only if
+//     all of that holds.
+//
 // Perf protocol: the client sends the number of bytes it wants back as an 8-byte
 // big-endian integer, then its upload in 64 KiB chunks, then closes its write
 // side; the server counts what it reads until then, sends the requested bytes
 // and closes. Streams are read through 'message'/'end' events rather than async
-// iteration, which can miss an end that arrives during protocol negotiation.
+// iteration, which can miss an end that arrives during protocol negotiation; a
+// sender lets at most 1 MiB queue in a stream. All transports use the libraries'
+// default settings; congestion control is the kernel's for TCP and WebSockets
+// and quinn's default (Cubic) for QUIC, which @chainsafe/libp2p-quic does not
+// expose as an option.
 
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
