@@ -43,9 +43,11 @@
 // and closes. Streams are read through 'message'/'end' events rather than async
 // iteration, which can miss an end that arrives during protocol negotiation; a
 // sender lets at most 1 MiB queue in a stream. All transports use the libraries'
-// default settings; congestion control is the kernel's for TCP and WebSockets
-// and quinn's default (Cubic) for QUIC, which @chainsafe/libp2p-quic does not
-// expose as an option.
+// default settings. Congestion control: the kernel default of the network
+// namespace for TCP and WebSockets (net.ipv4.tcp_congestion_control; neither
+// library sets TCP_CONGESTION), quinn's default (Cubic) for QUIC, which
+// @chainsafe/libp2p-quic does not expose as an option. The client's summary line
+// names the one in use as "congestionControl".
 
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -352,12 +354,23 @@ async function client (argv) {
     transport,
     runs,
     failed,
+    congestionControl: await congestionControl(transport),
     connectMsMedian: median(results.map((r) => r.connectMs)),
     uploadGbitPerSecondMedian: median(results.map((r) => rate(r.uploadBytes, r.uploadSeconds))),
     downloadGbitPerSecondMedian: median(results.map((r) => rate(r.downloadBytes, r.downloadSeconds)))
   })
   await node.stop().catch((err) => log(`stop failed: ${err.message}`))
   process.exit(failed === 0 ? 0 : 1)
+}
+
+/** The congestion controller the transport's sender uses here. */
+async function congestionControl (transport) {
+  if (transport === 'quic') return 'cubic (quinn default)'
+  try {
+    return (await readFile('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8')).trim()
+  } catch {
+    return 'unknown'
+  }
 }
 
 async function oneRun (node, target, upload, download, signal) {
