@@ -53,9 +53,10 @@ final class Bench {
      * @param smoke      tiny sizes, to prove the harness works
      * @param idleCounts how many idle connections to hold, in turn, for the memory figures
      * @param rateSeconds for how long handshakes are counted
+     * @param libp2p     the js-libp2p comparison peer's launcher ({@code itests/bench/libp2p-perf}), or null
      */
     record Options(List<Link> links, String setupLink, List<String> transports, int runs, int setupRuns, Path dist,
-            Path out, boolean smoke, List<Integer> idleCounts, int rateSeconds) {
+            Path out, boolean smoke, List<Integer> idleCounts, int rateSeconds, Path libp2p) {
 
         static Options parse(String... args) {
             boolean smoke = false;
@@ -64,6 +65,7 @@ final class Bench {
             Path dist = Path.of("runtime/target/kizuna");
             Path out = Path.of("docs");
             List<Integer> idle = List.of(1_000, 10_000);
+            Path libp2p = null;
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--smoke" -> smoke = true;
@@ -72,8 +74,9 @@ final class Bench {
                     case "--dist" -> dist = Path.of(args[++i]);
                     case "--out" -> out = Path.of(args[++i]);
                     case "--idle" -> idle = java.util.Arrays.stream(args[++i].split(",")).map(Integer::valueOf).toList();
+                    case "--libp2p" -> libp2p = Path.of(args[++i]).toAbsolutePath();
                     default -> throw new IllegalArgumentException("unknown option " + args[i] + "; options: --smoke, "
-                            + "--runs N, --transports tcp,quic, --idle 1000,10000, --dist DIR, --out DIR");
+                            + "--runs N, --transports tcp,quic, --idle 1000,10000, --libp2p SCRIPT, --dist DIR, --out DIR");
                 }
             }
             if (runs < 1 || runs > 20) {
@@ -89,7 +92,7 @@ final class Bench {
                             new Link("100 Mbit/s, 20 ms, 1% loss", 100, 20, 1, 4 * mib));
             return new Options(links, smoke ? links.get(1).name() : "100 Mbit/s, 20 ms", transports,
                     smoke ? 1 : runs, smoke ? 3 : 12, dist.toAbsolutePath(), out.toAbsolutePath(), smoke,
-                    smoke ? List.of(50) : idle, smoke ? 2 : 10);
+                    smoke ? List.of(50) : idle, smoke ? 2 : 10, libp2p);
         }
     }
 
@@ -185,6 +188,13 @@ final class Bench {
      * @return the figures
      */
     Results run() {
+        if (options.libp2p() != null) {
+            // installs the pinned packages once, here: the lab's namespaces reach no registry
+            Lab.Result r = Lab.exec(List.of(options.libp2p().toString(), "install"));
+            if (r.exit() != 0) {
+                throw new Lab.LabException("cannot install the js-libp2p peer: " + r.output());
+            }
+        }
         for (Link link : options.links()) {
             say("link " + link.name());
             try (Lab lab = Lab.open(work.resolve(slug(link.name())))) {
@@ -206,6 +216,10 @@ final class Bench {
             congestion.add("iperf3 and Kizuna TCP: Linux " + sysctl(lab, a.client(), "net.ipv4.tcp_congestion_control")
                     + " on both ends (the namespaces' default)");
             congestion.add("Kizuna QUIC: quiche CUBIC (the transport's default congestionControl), paced by quiche");
+            if (options.libp2p() != null) {
+                congestion.add("js-libp2p TCP and WebSockets: the same Linux default; js-libp2p QUIC: quinn's default "
+                        + "(Cubic), which @chainsafe/libp2p-quic does not let one change");
+            }
         }
         iperf(lab, link, a, b);
 
@@ -217,6 +231,9 @@ final class Bench {
         boolean unshaped = link.rateMbit() == 0 && link.rttMs() == 0 && link.lossPct() == 0;
         for (String transport : options.transports()) {
             perf(nodes, nodeA, link, b, transport, unshaped);
+        }
+        if (options.libp2p() != null) {
+            libp2p(lab, link, a, b, rtt);
         }
         if (link.name().equals(options.setupLink())) {
             setup(nodes, homes, nodeA, a, b, rtt);
@@ -445,6 +462,64 @@ final class Bench {
             out.add(new double[] {Double.parseDouble(m.group(2)) * unit, Double.parseDouble(m.group(4))});
         }
         return out;
+    }
+
+    // ------------------------------------------------------------------ js-libp2p
+
+    private static final Pattern READY_LIBP2P = Pattern.compile("\\{\"ready\":true.*\"addrs\":\\[([^\\]]*)\\]");
+    private static final Pattern LIBP2P_RUN = Pattern.compile("\\{\"transport\":\"(\\w+)\",\"run\":(\\d+),"
+            + "\"connectMs\":([\\d.]+),\"uploadBytes\":(\\d+),\"uploadSeconds\":([\\d.]+),"
+            + "\"downloadBytes\":(\\d+),\"downloadSeconds\":([\\d.]+)");
+
+    /** js-libp2p's perf over its TCP, QUIC and WebSockets on the same link, one warm-up run not counted. */
+    private void libp2p(Lab lab, Link link, Lab.Site a, Lab.Site b, double rtt) {
+        Path log = lab.work().resolve("libp2p-server.log");
+        Process server = lab.start(a.client(), log, options.libp2p().toString(), "server", "--listen", a.clientIp(),
+                "--tcp-port", "7500", "--quic-port", "7500", "--ws-port", "7501", "--key-file",
+                lab.work().resolve("libp2p.key").toString());
+        String addrs = null;
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+        while (addrs == null && System.nanoTime() < deadline) {
+            Matcher m = READY_LIBP2P.matcher(BenchNode.read(log));
+            if (m.find()) {
+                addrs = m.group(1);
+            } else if (!server.isAlive()) {
+                throw new Lab.LabException("the js-libp2p server exited: " + BenchNode.read(log));
+            } else {
+                pause(100);
+            }
+        }
+        if (addrs == null) {
+            throw new Lab.LabException("the js-libp2p server was not ready in 60 s: " + BenchNode.read(log));
+        }
+        for (String addr : addrs.replace("\"", "").split(",")) {
+            String kind = addr.contains("/quic") ? "quic" : addr.contains("/ws") ? "ws" : "tcp";
+            Lab.Result r = lab.runFor(b.client(), COMMAND_SECONDS, options.libp2p().toString(), "client", "--server",
+                    addr, "--upload", Long.toString(link.bytes()), "--download", Long.toString(link.bytes()), "--runs",
+                    Integer.toString(options.runs() + 1));
+            List<Double> up = new ArrayList<>();
+            List<Double> down = new ArrayList<>();
+            List<Double> connect = new ArrayList<>();
+            Matcher m = LIBP2P_RUN.matcher(r.output());
+            while (m.find()) {
+                if (Integer.parseInt(m.group(2)) == 0) {
+                    continue; // the warm-up
+                }
+                connect.add(Double.parseDouble(m.group(3)));
+                up.add(Long.parseLong(m.group(4)) * 8 / Double.parseDouble(m.group(5)) / 1e6);
+                down.add(Long.parseLong(m.group(6)) * 8 / Double.parseDouble(m.group(7)) / 1e6);
+            }
+            if (r.exit() != 0 || up.size() != options.runs()) {
+                throw new Lab.LabException("js-libp2p over " + kind + " did not finish " + options.runs() + " runs: "
+                        + r.output());
+            }
+            record(new Goodput(link.name(), "js-libp2p " + kind, "upload", up));
+            record(new Goodput(link.name(), "js-libp2p " + kind, "download", down));
+            if (link.name().equals(options.setupLink())) {
+                setups.add(new Setup("js-libp2p " + kind + " (connect + 1-byte perf round trip)", rtt, connect));
+            }
+        }
+        server.destroy();
     }
 
     // ------------------------------------------------------------------ set-up

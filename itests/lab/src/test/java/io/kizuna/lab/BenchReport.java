@@ -90,7 +90,8 @@ final class BenchReport {
                 }
                 s.append("| ").append(link.name()).append(" | ")
                         .append(fmt(results.rtts().getOrDefault(link.name(), 0.0), 2)).append(" | ")
-                        .append(who.equals("iperf3") ? "iperf3 (TCP)" : "Kizuna " + who).append(" | ")
+                        .append(who.equals("iperf3") ? "iperf3 (TCP)" : who.startsWith("js-") ? who : "Kizuna " + who)
+                        .append(" | ")
                         .append(up.map(BenchReport::figure).orElse("")).append(" | ")
                         .append(down.map(BenchReport::figure).orElse("")).append(" | ")
                         .append(who.equals("iperf3") ? "" : ratio(up, iperfUp)).append(" | ")
@@ -152,10 +153,16 @@ final class BenchReport {
         return s.toString();
     }
 
+    /** @return iperf3 first, then every measured party in the order measured */
     private List<String> whos() {
         List<String> whos = new ArrayList<>(List.of("iperf3"));
-        whos.addAll(results.options().transports());
+        whos.addAll(measured());
         return whos;
+    }
+
+    /** @return the Kizuna transports and comparison peers measured, in the order measured */
+    private List<String> measured() {
+        return results.goodput().stream().map(Bench.Goodput::who).filter(w -> !w.equals("iperf3")).distinct().toList();
     }
 
     private Optional<Bench.Goodput> find(String link, String who, String direction) {
@@ -240,7 +247,7 @@ final class BenchReport {
     /** One panel per link, each with its own scale: a bar per transport and direction, iperf3 as dashed lines. */
     String svg() {
         List<Bench.Link> links = results.options().links();
-        List<String> transports = results.options().transports();
+        List<String> transports = measured();
         int panelW = 60 + transports.size() * 70;
         int panelH = 260;
         int top = 50;
