@@ -16,12 +16,17 @@ import io.netty.channel.socket.DatagramPacket;
  * sends it at most three times the bytes it received from it. quiche keeps the
  * limit for its first flight but not for its probe retransmissions (measured: a
  * single 1,200-byte Initial from a silent source drew 5,721 bytes within 4 s),
- * so datagrams beyond the budget are dropped here, and counted.
+ * so handshake datagrams beyond the budget are dropped here, and counted.
  *
- * <p>An address counts as validated once quiche has proved it: a connection
- * from it completed its handshake, or quiche validated it as a new path after a
- * migration ({@link #validated}). Nothing in a packet's clear header can prove
- * it, since anyone can write those bytes from a spoofed address. At most
+ * <p>Only datagrams that start with a long-header packet (Initial, Handshake:
+ * what quiche sends before a handshake completes, in answer to packets anyone
+ * can forge) are held to the budget. Short-header packets belong to a
+ * connection whose keys the peer proved; quiche sends them to a new address
+ * only after a decrypted packet came from there, and validates such a path
+ * under its own limit (RFC 9000 §9.3), as the lab's migration tests show. An
+ * address counts as validated once a connection from it completed its
+ * handshake ({@link #validated}). Nothing in a packet's clear header is taken
+ * as proof, since a spoofer can write those bytes too. At most
  * {@value #MAX_ADDRESSES} addresses are remembered, the least recently seen
  * forgotten first; a forgotten address starts again with no budget, so the guard
  * fails closed. It runs on the socket's event loop only.
@@ -30,6 +35,7 @@ final class AmplificationGuard extends ChannelDuplexHandler {
 
     static final int MAX_ADDRESSES = 65_536;
     private static final int FACTOR = 3;
+    private static final int LONG_HEADER = 0x80;
 
     /** Bytes received from and sent to one address; validated ones have no limit. */
     private static final class Budget {
@@ -76,7 +82,8 @@ final class AmplificationGuard extends ChannelDuplexHandler {
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-        if (msg instanceof DatagramPacket p && p.recipient() != null) {
+        if (msg instanceof DatagramPacket p && p.recipient() != null && p.content().isReadable()
+                && (p.content().getUnsignedByte(p.content().readerIndex()) & LONG_HEADER) != 0) {
             Budget b = budgets.computeIfAbsent(p.recipient(), a -> new Budget());
             int size = p.content().readableBytes();
             if (!b.validated && b.sent + size > FACTOR * b.received) {

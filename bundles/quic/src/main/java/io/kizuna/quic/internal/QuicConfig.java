@@ -30,6 +30,12 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             description = "A connection with no packets for this long is closed (QUIC max_idle_timeout)")
     int idleTimeoutMillis() default QuicSettings.DEFAULT_IDLE_TIMEOUT_MILLIS;
 
+    @AttributeDefinition(name = "Keep-alive (ms)",
+            description = "A dialer sends an ack-eliciting keep-alive (a 1-byte QUIC DATAGRAM frame) this often, so "
+                    + "NAT mappings stay open and, after a NAT gives it a new port, the listener learns the new "
+                    + "address even when the dialer only receives; 0 turns it off. Must stay below the idle timeout")
+    int keepAliveMillis() default QuicSettings.DEFAULT_KEEP_ALIVE_MILLIS;
+
     @AttributeDefinition(name = "Stream window (bytes)",
             description = "Flow-control window per stream: bytes a peer may send ahead of the application")
     int streamWindow() default QuicSettings.DEFAULT_STREAM_WINDOW;

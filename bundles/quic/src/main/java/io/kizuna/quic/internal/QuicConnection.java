@@ -20,12 +20,12 @@ import io.kizuna.transport.ConnectionInfo.Direction;
 import io.kizuna.transport.MultiplexedConnection;
 import io.kizuna.transport.PeerId;
 import io.kizuna.transport.TransportException;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.quic.QuicChannel;
 import io.netty.handler.codec.quic.QuicConnectionCloseEvent;
-import io.netty.handler.codec.quic.QuicPathEvent;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import io.netty.handler.codec.quic.QuicStreamType;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -57,6 +57,8 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
      * layout.
      */
     static final byte PREAMBLE = 1;
+    /** The payload of a keep-alive DATAGRAM frame (read by nobody). */
+    private static final byte[] KEEP_ALIVE = {0};
 
     /** Application error code of CONNECTION_CLOSE after an orderly end. */
     static final int NO_ERROR = 0;
@@ -90,6 +92,7 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
     private boolean closedByUs;
     private int peerErrorCode = -1;
     private ScheduledFuture<?> closeTimer;
+    private ScheduledFuture<?> keepAlive;
 
     /**
      * @param transport   the transport that owns it
@@ -292,6 +295,35 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         }
     }
 
+    /**
+     * A dialer sends a 1-byte DATAGRAM frame every {@code keepAliveMillis}: it is
+     * ack-eliciting, so it keeps NAT mappings open, and after a NAT rebinding it
+     * shows the listener the dialer's new address even when the dialer only
+     * receives (otherwise the listener sends into the old mapping and nobody
+     * hears from anybody until the idle timeout).
+     */
+    private void startKeepAlive() {
+        int every = settings.keepAliveMillis();
+        if (every > 0 && keepAlive == null) {
+            keepAlive = channel.eventLoop().scheduleAtFixedRate(() -> {
+                if (channel.isActive() && !closing) {
+                    channel.writeAndFlush(Unpooled.wrappedBuffer(KEEP_ALIVE));
+                }
+            }, every, every, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Keep-alive DATAGRAM frames end here; anything else (new streams) goes on. */
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof ByteBuf datagram) {
+            transport.keepAliveReceived();
+            datagram.release();
+        } else {
+            ctx.fireChannelRead(msg);
+        }
+    }
+
     /** Waits for the peer to close, at most the close timeout, then closes. */
     private void closeAfterTimeout() {
         if (closing || closeTimer != null || channel == null) {
@@ -385,6 +417,7 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         }
         authenticated = true;
         if (direction == Direction.OUTBOUND) {
+            startKeepAlive();
             transport.rememberPeer(target, peerId);
             if (!early) {
                 openFirstStream(() -> readPreamble(first, this::maybeEstablished));
@@ -469,9 +502,6 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         if (evt instanceof QuicConnectionCloseEvent e && !e.isTlsError()) {
             peerErrorCode = e.error();
         }
-        if (evt instanceof QuicPathEvent.Validated v) {
-            addressValidated(v.remote());
-        }
         ctx.fireUserEventTriggered(evt);
     }
 
@@ -498,6 +528,9 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         closing = true;
         if (closeTimer != null) {
             closeTimer.cancel(false);
+        }
+        if (keepAlive != null) {
+            keepAlive.cancel(false);
         }
         if (!established.isDone()) {
             established.completeExceptionally(transport.handshakeError(this, target, expected, null));

@@ -13,6 +13,7 @@ import io.netty.handler.codec.quic.QuicCongestionControlAlgorithm;
  * @param maxStreamsPerConnection   concurrent bidirectional streams a peer may open
  * @param handshakeTimeoutMillis    QUIC + TLS handshake timeout per endpoint
  * @param idleTimeoutMillis         QUIC max_idle_timeout
+ * @param keepAliveMillis           how often a dialer sends an ack-eliciting keep-alive, 0 for never
  * @param streamWindow              flow-control window per stream
  * @param connectionWindow          flow-control window per connection
  * @param writeHighWaterMark        outbound bytes per stream above which writes are held back
@@ -34,6 +35,7 @@ record QuicSettings(
         int maxStreamsPerConnection,
         int handshakeTimeoutMillis,
         int idleTimeoutMillis,
+        int keepAliveMillis,
         int streamWindow,
         int connectionWindow,
         int writeHighWaterMark,
@@ -54,6 +56,7 @@ record QuicSettings(
     static final int DEFAULT_MAX_STREAMS = 128;
     static final int DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 5_000;
     static final int DEFAULT_IDLE_TIMEOUT_MILLIS = 30_000;
+    static final int DEFAULT_KEEP_ALIVE_MILLIS = 10_000;
     static final int DEFAULT_STREAM_WINDOW = 4 * 1024 * 1024;
     static final int DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024;
     static final int DEFAULT_WRITE_HIGH_WATER_MARK = 256 * 1024;
@@ -70,6 +73,10 @@ record QuicSettings(
         positive("maxStreamsPerConnection", maxStreamsPerConnection);
         positive("handshakeTimeoutMillis", handshakeTimeoutMillis);
         positive("idleTimeoutMillis", idleTimeoutMillis);
+        if (keepAliveMillis < 0 || keepAliveMillis >= idleTimeoutMillis) {
+            throw new IllegalArgumentException("quic configuration: keepAliveMillis=" + keepAliveMillis
+                    + " must be 0 (off) or more, and below idleTimeoutMillis=" + idleTimeoutMillis);
+        }
         positive("streamWindow", streamWindow);
         positive("connectionWindow", connectionWindow);
         positive("writeHighWaterMark", writeHighWaterMark);
@@ -124,7 +131,8 @@ record QuicSettings(
     /** @return the defaults of {@link QuicConfig} */
     static QuicSettings defaults() {
         return new QuicSettings(DEFAULT_PRIORITY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_STREAMS,
-                DEFAULT_HANDSHAKE_TIMEOUT_MILLIS, DEFAULT_IDLE_TIMEOUT_MILLIS, DEFAULT_STREAM_WINDOW,
+                DEFAULT_HANDSHAKE_TIMEOUT_MILLIS, DEFAULT_IDLE_TIMEOUT_MILLIS, DEFAULT_KEEP_ALIVE_MILLIS,
+                DEFAULT_STREAM_WINDOW,
                 DEFAULT_CONNECTION_WINDOW, DEFAULT_WRITE_HIGH_WATER_MARK, DEFAULT_WRITE_LOW_WATER_MARK,
                 DEFAULT_READ_QUEUE_BYTES, congestionControl(DEFAULT_CONGESTION_CONTROL), DEFAULT_UDP_BUFFER,
                 DEFAULT_UDP_BUFFER, true, true, DEFAULT_TOKEN_LIFETIME_SECONDS, false, 0, DEFAULT_CLOSE_TIMEOUT_MILLIS);
@@ -137,58 +145,66 @@ record QuicSettings(
      */
     static QuicSettings from(QuicConfig c) {
         return new QuicSettings(c.kizuna_transport_priority(), c.maxConnections(), c.maxStreamsPerConnection(),
-                c.handshakeTimeoutMillis(), c.idleTimeoutMillis(), c.streamWindow(), c.connectionWindow(),
-                c.writeHighWaterMark(), c.writeLowWaterMark(), c.readQueueBytes(),
-                congestionControl(c.congestionControl()), c.udpReceiveBuffer(), c.udpSendBuffer(), c.segmentationOffload(), c.retry(),
-                c.retryTokenLifetimeSeconds(), c.earlyData(), c.ioThreads(), c.closeTimeoutMillis());
+                c.handshakeTimeoutMillis(), c.idleTimeoutMillis(), c.keepAliveMillis(), c.streamWindow(),
+                c.connectionWindow(), c.writeHighWaterMark(), c.writeLowWaterMark(), c.readQueueBytes(),
+                congestionControl(c.congestionControl()), c.udpReceiveBuffer(), c.udpSendBuffer(),
+                c.segmentationOffload(), c.retry(), c.retryTokenLifetimeSeconds(), c.earlyData(), c.ioThreads(),
+                c.closeTimeoutMillis());
     }
 
     QuicSettings withMaxConnections(int value) {
-        return new QuicSettings(priority, value, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
+        return new QuicSettings(priority, value, maxStreamsPerConnection, handshakeTimeoutMillis, idleTimeoutMillis,
+                keepAliveMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark, readQueueBytes,
+                congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
                 retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withStreamWindow(int value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, value, Math.max(connectionWindow, value), writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
-                retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
+                idleTimeoutMillis, keepAliveMillis, value, Math.max(connectionWindow, value), writeHighWaterMark,
+                writeLowWaterMark, readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer,
+                segmentationOffload, retry, retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withRetry(boolean value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, value,
-                retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
+                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, writeHighWaterMark,
+                writeLowWaterMark, readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer,
+                segmentationOffload, value, retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withSegmentationOffload(boolean value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, value, retry,
+                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, writeHighWaterMark,
+                writeLowWaterMark, readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, value, retry,
+                retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
+    }
+
+    QuicSettings withKeepAlive(int value) {
+        return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
+                idleTimeoutMillis, value, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
+                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
                 retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withEarlyData(boolean value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
-                retryTokenLifetimeSeconds, value, ioThreads, closeTimeoutMillis);
+                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, writeHighWaterMark,
+                writeLowWaterMark, readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer,
+                segmentationOffload, retry, retryTokenLifetimeSeconds, value, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withCongestionControl(QuicCongestionControlAlgorithm value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, value, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry, retryTokenLifetimeSeconds, earlyData,
-                ioThreads, closeTimeoutMillis);
+                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, writeHighWaterMark,
+                writeLowWaterMark, readQueueBytes, value, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
+                retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
-    QuicSettings withUdpBuffers(int bytes) {
+    QuicSettings withUdpBuffers(int value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, congestionControl, bytes, bytes, segmentationOffload, retry, retryTokenLifetimeSeconds, earlyData,
-                ioThreads, closeTimeoutMillis);
+                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, writeHighWaterMark,
+                writeLowWaterMark, readQueueBytes, congestionControl, value, value, segmentationOffload, retry,
+                retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 }

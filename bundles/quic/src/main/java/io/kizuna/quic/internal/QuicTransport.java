@@ -105,6 +105,8 @@ public final class QuicTransport implements Transport {
     private static final int MAX_KNOWN_PEERS = 1024;
     /** How long stopping waits for connections to finish closing before it closes their sockets. */
     private static final long STOP_DRAIN_MILLIS = 200;
+    /** DATAGRAM frames queued per connection, each way: keep-alives only, so a few. */
+    private static final int KEEP_ALIVE_QUEUE = 4;
     /** QUIC transport error CONNECTION_REFUSED (RFC 9000 §20.1). */
     private static final int CONNECTION_REFUSED = 0x02;
 
@@ -125,6 +127,7 @@ public final class QuicTransport implements Transport {
     private final AtomicLong refusedHandshakes = new AtomicLong();
     private final AtomicLong handshakes = new AtomicLong();
     private final AtomicLong amplificationDrops = new AtomicLong();
+    private final AtomicLong keepAlives = new AtomicLong();
     private final Set<QuicConnection> connections = ConcurrentHashMap.newKeySet();
     private final Set<Channel> sockets = ConcurrentHashMap.newKeySet();
     private final Set<QuicListener> listeners = ConcurrentHashMap.newKeySet();
@@ -638,6 +641,8 @@ public final class QuicTransport implements Transport {
                 .initialMaxStreamsBidirectional(settings.maxStreamsPerConnection())
                 .initialMaxStreamsUnidirectional(0)
                 .congestionControlAlgorithm(settings.congestionControl())
+                // DATAGRAM frames (RFC 9221) carry the dialer's keep-alive; nothing else uses them
+                .datagram(KEEP_ALIVE_QUEUE, KEEP_ALIVE_QUEUE)
                 .activeMigration(true);
     }
 
@@ -703,6 +708,15 @@ public final class QuicTransport implements Transport {
         return new TransportException.LimitExceeded("maxConnections", settings.maxConnections(), what
                 + " over quic: " + openConnections.get() + " connections are open; close some or raise "
                 + "maxConnections in configuration " + PID);
+    }
+
+    void keepAliveReceived() {
+        keepAlives.incrementAndGet();
+    }
+
+    /** @return keep-alive DATAGRAM frames received from dialers */
+    long keepAlivesReceived() {
+        return keepAlives.get();
     }
 
     /** @return bytes listeners did not send because an unvalidated address had used its 3x budget */

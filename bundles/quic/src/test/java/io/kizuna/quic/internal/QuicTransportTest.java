@@ -331,6 +331,32 @@ class QuicTransportTest extends TransportContractTest {
 
     @Test
     @Timeout(value = 30, unit = SECONDS)
+    void anIdleDialerSendsKeepAlivesAndTheListenerDoesNot() throws Exception {
+        QuicTransport server = node(QuicSettings.defaults().withKeepAlive(100));
+        QuicTransport client = node(QuicSettings.defaults().withKeepAlive(100));
+        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+        Listener listener = listen(server, accepted::add);
+        Connection out = dial(client, addressOf(server, listener));
+        await(out.write(ByteBuffer.wrap(new byte[] {1})));
+        assertThat(accepted.poll(STEP.toSeconds(), SECONDS)).isNotNull();
+        // nothing else is written: only keep-alives cross, from the dialer
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                .until(() -> server.keepAlivesReceived() >= 5);
+        assertThat(client.keepAlivesReceived()).as("keep-alives the listener sent").isZero();
+        assertThat(out.isConnected()).isTrue();
+    }
+
+    @Test
+    @Timeout(value = 10, unit = SECONDS)
+    void aKeepAliveAtOrAboveTheIdleTimeoutIsRefused() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> QuicSettings.defaults()
+                        .withKeepAlive(QuicSettings.DEFAULT_IDLE_TIMEOUT_MILLIS))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("keepAliveMillis=30000")
+                .hasMessageContaining("below idleTimeoutMillis=30000");
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
     void aKernelCapOnSocketBuffersIsReported() throws Exception {
         // far above any kernel's default net.core.rmem_max / wmem_max (a few MiB)
         int wanted = 256 * MIB;
