@@ -309,7 +309,6 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
                 try {
                     current = deflate.inflate(m.payload(), settings.maxMessageSize());
                 } catch (InvalidDataException e) {
-                    transport.limitOrViolation(e.getCloseCode());
                     protocolFailure(e.getCloseCode(), e.getMessage());
                     return false;
                 }
@@ -609,8 +608,12 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
 
         @Override
         public void onWebsocketMessage(WebSocket conn, String message) {
-            transport.limitOrViolation(CloseFrame.REFUSE);
             protocolFailure(CloseFrame.REFUSE, "kizuna/1 carries binary messages only, a text message arrived");
+        }
+
+        @Override
+        public void onWebsocketPong(WebSocket conn, Framedata f) {
+            transport.pongReceived();
         }
 
         @Override
@@ -674,7 +677,6 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
             return; // after this side's Close, nothing more is delivered
         }
         if (eofReceived) {
-            transport.limitOrViolation(CloseFrame.PROTOCOL_ERROR);
             protocolFailure(CloseFrame.PROTOCOL_ERROR, "a message arrived after the end of the stream");
             return;
         }
@@ -717,6 +719,9 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
             // Both Close frames are out: the connection is done once ours is sent.
             lastWrite.addListener(f -> closeChannel());
             return;
+        }
+        if (code != CloseFrame.NORMAL && code != CloseFrame.GOING_AWAY) {
+            transport.limitOrViolation(code); // bad input from the peer: counted, whoever found it
         }
         if (code != CloseFrame.NORMAL && code != CloseFrame.GOING_AWAY && failure == null && !appClosed) {
             failure = code == CloseFrame.TOOBIG

@@ -103,6 +103,7 @@ public final class WebSocketTransport implements Transport {
     private final AtomicLong closedTooBig = new AtomicLong();
     private final AtomicLong protocolViolations = new AtomicLong();
     private final AtomicLong deadPeers = new AtomicLong();
+    private final AtomicLong pongs = new AtomicLong();
     private final Set<WebSocketConnection> connections = ConcurrentHashMap.newKeySet();
     private final Set<Channel> channels = ConcurrentHashMap.newKeySet();
     private final Set<WssListener> listeners = ConcurrentHashMap.newKeySet();
@@ -523,6 +524,10 @@ public final class WebSocketTransport implements Transport {
         deadPeers.incrementAndGet();
     }
 
+    void pongReceived() {
+        pongs.incrementAndGet();
+    }
+
     WebSocketSettings settings() {
         return settings;
     }
@@ -554,6 +559,11 @@ public final class WebSocketTransport implements Transport {
     /** @return connections closed for other bad input (protocol errors, text messages) */
     long protocolViolations() {
         return protocolViolations.get();
+    }
+
+    /** @return pongs received, answers to this side's keep-alive pings */
+    long pongs() {
+        return pongs.get();
     }
 
     /** @return connections closed because the peer answered nothing, not even a ping */
