@@ -29,8 +29,12 @@ import org.java_websocket.protocols.Protocol;
  */
 final class KizunaDraft extends Draft_6455 {
 
-    /** The WebSocket subprotocol of a kizuna stream. */
-    static final String SUBPROTOCOL = "kizuna/1";
+    /**
+     * The WebSocket subprotocol of a kizuna stream. Not {@code kizuna/1}: RFC 6455
+     * (4.1) makes a subprotocol an RFC 2616 token, where '/' is a separator, and
+     * npm's ws and browsers refuse such a name before they connect.
+     */
+    static final String SUBPROTOCOL = "kizuna.v1";
 
     private final int maxMessageSize;
     private final boolean deflate;

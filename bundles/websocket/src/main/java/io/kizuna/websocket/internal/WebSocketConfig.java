@@ -5,7 +5,7 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 /** Configuration of the WebSocket transport (PID {@value WebSocketTransport#PID}). */
 @ObjectClassDefinition(name = "Kizuna WebSocket transport",
-        description = "wss:// (WebSocket over TLS 1.3) with subprotocol kizuna/1, mutually authenticated by node keys")
+        description = "wss:// (WebSocket over TLS 1.3) with subprotocol kizuna.v1, mutually authenticated by node keys")
 @interface WebSocketConfig {
 
     @AttributeDefinition(name = "Priority",

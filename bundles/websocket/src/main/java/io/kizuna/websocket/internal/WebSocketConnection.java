@@ -69,7 +69,7 @@ import org.java_websocket.handshake.ServerHandshakeBuilder;
  *
  * <p>The stream (subprotocol {@value KizunaDraft#SUBPROTOCOL}): written bytes
  * travel as binary messages of at most {@code sendMessageSize}; an empty binary
- * message ends the sender's direction (half-close); text messages are refused
+ * message (empty once inflated) ends the sender's direction (half-close); text messages are refused
  * with 1003. When both directions have ended, the side that saw the second end
  * sends Close 1000. A Close from the peer with 1000 or 1001 is an end of stream
  * (bytes before it stay readable); any other code fails the connection.
@@ -84,6 +84,9 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
 
     private static final System.Logger LOG = System.getLogger(WebSocketConnection.class.getName());
     private static final SecureRandom RANDOM = new SecureRandom();
+
+    /** Compressed messages of at most this many bytes are inflated on arrival, to see an end of stream. */
+    private static final int SMALL_COMPRESSED = 16;
 
     private enum State { HANDSHAKING, OPEN, CLOSED }
 
@@ -135,6 +138,7 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
     private boolean outputShutdownDone;
     private boolean appClosed;
     private boolean closing;
+    private boolean closedByPeer;
     private TransportException failure;
     private ByteBuffer readDst;
     private CompletableFuture<Integer> readResult;
@@ -288,10 +292,10 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
             deliver();
         } else if (readResult == null) {
             return; // inflating the next message failed the read
+        } else if (failure != null) {
+            failRead(failure); // after the bytes that came before it
         } else if (inputEnded && inbound.isEmpty()) {
             completeRead(-1);
-        } else if (failure != null) {
-            failRead(failure);
         } else if (state == State.CLOSED) {
             failRead(new TransportException.Io("connection " + id + " is closed", null));
         } else {
@@ -505,7 +509,7 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
         }
         outputShutdown = true;
         shutdownResult = result;
-        // kizuna/1: an empty binary message ends this direction; the peer may go on writing.
+        // kizuna.v1: an empty binary message ends this direction; the peer may go on writing.
         engine.send(ByteBuffer.allocate(0));
         ctx.flush();
         lastWrite.addListener(sent -> {
@@ -608,7 +612,7 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
 
         @Override
         public void onWebsocketMessage(WebSocket conn, String message) {
-            protocolFailure(CloseFrame.REFUSE, "kizuna/1 carries binary messages only, a text message arrived");
+            protocolFailure(CloseFrame.REFUSE, "kizuna.v1 carries binary messages only, a text message arrived");
         }
 
         @Override
@@ -680,7 +684,19 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
             protocolFailure(CloseFrame.PROTOCOL_ERROR, "a message arrived after the end of the stream");
             return;
         }
-        boolean compressed = ((KizunaDraft) engine.getDraft()).lastMessageCompressed();
+        KizunaDraft draft = (KizunaDraft) engine.getDraft();
+        boolean compressed = draft.lastMessageCompressed();
+        if (compressed && message.remaining() <= SMALL_COMPRESSED) {
+            // Other stacks compress every message, the empty one that ends a stream too:
+            // a few bytes inflate at once (to little: DEFLATE grows at most ~1000-fold).
+            try {
+                message = draft.deflate().inflate(message, settings.maxMessageSize());
+                compressed = false;
+            } catch (InvalidDataException e) {
+                protocolFailure(e.getCloseCode(), e.getMessage());
+                return;
+            }
+        }
         if (!message.hasRemaining() && !compressed) {
             eofReceived = true;
             endOfInput();
@@ -709,6 +725,7 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
             return;
         }
         if (remote) {
+            closedByPeer = true;
             if (code == CloseFrame.NORMAL || code == CloseFrame.GOING_AWAY || code == CloseFrame.NOCODE) {
                 endOfInput();
             } else if (failure == null && !appClosed) {
@@ -1005,8 +1022,8 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
             failWrite(failure != null ? failure
                     : new TransportException.Io("connection " + id + " closed before the write completed", null));
         }
-        if (failure != null) {
-            inbound.clear();
+        if (failure != null && !closedByPeer) {
+            inbound.clear(); // lost with the connection; what came before a peer's Close stays readable
             current = null;
         }
         inputEnded = true;

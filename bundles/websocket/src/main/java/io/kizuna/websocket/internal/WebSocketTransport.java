@@ -95,6 +95,7 @@ public final class WebSocketTransport implements Transport {
     private final WebSocketSettings settings;
     private final EventLoopGroup group;
     private final SslContext serverContext;
+    private final SslContext harnessContext;
     private final SslContext clientContext;
     private final AtomicBoolean active = new AtomicBoolean(true);
     private final AtomicInteger openChannels = new AtomicInteger();
@@ -136,6 +137,13 @@ public final class WebSocketTransport implements Transport {
                 .sslProvider(SslProvider.JDK)
                 .protocols(PROTOCOLS)
                 .clientAuth(ClientAuth.OPTIONAL)
+                .build();
+        // A test harness's browser endpoint requests no certificate at all: headless Chromium
+        // aborts any handshake that asks it for one, even an optional one.
+        this.harnessContext = SslContextBuilder.forServer(identity.keyManager())
+                .sslProvider(SslProvider.JDK)
+                .protocols(PROTOCOLS)
+                .clientAuth(ClientAuth.NONE)
                 .build();
         // One client context: the expected PeerId is checked per connection, after TLS and
         // before the upgrade; the trust manager checks that the certificate is bound to a key.
@@ -243,10 +251,12 @@ public final class WebSocketTransport implements Transport {
     }
 
     /**
-     * Listens; with {@code anonymous} set, a dialer that proves no node key (a
-     * browser, a WebSocket tool) is upgraded too and handed there, never to
-     * {@code acceptor}. Only test harnesses do this: the platform never sees
-     * such a connection.
+     * Listens; with {@code anonymous} set, the listener is a test harness's
+     * browser endpoint: its TLS asks for no client certificate (headless Chromium
+     * aborts a handshake that asks for one), and a dialer that proved no node key
+     * (a browser, a WebSocket tool) is upgraded too and handed to
+     * {@code anonymous}, never to {@code acceptor}. Only tests do this: the
+     * platform never sees such a connection.
      *
      * @param local     the address
      * @param acceptor  receives authenticated connections
@@ -270,7 +280,7 @@ public final class WebSocketTransport implements Transport {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        accepted(ch, acceptor, anonymous);
+                        accepted(ch, anonymous == null ? serverContext : harnessContext, acceptor, anonymous);
                     }
                 });
         b.childOption(ChannelOption.TCP_NODELAY, true)
@@ -299,7 +309,8 @@ public final class WebSocketTransport implements Transport {
 
     // ------------------------------------------------------------------ inbound
 
-    private void accepted(SocketChannel ch, Consumer<Connection> acceptor, Consumer<Connection> anonymous) {
+    private void accepted(SocketChannel ch, SslContext context, Consumer<Connection> acceptor,
+            Consumer<Connection> anonymous) {
         if (!active.get()) {
             ch.close();
             return;
@@ -313,7 +324,7 @@ public final class WebSocketTransport implements Transport {
         }
         track(ch);
         String target = new Endpoint(PROTOCOL_NAME, ch.remoteAddress()).toString();
-        SslHandler tls = sslHandler(serverContext, ch);
+        SslHandler tls = sslHandler(context, ch);
         CompletableFuture<WebSocketConnection> established = new CompletableFuture<>();
         ch.pipeline().addLast("tls", tls).addLast("kizuna", new WebSocketConnection(this, ch, tls,
                 Direction.INBOUND, target, null, anonymous != null, established));

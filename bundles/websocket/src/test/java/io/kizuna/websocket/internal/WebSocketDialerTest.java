@@ -188,7 +188,7 @@ class WebSocketDialerTest {
                         + "Sec-WebSocket-Accept: " + accept(request) + "\r\n\r\n",
                 request -> "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                         + "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n"
-                        + "Sec-WebSocket-Protocol: kizuna/1\r\n\r\n",
+                        + "Sec-WebSocket-Protocol: kizuna.v1\r\n\r\n",
                 request -> "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
         for (UnaryOperator<String> reply : bad) {
             try (RawServer server = new RawServer(listener.keyManager(), true, reply)) {
@@ -197,7 +197,7 @@ class WebSocketDialerTest {
                         .hasMessageContaining("upgrade");
                 String request = new String(server.received.get(10, SECONDS), StandardCharsets.ISO_8859_1);
                 assertThat(request).startsWith("GET /kizuna HTTP/1.1").containsIgnoringCase(
-                        "Sec-WebSocket-Protocol: kizuna/1");
+                        "Sec-WebSocket-Protocol: kizuna.v1");
             }
         }
     }

@@ -74,14 +74,14 @@ class WebSocketLimitsTest {
         return c;
     }
 
-    /** A client with a node key, upgraded to kizuna/1, and the server's end of it. */
+    /** A client with a node key, upgraded to kizuna.v1, and the server's end of it. */
     private record Upgraded(RawClient client, Connection accepted, NodeIdentity identity) {
     }
 
     private Upgraded upgraded(Server s, String extensions) throws Exception {
         NodeIdentity id = Identities.generate();
         RawClient c = client(s, id);
-        Map<String, String> head = c.upgrade("/kizuna", "kizuna/1", extensions);
+        Map<String, String> head = c.upgrade("/kizuna", "kizuna.v1", extensions);
         assertThat(head.get(":status")).startsWith("HTTP/1.1 101");
         Connection accepted = s.accepted().poll(10, SECONDS);
         assertThat(accepted).as("the listener accepted the upgraded connection").isNotNull();
@@ -97,10 +97,10 @@ class WebSocketLimitsTest {
         Upgraded good = upgraded(s, null);
         assertThat(good.accepted().info().peerId()).isEqualTo(good.identity().peerId());
 
-        Map<String, String> wrongPath = client(s, Identities.generate()).upgrade("/other", "kizuna/1", null);
+        Map<String, String> wrongPath = client(s, Identities.generate()).upgrade("/other", "kizuna.v1", null);
         Map<String, String> noProtocol = client(s, Identities.generate()).upgrade("/kizuna", null, null);
         Map<String, String> otherProtocol = client(s, Identities.generate()).upgrade("/kizuna", "chat", null);
-        Map<String, String> anonymous = client(s, null).upgrade("/kizuna", "kizuna/1", null);
+        Map<String, String> anonymous = client(s, null).upgrade("/kizuna", "kizuna.v1", null);
 
         for (Map<String, String> refused : List.of(wrongPath, noProtocol, otherProtocol, anonymous)) {
             assertThat(refused.get(":status")).as("refused upgrade").doesNotStartWith("HTTP/1.1 101");
@@ -236,7 +236,7 @@ class WebSocketLimitsTest {
         Server s = server(WebSocketSettings.defaults().withDeflate(true));
         NodeIdentity id = Identities.generate();
         RawClient c = client(s, id);
-        Map<String, String> head = c.upgrade("/kizuna", "kizuna/1", "permessage-deflate; client_max_window_bits");
+        Map<String, String> head = c.upgrade("/kizuna", "kizuna.v1", "permessage-deflate; client_max_window_bits");
         assertThat(head.get(":status")).startsWith("HTTP/1.1 101");
         assertThat(head.get("sec-websocket-extensions")).startsWith("permessage-deflate");
         Connection accepted = s.accepted().poll(10, SECONDS);
