@@ -88,6 +88,7 @@ final class KizunaOptions {
                 mavenBundle("io.kizuna", "tcp").versionAsInProject(),
                 mavenBundle("io.kizuna", "quic").versionAsInProject(),
                 mavenBundle("io.kizuna", "nat").versionAsInProject(),
+                mavenBundle("io.kizuna", "websocket").versionAsInProject(),
                 mavenBundle("io.kizuna", "shell").versionAsInProject(),
 
                 junitBundles());

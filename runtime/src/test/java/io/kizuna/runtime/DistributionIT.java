@@ -133,6 +133,7 @@ class DistributionIT {
                 .anyMatch(l -> l.contains("Kizuna Identity"));
         assertThat(r.out()).containsPattern("tcp\\s+\\d+\\s+available\\s+reliable,ordered\\s+tcp://127\\.0\\.0\\.1:\\d+");
         assertThat(r.out()).containsPattern("quic\\s+200\\s+available\\s+reliable,ordered,multiplexed");
+        assertThat(r.out()).containsPattern("websocket\\s+50\\s+available\\s+reliable,ordered");
         assertThat(r.err()).as("stderr").doesNotContain("SEVERE").doesNotContain("Exception");
     }
 

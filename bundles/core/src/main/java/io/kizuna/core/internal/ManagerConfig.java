@@ -15,7 +15,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(name = "Listen endpoints",
             description = "Endpoints to accept connections on, e.g. tcp://127.0.0.1:7400 or tcp://0.0.0.0:0 "
                     + "(port 0 picks a free port); each is bound when its transport is present")
-    String[] listen() default {ManagerSettings.DEFAULT_LISTEN, ManagerSettings.DEFAULT_LISTEN_QUIC};
+    String[] listen() default {ManagerSettings.DEFAULT_LISTEN, ManagerSettings.DEFAULT_LISTEN_QUIC,
+            ManagerSettings.DEFAULT_LISTEN_WEBSOCKET};
 
     @AttributeDefinition(name = "Stagger delay (ms)",
             description = "When a dial over one transport has not succeeded within this delay, the next "

@@ -42,6 +42,9 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
 
     /** The default QUIC endpoint: the same port number, over UDP. */
     static final String DEFAULT_LISTEN_QUIC = "quic://127.0.0.1:7400";
+
+    /** The default WebSocket endpoint: a TCP port of its own, next to tcp's (443 recalls https). */
+    static final String DEFAULT_LISTEN_WEBSOCKET = "websocket://127.0.0.1:7443";
     static final int DEFAULT_STAGGER_DELAY_MILLIS = 250;
     static final int DEFAULT_CONNECT_TIMEOUT_MILLIS = 10_000;
     static final int DEFAULT_MAX_CONNECTIONS_PER_PEER = 4;
@@ -167,7 +170,8 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
     /** Builds settings; starts from the defaults. */
     static final class Builder {
         private List<Endpoint> listen = List.of(Endpoint.parse(DEFAULT_LISTEN),
-                Endpoint.parse(DEFAULT_LISTEN_QUIC));
+                Endpoint.parse(DEFAULT_LISTEN_QUIC),
+                Endpoint.parse(DEFAULT_LISTEN_WEBSOCKET));
         private Duration staggerDelay = Duration.ofMillis(DEFAULT_STAGGER_DELAY_MILLIS);
         private Duration connectTimeout = Duration.ofMillis(DEFAULT_CONNECT_TIMEOUT_MILLIS);
         private Duration minConnectTimeout = Duration.ofSeconds(1);

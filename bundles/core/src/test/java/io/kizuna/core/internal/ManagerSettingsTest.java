@@ -35,7 +35,8 @@ class ManagerSettingsTest {
     void defaultsAreTheDocumentedOnes() {
         ManagerSettings s = ManagerSettings.from(config(Map.of()), null);
         assertThat(s.listen()).containsExactly(Endpoint.parse("tcp://127.0.0.1:7400"),
-                Endpoint.parse("quic://127.0.0.1:7400"));
+                Endpoint.parse("quic://127.0.0.1:7400"),
+                Endpoint.parse("websocket://127.0.0.1:7443"));
         assertThat(s.staggerDelay()).isEqualTo(Duration.ofMillis(250));
         assertThat(s.connectTimeout()).isEqualTo(Duration.ofSeconds(10));
         assertThat(s.minConnectTimeout()).isEqualTo(Duration.ofSeconds(1));
