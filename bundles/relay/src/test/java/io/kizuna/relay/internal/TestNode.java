@@ -70,9 +70,14 @@ final class TestNode implements AutoCloseable {
 
     /** A peer with TCP on a free port and the relay transport; extra listen endpoints are bound too. */
     static TestNode peer(ClientSettings settings, Endpoint... alsoListen) {
+        return peer(Identities.generate(), settings, alsoListen);
+    }
+
+    /** A peer with a given key. */
+    static TestNode peer(NodeIdentity id, ClientSettings settings, Endpoint... alsoListen) {
         List<Endpoint> listen = new ArrayList<>(List.of(Endpoint.parse("tcp://127.0.0.1:0")));
         listen.addAll(List.of(alsoListen));
-        TestNode n = new TestNode(Identities.generate(), listen);
+        TestNode n = new TestNode(id, listen);
         n.relayTransport = new RelayTransport(n.manager, n.identity, settings);
         RelayTestManagers.bind(n.manager, n.relayTransport);
         n.awaitListening();
