@@ -84,6 +84,7 @@ final class KizunaOptions {
                 mavenBundle("io.kizuna", "tcp").versionAsInProject(),
                 mavenBundle("io.kizuna", "quic").versionAsInProject(),
                 mavenBundle("io.kizuna", "nat").versionAsInProject(),
+                mavenBundle("io.kizuna", "relay").versionAsInProject(),
                 mavenBundle("io.kizuna", "shell").versionAsInProject(),
 
                 junitBundles());
