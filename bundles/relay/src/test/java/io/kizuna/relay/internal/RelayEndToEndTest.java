@@ -217,4 +217,22 @@ class RelayEndToEndTest {
             }
         }
     }
+
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void findBestRelayMeasuresAgainOverTime() throws Exception {
+        RelaySettings.Builder small = TestNode.loopbackRelay();
+        small.maxReservations = 1;
+        try (TestNode r1 = TestNode.relay(small.build(), Splice.Tap.NONE);
+                TestNode filler = TestNode.peer();
+                TestNode a = TestNode.peer(ClientSettings.defaults().withRelays(List.of(r1.tcpAddress()),
+                        Duration.ofSeconds(1)))) {
+            await().atMost(STEP).until(() -> a.relayTransport.selector().best().isPresent());
+            // The relay fills up: the next measurement, a second later, finds no room.
+            get(filler.relayTransport.listen(r1.relayEndpoint(), c -> { }));
+            await().atMost(STEP).until(() -> a.relayTransport.selector().best().isEmpty());
+            assertThat(a.relayTransport.selector().last()).hasSize(1);
+            assertThat(a.relayTransport.selector().last().get(0).latency()).isPresent();
+        }
+    }
 }

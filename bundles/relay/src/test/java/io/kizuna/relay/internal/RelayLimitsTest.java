@@ -313,6 +313,43 @@ class RelayLimitsTest {
         }
     }
 
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void aReservedPeerThatNeverTakesTheCircuitTimesOut() throws Exception {
+        RelaySettings.Builder s = TestNode.loopbackRelay();
+        s.acceptTimeout = Duration.ofMillis(500);
+        try (TestNode r = TestNode.relay(s.build(), Splice.Tap.NONE); TestNode b = TestNode.peer();
+                TestNode a = TestNode.peer()) {
+            // B reserves by hand and then ignores the INCOMING notice.
+            Connection reservation = get(b.relayTransport.openHop(r.tcpAddress()));
+            get(io.kizuna.relay.internal.protocol.RelayCodec.write(reservation,
+                    new io.kizuna.relay.internal.protocol.RelayMessage.Reserve(new byte[0])));
+            assertThat(get(io.kizuna.relay.internal.protocol.RelayCodec.read(reservation)))
+                    .isInstanceOf(io.kizuna.relay.internal.protocol.RelayMessage.Reserved.class);
+            refused(failure(a.relayTransport.connect(via(r, b), STEP)), Reason.TARGET_TIMEOUT, "500 ms", r);
+            assertThat(get(io.kizuna.relay.internal.protocol.RelayCodec.read(reservation)))
+                    .as("B was told").isInstanceOf(io.kizuna.relay.internal.protocol.RelayMessage.Incoming.class);
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void aMalformedMessageClosesThatStreamOnlyAndIsCounted() throws Exception {
+        try (TestNode r = TestNode.relay(TestNode.loopbackRelay().build(), Splice.Tap.NONE);
+                TestNode b = TestNode.peer(); TestNode a = TestNode.peer()) {
+            get(b.relayTransport.listen(r.relayEndpoint(), x -> { }));
+            Connection bad = get(a.relayTransport.openHop(r.tcpAddress()));
+            get(bad.write(ByteBuffer.wrap(new byte[] {(byte) 0x7f, 0, 0})));
+            ByteBuffer end = ByteBuffer.allocate(1);
+            int closedWith = get(bad.read(end).handle((n, e) -> e != null ? -1 : n));
+            assertThat(closedWith).as("the relay closed it").isEqualTo(-1);
+            assertThat(r.server.counters().protocolViolations()).isEqualTo(1);
+            // Everyone else is still served.
+            get(a.relayTransport.connect(via(r, b), STEP)).close();
+            assertThat(r.server.reservations()).hasSize(1);
+        }
+    }
+
     private static CompletionStage<Long> readAll(Connection in) {
         ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
         return in.read(buf).thenCompose(n -> n < 0 ? java.util.concurrent.CompletableFuture.completedFuture(0L)
