@@ -39,9 +39,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_node LISTEN: node A as a daemon; sets $address once it is ready.
+# start_node LISTEN [ARGS...]: node A as a daemon (more launcher arguments after LISTEN);
+# sets $address once it is ready.
 start_node() {
-  "$kizuna" --home "$work/a" --listen "$1" </dev/null >"$work/a.out" 2>&1 &
+  "$kizuna" --home "$work/a" --listen "$1" "${@:2}" </dev/null >"$work/a.out" 2>&1 &
   node_pid=$!
   address=""
   for _ in $(seq 1 1200); do

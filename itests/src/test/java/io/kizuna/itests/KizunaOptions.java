@@ -89,6 +89,7 @@ final class KizunaOptions {
                 mavenBundle("io.kizuna", "quic").versionAsInProject(),
                 mavenBundle("io.kizuna", "nat").versionAsInProject(),
                 mavenBundle("io.kizuna", "websocket").versionAsInProject(),
+                mavenBundle("io.kizuna", "relay").versionAsInProject(),
                 mavenBundle("io.kizuna", "shell").versionAsInProject(),
 
                 junitBundles());

@@ -63,6 +63,20 @@ final class RemoteNode implements AutoCloseable {
      * @return the running node
      */
     static RemoteNode start(String name, String listen) throws IOException {
+        return start(name, listen, java.util.Map.of());
+    }
+
+    /**
+     * Starts a node with configuration files in its home and extra launcher arguments.
+     *
+     * @param name   names its folder under the work folder
+     * @param listen the endpoints, comma-separated, as {@code --listen} takes them
+     * @param etc    files for {@code <home>/etc}: name (e.g. {@code io.kizuna.relay.cfg}) to content
+     * @param args   more launcher arguments, e.g. {@code --relay}
+     * @return the running node
+     */
+    static RemoteNode start(String name, String listen, java.util.Map<String, String> etc, String... args)
+            throws IOException {
         Path dist = Path.of(Itest.property(Itest.DIST));
         if (!Files.isRegularFile(dist.resolve("bin/kizuna")) || !Files.isDirectory(dist.resolve("bundle"))) {
             throw new AssertionError("no runtime distribution at " + dist
@@ -76,8 +90,14 @@ final class RemoteNode implements AutoCloseable {
         copy.resolve("bin/kizuna").toFile().setExecutable(true);
         Path home = folder.resolve("home");
         Path output = folder.resolve("node.out");
-        ProcessBuilder pb = new ProcessBuilder(copy.resolve("bin/kizuna").toString(), "--home", home.toString(),
-                "--listen", listen, "--wait", String.valueOf(START_TIMEOUT.toSeconds()));
+        for (java.util.Map.Entry<String, String> f : etc.entrySet()) {
+            Files.createDirectories(home.resolve("etc"));
+            Files.writeString(home.resolve("etc").resolve(f.getKey()), f.getValue(), StandardCharsets.UTF_8);
+        }
+        List<String> command = new java.util.ArrayList<>(List.of(copy.resolve("bin/kizuna").toString(), "--home",
+                home.toString(), "--listen", listen, "--wait", String.valueOf(START_TIMEOUT.toSeconds())));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
         pb.environment().put("JAVA_OPTS", "-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1");
         pb.environment().remove("KIZUNA_HOME");

@@ -62,6 +62,8 @@ final class Launcher {
 
     static final String HOME_PROPERTY = "kizuna.home";
     static final String LISTEN_PROPERTY = "kizuna.listen";
+    /** The framework property that turns the relay service on (read by io.kizuna.relay). */
+    static final String RELAY_PROPERTY = "kizuna.relay";
     static final String CORE_PID = "io.kizuna.core";
     /** The core configuration's listen endpoints, read to know what "listening" means. */
     static final String CORE_LISTEN_KEY = "listen";
@@ -226,6 +228,9 @@ final class Launcher {
         props.put(HOME_PROPERTY, home.toString());
         if (!options.listen().isEmpty()) {
             props.put(LISTEN_PROPERTY, String.join(",", options.listen()));
+        }
+        if (options.relay()) {
+            props.put(RELAY_PROPERTY, "true");
         }
         props.put("gosh.home", dist.toString());
         props.put("gosh.args", mode == Mode.SHELL ? "--quiet" : "--nointeractive");

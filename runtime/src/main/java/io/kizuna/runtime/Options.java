@@ -15,26 +15,34 @@ import java.util.regex.Pattern;
  * @param commands Gogo commands to run instead of a shell or a daemon
  * @param readyTimeout how long to wait for the node to be up and listening
  * @param help     whether only the usage was asked for
+ * @param relay    whether to serve as a relay for other peers ({@code --relay})
  */
-record Options(Path home, List<String> listen, Optional<String> commands, Duration readyTimeout, boolean help) {
+record Options(Path home, List<String> listen, Optional<String> commands, Duration readyTimeout, boolean help,
+        boolean relay) {
 
     /** The home folder when neither {@code --home} nor {@code KIZUNA_HOME} says otherwise. */
     static final String DEFAULT_HOME = "~/.kizuna";
     static final Duration DEFAULT_WAIT = Duration.ofSeconds(30);
     static final int MAX_LISTEN = 64;
-    /** transport://ip:port with a literal IP (IPv6 in brackets): host names are never resolved. */
+    /**
+     * transport://ip:port with a literal IP (IPv6 in brackets): host names are never resolved. A relay
+     * endpoint names the relay first: relay://&lt;relay-id&gt;@tcp://ip:port.
+     */
     private static final Pattern ENDPOINT = Pattern.compile(
-            "[a-z][a-z0-9-]{0,31}://(\\d{1,3}(\\.\\d{1,3}){3}|\\[[0-9a-fA-F:.]+(%[\\w.-]+)?\\]):\\d{1,5}");
+            "[a-z][a-z0-9-]{0,31}://([a-z2-7]{52}@[a-z][a-z0-9-]{0,31}://)?"
+                    + "(\\d{1,3}(\\.\\d{1,3}){3}|\\[[0-9a-fA-F:.]+(%[\\w.-]+)?\\]):\\d{1,5}");
 
     static final String USAGE = String.join("\n",
-            "usage: kizuna [--home DIR] [--listen ENDPOINT]... [-c COMMANDS] [--wait SECONDS]",
+            "usage: kizuna [--home DIR] [--listen ENDPOINT]... [--relay] [-c COMMANDS] [--wait SECONDS]",
             "",
             "Starts a Kizuna node in Apache Felix.",
             "",
             "  --home DIR          the node's folder: identity key, etc/*.cfg configuration, logs",
             "                      (default: $KIZUNA_HOME, else " + DEFAULT_HOME + ")",
             "  --listen ENDPOINT   listen there instead of the configured endpoints; repeatable,",
-            "                      e.g. --listen tcp://127.0.0.1:7400 (port 0 picks a free port)",
+            "                      e.g. --listen tcp://127.0.0.1:7400 (port 0 picks a free port);",
+            "                      relay://<relay-id>@tcp://ip:port keeps a reservation on that relay",
+            "  --relay             also serve as a relay for other peers (PID io.kizuna.relay)",
             "  -c COMMANDS         run Gogo commands separated by ';' or newlines, print their output,",
             "                      then stop; exit status 1 at the first command that fails",
             "  --wait SECONDS      how long to wait for the node to be up and listening (default 30)",
@@ -65,6 +73,7 @@ record Options(Path home, List<String> listen, Optional<String> commands, Durati
         String commands = null;
         Duration wait = DEFAULT_WAIT;
         boolean help = false;
+        boolean relay = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             String name = a;
@@ -76,6 +85,7 @@ record Options(Path home, List<String> listen, Optional<String> commands, Durati
             }
             switch (name) {
                 case "-h", "--help" -> help = true;
+                case "--relay" -> relay = true;
                 case "--home" -> home = value != null ? value : next(args, ++i, name);
                 case "--listen" -> {
                     String v = value != null ? value : next(args, ++i, name);
@@ -84,7 +94,7 @@ record Options(Path home, List<String> listen, Optional<String> commands, Durati
                         if (!ENDPOINT.matcher(endpoint).matches()) {
                             throw new UsageException("--listen '" + endpoint
                                     + "' is not an endpoint: write transport://ip:port with an IP address, "
-                                    + "e.g. tcp://127.0.0.1:7400 or tcp://[::1]:7400");
+                                    + "e.g. tcp://127.0.0.1:7400, tcp://[::1]:7400 or relay://<relay-id>@tcp://ip:port");
                         }
                         if (listen.size() >= MAX_LISTEN) {
                             throw new UsageException("at most " + MAX_LISTEN + " --listen endpoints");
@@ -120,7 +130,7 @@ record Options(Path home, List<String> listen, Optional<String> commands, Durati
         }
         Path path = h.equals("~") ? userHome : h.startsWith("~/") ? userHome.resolve(h.substring(2)) : Path.of(h);
         return new Options(path.toAbsolutePath().normalize(), List.copyOf(listen), Optional.ofNullable(commands),
-                wait, help);
+                wait, help, relay);
     }
 
     private static String next(String[] args, int i, String name) throws UsageException {

@@ -42,6 +42,18 @@ class OptionsTest {
     }
 
     @Test
+    void relayServiceAndRelayEndpoints() throws Exception {
+        String relay = "a".repeat(51) + "q";
+        Options o = Options.parse(new String[] {"--relay", "--listen", "relay://" + relay + "@tcp://203.0.113.1:7400"},
+                null, USER);
+        assertThat(o.relay()).isTrue();
+        assertThat(o.listen()).containsExactly("relay://" + relay + "@tcp://203.0.113.1:7400");
+        assertThat(Options.parse(new String[0], null, USER).relay()).isFalse();
+        assertThatThrownBy(() -> Options.parse(new String[] {"--listen", "relay://nope@tcp://127.0.0.1:1"}, null,
+                USER)).hasMessageContaining("is not an endpoint");
+    }
+
+    @Test
     void badArgumentsAreNamed() {
         assertThatThrownBy(() -> Options.parse(new String[] {"--listen", "127.0.0.1:7400"}, null, USER))
                 .hasMessageContaining("'127.0.0.1:7400' is not an endpoint");

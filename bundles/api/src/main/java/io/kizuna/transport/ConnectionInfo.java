@@ -19,6 +19,8 @@ import java.util.Optional;
  * @param bytesReceived application bytes read so far
  * @param rtt           the latest round-trip time measured on it, if any
  * @param bandwidth     the latest throughput estimate in bytes per second, if any
+ * @param via           the node the connection passes through (a relay: then
+ *                      {@code remoteAddress} is the relay's), or empty when direct
  */
 public record ConnectionInfo(
         String id,
@@ -31,7 +33,40 @@ public record ConnectionInfo(
         long bytesSent,
         long bytesReceived,
         Optional<Duration> rtt,
-        Optional<Long> bandwidth) {
+        Optional<Long> bandwidth,
+        Optional<Endpoint.Hop> via) {
+
+    /** Checks the parts. */
+    public ConnectionInfo {
+        java.util.Objects.requireNonNull(via, "via");
+    }
+
+    /**
+     * A snapshot of a direct connection.
+     *
+     * @param id            a random identifier
+     * @param peerId        the authenticated remote peer
+     * @param protocol      the transport protocol name
+     * @param direction     whether this side dialed or accepted
+     * @param localAddress  the local socket address
+     * @param remoteAddress the remote socket address
+     * @param establishedAt when the handshake completed
+     * @param bytesSent     application bytes written so far
+     * @param bytesReceived application bytes read so far
+     * @param rtt           the latest round-trip time, if any
+     * @param bandwidth     the latest throughput estimate in bytes per second, if any
+     */
+    public ConnectionInfo(String id, PeerId peerId, String protocol, Direction direction,
+            InetSocketAddress localAddress, InetSocketAddress remoteAddress, Instant establishedAt,
+            long bytesSent, long bytesReceived, Optional<Duration> rtt, Optional<Long> bandwidth) {
+        this(id, peerId, protocol, direction, localAddress, remoteAddress, establishedAt, bytesSent, bytesReceived,
+                rtt, bandwidth, Optional.empty());
+    }
+
+    /** @return the endpoint the peer is reached at over this connection, with its hop if relayed */
+    public Endpoint remoteEndpoint() {
+        return new Endpoint(protocol, remoteAddress, via);
+    }
 
     /** Which side opened a connection. */
     public enum Direction {

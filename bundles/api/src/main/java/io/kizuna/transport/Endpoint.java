@@ -4,6 +4,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
@@ -13,17 +14,44 @@ import java.util.regex.Pattern;
  * <p>Host names are not resolved here: an endpoint holds a literal IP address,
  * so parsing never blocks on DNS.
  *
+ * <p>An endpoint reached through another node names that node as its {@link #via()}
+ * hop, written {@code relay://<relay-id>@tcp://198.51.100.7:7400}: the
+ * {@code relay} transport dials the relay with PeerId {@code <relay-id>} at
+ * {@code tcp://198.51.100.7:7400} and asks it for a circuit. {@link #address()}
+ * is then the relay's address.
+ *
  * @param protocol the transport protocol name, as {@link Transport#protocolName()}
- * @param address  the literal socket address
+ * @param address  the literal socket address (the hop's, when there is one)
+ * @param via      the node in between, or empty for a direct endpoint
  */
-public record Endpoint(String protocol, InetSocketAddress address) {
+public record Endpoint(String protocol, InetSocketAddress address, Optional<Hop> via) {
 
     private static final Pattern PROTOCOL = Pattern.compile("[a-z][a-z0-9-]{0,31}");
+
+    /**
+     * A node that an endpoint is reached through, such as a relay.
+     *
+     * @param peer      the node's PeerId, which it must prove
+     * @param transport the transport that reaches it at the endpoint's address, e.g. {@code tcp}
+     */
+    public record Hop(PeerId peer, String transport) {
+
+        /** Checks the parts. */
+        public Hop {
+            Objects.requireNonNull(peer, "peer");
+            Objects.requireNonNull(transport, "transport");
+            if (!PROTOCOL.matcher(transport).matches()) {
+                throw new IllegalArgumentException("transport name '" + transport
+                        + "' must be 1-32 lowercase letters, digits or '-', starting with a letter");
+            }
+        }
+    }
 
     /** Checks the parts. */
     public Endpoint {
         Objects.requireNonNull(protocol, "protocol");
         Objects.requireNonNull(address, "address");
+        Objects.requireNonNull(via, "via");
         if (!PROTOCOL.matcher(protocol).matches()) {
             throw new IllegalArgumentException("transport name '" + protocol
                     + "' must be 1-32 lowercase letters, digits or '-', starting with a letter");
@@ -32,6 +60,38 @@ public record Endpoint(String protocol, InetSocketAddress address) {
             throw new IllegalArgumentException("endpoint " + protocol + "://" + address.getHostString()
                     + " must use an IP address, not a host name");
         }
+    }
+
+    /**
+     * A direct endpoint.
+     *
+     * @param protocol the transport protocol name
+     * @param address  the literal socket address
+     */
+    public Endpoint(String protocol, InetSocketAddress address) {
+        this(protocol, address, Optional.empty());
+    }
+
+    /**
+     * An endpoint reached through a node, e.g. a relay.
+     *
+     * @param protocol the transport that goes through the node, e.g. {@code relay}
+     * @param hop      the node's address: its PeerId and one direct endpoint
+     * @return the endpoint, written {@code protocol://<hop-id>@<hop-endpoint>}
+     * @throws IllegalArgumentException when {@code hop} has not exactly one direct endpoint
+     */
+    public static Endpoint via(String protocol, PeerAddress hop) {
+        if (hop.endpoints().size() != 1 || hop.endpoints().get(0).via().isPresent()) {
+            throw new IllegalArgumentException("the hop of a " + protocol
+                    + " endpoint needs exactly one direct endpoint, not " + hop);
+        }
+        Endpoint e = hop.endpoints().get(0);
+        return new Endpoint(protocol, e.address(), Optional.of(new Hop(hop.peerId(), e.protocol())));
+    }
+
+    /** @return the hop's address ({@link #via()} and {@link #address()}), or empty for a direct endpoint */
+    public Optional<PeerAddress> hopAddress() {
+        return via.map(h -> PeerAddress.of(h.peer(), new Endpoint(h.transport(), address)));
     }
 
     /**
@@ -50,6 +110,10 @@ public record Endpoint(String protocol, InetSocketAddress address) {
         }
         String protocol = t.substring(0, scheme).toLowerCase(Locale.ROOT);
         String hostPort = t.substring(scheme + 3);
+        int at = hostPort.indexOf('@');
+        if (at >= 0) {
+            return parseVia(protocol, hostPort, at, t);
+        }
         String host;
         String port;
         if (hostPort.startsWith("[")) {
@@ -81,6 +145,23 @@ public record Endpoint(String protocol, InetSocketAddress address) {
         return new Endpoint(protocol, new InetSocketAddress(literal(host, t), portNumber));
     }
 
+    /** {@code protocol://<hop-id>@<hop-endpoint>}: the hop must be one direct endpoint. */
+    private static Endpoint parseVia(String protocol, String rest, int at, String text) {
+        PeerId hop;
+        try {
+            hop = PeerId.parse(rest.substring(0, at));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("endpoint '" + text + "': " + e.getMessage()
+                    + "; expected e.g. " + protocol + "://<relay-id>@tcp://198.51.100.7:7400", e);
+        }
+        String inner = rest.substring(at + 1);
+        if (inner.indexOf('@') >= 0) {
+            throw new IllegalArgumentException("endpoint '" + text + "' names more than one hop; one is allowed");
+        }
+        Endpoint direct = parse(inner);
+        return new Endpoint(protocol, direct.address(), Optional.of(new Hop(hop, direct.protocol())));
+    }
+
     private static InetAddress literal(String host, String text) {
         boolean ipv4 = host.matches("\\d{1,3}(\\.\\d{1,3}){3}");
         boolean ipv6 = host.contains(":") && host.matches("[0-9a-fA-F:.%a-zA-Z0-9]+");
@@ -104,12 +185,14 @@ public record Endpoint(String protocol, InetSocketAddress address) {
         }
     }
 
-    /** @return the text form, e.g. {@code tcp://127.0.0.1:7400} */
+    /** @return the text form, e.g. {@code tcp://127.0.0.1:7400} or {@code relay://<relay-id>@tcp://127.0.0.1:7400} */
     @Override
     public String toString() {
         InetAddress ip = address.getAddress();
         String host = ip instanceof java.net.Inet6Address ? "[" + compressed(ip.getAddress()) + "]" : ip.getHostAddress();
-        return protocol + "://" + host + ":" + address.getPort();
+        String hostPort = host + ":" + address.getPort();
+        return via.map(h -> protocol + "://" + h.peer() + "@" + h.transport() + "://" + hostPort)
+                .orElse(protocol + "://" + hostPort);
     }
 
     /** The RFC 5952 text form of an IPv6 address: the longest run of zero groups as "::". */

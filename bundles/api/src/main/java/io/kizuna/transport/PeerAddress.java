@@ -15,7 +15,9 @@ import java.util.Set;
  * {@code k5...q@tcp://127.0.0.1:7400,quic://127.0.0.1:7401}. Each endpoint after
  * a comma may repeat the {@code <peer-id>@} prefix, which must then name the same
  * peer. A bare {@code <peer-id>} (no endpoints) names a peer the manager already
- * knows, for example one that is connected. This class is the one place that
+ * knows, for example one that is connected. An endpoint reached through a relay
+ * names the relay inside it:
+ * {@code <peer-id>@relay://<relay-id>@tcp://198.51.100.7:7400} (see {@link Endpoint}). This class is the one place that
  * parses and prints that form.
  *
  * @param peerId    the peer
@@ -57,7 +59,12 @@ public record PeerAddress(PeerId peerId, List<Endpoint> endpoints) {
             if (p.isEmpty()) {
                 throw new IllegalArgumentException("peer address '" + t + "' has an empty entry between commas");
             }
+            // The peer prefix is an '@' before the first "://"; a later '@' belongs to a hop inside the endpoint.
+            int scheme = p.indexOf("://");
             int at = p.indexOf('@');
+            if (scheme >= 0 && at > scheme) {
+                at = -1;
+            }
             String endpoint = p;
             if (at >= 0) {
                 PeerId named = parsePeer(p.substring(0, at), t);

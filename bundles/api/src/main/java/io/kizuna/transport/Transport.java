@@ -88,4 +88,18 @@ public interface Transport {
      * @return the listener, once bound
      */
     CompletionStage<Listener> listen(InetSocketAddress local, Consumer<Connection> acceptor);
+
+    /**
+     * Starts accepting connections at a configured endpoint. Transports whose
+     * endpoints carry more than a socket address (a relay endpoint names the relay,
+     * see {@link Endpoint#via()}) override this; the default listens on
+     * {@link Endpoint#address()}.
+     *
+     * @param local    the endpoint to listen at, of this transport's protocol
+     * @param acceptor receives each authenticated incoming connection
+     * @return the listener, once bound
+     */
+    default CompletionStage<Listener> listen(Endpoint local, Consumer<Connection> acceptor) {
+        return listen(local.address(), acceptor);
+    }
 }

@@ -154,13 +154,61 @@ public abstract sealed class TransportException extends Exception
     /** A relay refused or lost a reservation or circuit. */
     public static final class RelayFailed extends TransportException {
         private static final long serialVersionUID = 1L;
+        private final Reason reason;
+
+        /** Why a relay refused or ended a reservation or circuit. */
+        public enum Reason {
+            /** The relay's admission policy (allowlist, token) does not admit this peer. */
+            NOT_ADMITTED,
+            /** The token was malformed, expired, for another peer or from an issuer the relay does not trust. */
+            BAD_TOKEN,
+            /** The peer holds as many reservations as the relay allows one peer. */
+            RESERVATIONS_PER_PEER,
+            /** The relay holds as many reservations as it allows in total. */
+            RESERVATIONS_TOTAL,
+            /** The peer has as many circuits open as the relay allows one peer. */
+            CIRCUITS_PER_PEER,
+            /** The relay has as many circuits open as it allows in total. */
+            CIRCUITS_TOTAL,
+            /** The source address opened new relay streams faster than the relay allows. */
+            RATE_LIMITED,
+            /** The source or target address is loopback or private and the relay is not configured to allow it. */
+            ADDRESS_NOT_ALLOWED,
+            /** The circuit moved as many bytes as allowed. */
+            BYTES_LIMIT,
+            /** The circuit lasted as long as allowed. */
+            DURATION_LIMIT,
+            /** The target holds no reservation on this relay (it is not there, or its reservation expired). */
+            NO_RESERVATION,
+            /** The reserved peer did not take the circuit in time. */
+            TARGET_TIMEOUT,
+            /** No relay service answers on that node. */
+            NO_RELAY,
+            /** Anything else (the message says what). */
+            OTHER
+        }
 
         /**
          * @param message which relay, and what it answered
          * @param cause   the underlying failure, or null
          */
         public RelayFailed(String message, Throwable cause) {
+            this(Reason.OTHER, message, cause);
+        }
+
+        /**
+         * @param reason  why, as the relay reported it
+         * @param message which relay, and what it answered
+         * @param cause   the underlying failure, or null
+         */
+        public RelayFailed(Reason reason, String message, Throwable cause) {
             super(message, cause);
+            this.reason = java.util.Objects.requireNonNull(reason, "reason");
+        }
+
+        /** @return why the relay refused */
+        public Reason reason() {
+            return reason;
         }
     }
 

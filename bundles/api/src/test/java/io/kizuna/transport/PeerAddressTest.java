@@ -126,4 +126,50 @@ class PeerAddressTest {
         assertThat(new TransportException.LimitExceeded("maxConnections", 4, "dial to x").getMessage())
                 .isEqualTo("dial to x: limit maxConnections=4 reached");
     }
+
+    @Test
+    void parsesAndPrintsRelayEndpoints() {
+        PeerId peer = randomPeer();
+        PeerId relay = randomPeer();
+        String text = peer + "@relay://" + relay + "@tcp://198.51.100.7:7400,tcp://127.0.0.1:7401";
+        PeerAddress a = PeerAddress.parse(text);
+        assertThat(a.peerId()).isEqualTo(peer);
+        assertThat(a.endpoints()).hasSize(2);
+        Endpoint r = a.endpoints().get(0);
+        assertThat(r.protocol()).isEqualTo("relay");
+        assertThat(r.via()).contains(new Endpoint.Hop(relay, "tcp"));
+        assertThat(r.address()).isEqualTo(new InetSocketAddress("198.51.100.7", 7400));
+        assertThat(r.hopAddress()).contains(PeerAddress.parse(relay + "@tcp://198.51.100.7:7400"));
+        assertThat(a.endpoints().get(1).via()).isEmpty();
+        assertThat(a.toString()).isEqualTo(text);
+        assertThat(a.transportHints()).containsExactly("relay", "tcp");
+        // Repeating the peer prefix, and a relay endpoint after a comma without it.
+        assertThat(PeerAddress.parse(peer + "@tcp://127.0.0.1:1," + peer + "@relay://" + relay + "@tcp://[::1]:2")
+                .endpoints().get(1)).isEqualTo(Endpoint.via("relay", PeerAddress.parse(relay + "@tcp://[::1]:2")));
+        assertThat(PeerAddress.parse(peer + "@tcp://127.0.0.1:1,relay://" + relay + "@tcp://127.0.0.1:2")
+                .endpoints().get(1).via()).isPresent();
+        assertThat(Endpoint.parse("relay://" + relay + "@quic://[::1]:9").toString())
+                .isEqualTo("relay://" + relay + "@quic://[::1]:9");
+    }
+
+    @Test
+    void directEndpointsAreUnchanged() {
+        Endpoint e = new Endpoint("tcp", new InetSocketAddress("127.0.0.1", 7400));
+        assertThat(e.via()).isEmpty();
+        assertThat(e.hopAddress()).isEmpty();
+        assertThat(e).isEqualTo(Endpoint.parse("tcp://127.0.0.1:7400"));
+    }
+
+    @Test
+    void rejectsBadRelayEndpoints() {
+        PeerId relay = randomPeer();
+        assertThatThrownBy(() -> Endpoint.parse("relay://nope@tcp://127.0.0.1:1"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("relay://<relay-id>@tcp://");
+        assertThatThrownBy(() -> Endpoint.parse("relay://" + relay + "@relay://" + relay + "@tcp://127.0.0.1:1"))
+                .hasMessageContaining("more than one hop");
+        assertThatThrownBy(() -> Endpoint.parse("relay://" + relay + "@tcp://host:1"))
+                .hasMessageContaining("not an IP address");
+        assertThatThrownBy(() -> Endpoint.via("relay", PeerAddress.of(relay)))
+                .hasMessageContaining("exactly one direct endpoint");
+    }
 }

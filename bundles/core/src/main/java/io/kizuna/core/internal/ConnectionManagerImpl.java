@@ -90,6 +90,14 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     /** Application protocol names with this prefix are the platform's. */
     static final String RESERVED_PREFIX = "kizuna/";
 
+    /** Platform protocols under {@link #RESERVED_PREFIX} that platform bundles serve through the whiteboard. */
+    static final String PLATFORM_HANDLED_PREFIX = "kizuna/relay/";
+
+    /** @return whether only the manager itself may serve or open streams of this protocol */
+    static boolean reserved(String protocol) {
+        return protocol.startsWith(RESERVED_PREFIX) && !protocol.startsWith(PLATFORM_HANDLED_PREFIX);
+    }
+
     /** The control protocol version this node speaks in HELLO. */
     static final int CONTROL_VERSION = 1;
 
@@ -403,7 +411,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     private void bind(ListenSlot s) {
         CompletableFuture<Listener> f;
         try {
-            f = s.entry.transport.listen(s.configured.address(), c -> accept(c, s.entry)).toCompletableFuture();
+            f = s.entry.transport.listen(s.configured, c -> accept(c, s.entry)).toCompletableFuture();
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }
@@ -549,7 +557,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             Perf.serve(wire, c, settings.maxPerfBytes());
             return;
         }
-        if (p.startsWith(RESERVED_PREFIX)) {
+        if (reserved(p)) {
             wire.sendAndClose(c, new ControlMessage.OpenRefused(ControlMessage.Codes.UNSUPPORTED_PROTOCOL, "'" + p
                     + "' is not served here (names starting with " + RESERVED_PREFIX + " are the platform's)"));
             return;
@@ -1129,7 +1137,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         } catch (IllegalArgumentException e) {
             return CompletableFuture.failedFuture(new TransportException.UnsupportedProtocol(e.getMessage()));
         }
-        if (applicationProtocol.startsWith(RESERVED_PREFIX)) {
+        if (reserved(applicationProtocol)) {
             return CompletableFuture.failedFuture(new TransportException.UnsupportedProtocol("'"
                     + applicationProtocol + "' is reserved for the platform (names starting with " + RESERVED_PREFIX
                     + "); choose another application protocol name"));
@@ -1264,7 +1272,9 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         } catch (RuntimeException e) {
             observed = Optional.empty();
         }
-        return new ControlMessage.Hello(CONTROL_VERSION, local, localAddress().endpoints(), names, observed);
+        // HELLO carries direct endpoints only: its endpoint encoding has no room for a relay hop.
+        List<Endpoint> direct = localAddress().endpoints().stream().filter(e -> e.via().isEmpty()).toList();
+        return new ControlMessage.Hello(CONTROL_VERSION, local, direct, names, observed);
     }
 
     void helloReceived(ControlSession s, ControlMessage.Hello h) {

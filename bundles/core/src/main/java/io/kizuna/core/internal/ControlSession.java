@@ -1,6 +1,5 @@
 package io.kizuna.core.internal;
 
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -123,14 +122,15 @@ final class ControlSession {
             return i;
         }
         return new ConnectionInfo(i.id(), i.peerId(), i.protocol(), i.direction(), i.localAddress(),
-                i.remoteAddress(), i.establishedAt(), i.bytesSent(), i.bytesReceived(), rtt(), i.bandwidth());
+                i.remoteAddress(), i.establishedAt(), i.bytesSent(), i.bytesReceived(), rtt(), i.bandwidth(),
+                i.via());
     }
 
     /** @return the remote endpoint of the connection, as peers write it */
     Optional<Endpoint> remoteEndpoint() {
-        InetSocketAddress a = connection.info().remoteAddress();
+        ConnectionInfo i = connection.info();
         try {
-            return Optional.of(new Endpoint(transport.protocol, a));
+            return Optional.of(new Endpoint(transport.protocol, i.remoteAddress(), i.via()));
         } catch (RuntimeException e) {
             return Optional.empty();
         }

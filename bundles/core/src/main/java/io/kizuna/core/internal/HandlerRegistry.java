@@ -15,7 +15,8 @@ import io.kizuna.transport.StreamHandler;
  * The {@link StreamHandler} whiteboard: which handler serves which application
  * protocol. When several serve one name, the highest service ranking wins, then
  * the oldest registration. Names starting with {@code kizuna/} are reserved for
- * the platform and ignored with a warning.
+ * the platform and ignored with a warning, except those under
+ * {@code kizuna/relay/}, which the relay bundle serves here.
  */
 final class HandlerRegistry {
 
@@ -67,7 +68,7 @@ final class HandlerRegistry {
         List<String> names = new ArrayList<>();
         for (String n : raw) {
             String name = n == null ? "" : n.trim();
-            if (name.startsWith(ConnectionManagerImpl.RESERVED_PREFIX)) {
+            if (ConnectionManagerImpl.reserved(name)) {
                 LOG.log(System.Logger.Level.WARNING, "stream handler " + handler + " asks for protocol '" + name
                         + "': names starting with " + ConnectionManagerImpl.RESERVED_PREFIX
                         + " are reserved; ignored");

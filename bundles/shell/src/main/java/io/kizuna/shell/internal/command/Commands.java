@@ -169,7 +169,7 @@ final class Commands {
                 .alignRight(4, 5, 6, 7);
         for (ConnectionInfo c : list) {
             t.row(c.peerId().shortForm(), c.protocol(), c.direction().name().toLowerCase(Locale.ROOT),
-                    hostPort(c.protocol(), c.remoteAddress()), c.rtt().map(Units::time).orElse("-"),
+                    remote(c), c.rtt().map(Units::time).orElse("-"),
                     Units.bytes(c.bytesSent()), Units.bytes(c.bytesReceived()),
                     Units.age(Duration.between(c.establishedAt(), now)));
         }
@@ -190,7 +190,7 @@ final class Commands {
         PeerAddress target = resolve(peer, transport);
         ConnectionInfo info = await(manager.connectToPeer(target), timing.connectTimeout(), "connecting to " + target);
         out.println("PING " + info.peerId().shortForm() + " over " + info.protocol() + " ("
-                + hostPort(info.protocol(), info.remoteAddress()) + "): " + count + (count == 1 ? " ping" : " pings"));
+                + remote(info) + "): " + count + (count == 1 ? " ping" : " pings"));
         List<Duration> rtts = new ArrayList<>();
         String lastError = null;
         long next = System.nanoTime();
@@ -198,7 +198,7 @@ final class Commands {
             try {
                 PingResult r = await(manager.ping(target), timing.pingTimeout(), "ping " + seq + " of " + target);
                 rtts.add(r.rtt());
-                out.println("reply " + seq + " from " + r.peer().shortForm() + " via " + r.remote() + ": rtt "
+                out.println("reply " + seq + " from " + r.peer().shortForm() + " via " + route(r.remote()) + ": rtt "
                         + Units.time(r.rtt()));
             } catch (CommandFailure e) {
                 if (Thread.currentThread().isInterrupted()) {
@@ -472,6 +472,21 @@ final class Commands {
     }
 
     /** @return {@code ip:port} as in an endpoint (IPv6 in brackets) */
+    /** @return where a connection reaches its peer: host:port, or the relay and its host:port */
+    static String remote(ConnectionInfo c) {
+        String hostPort = hostPort(c.protocol(), c.remoteAddress());
+        return c.via().map(h -> "relay " + h.peer().shortForm() + " at " + hostPort).orElse(hostPort);
+    }
+
+    /** @return an endpoint as ping prints it: {@code tcp://ip:port}, or {@code relay <relay-id> (tcp://ip:port)} */
+    static String route(Endpoint e) {
+        if (e == null) {
+            return "-";
+        }
+        return e.hopAddress().map(h -> e.protocol() + " " + h.peerId() + " (" + h.endpoints().get(0) + ")")
+                .orElse(e.toString());
+    }
+
     static String hostPort(String protocol, InetSocketAddress address) {
         if (address == null) {
             return "-";

@@ -1,0 +1,114 @@
+package io.kizuna.relay.internal;
+
+import java.time.Duration;
+import java.util.LinkedHashSet;
+import java.util.Set;
+
+import io.kizuna.transport.PeerId;
+
+/**
+ * The relay service's settings, checked.
+ *
+ * @param admission              who may use the relay
+ * @param maxReservationsPerPeer reservations one peer may hold
+ * @param maxReservations        reservations in total
+ * @param reservationTtl         lifetime of a reservation unless renewed
+ * @param maxCircuitsPerPeer     circuits a peer may be an end of
+ * @param maxCircuits            circuits in total
+ * @param circuitQuota           limits of each circuit (bytes, lifetime, rate)
+ * @param totalBytesPerSecond    bandwidth of all circuits together, 0 = unlimited
+ * @param streamsPerSource       new relay streams per source address and second, 0 = unlimited
+ * @param allowPrivateAddresses  whether loopback and private sources are served
+ * @param acceptTimeout          time for the reserved peer to take a circuit
+ */
+record RelaySettings(Admission admission, int maxReservationsPerPeer, int maxReservations, Duration reservationTtl,
+        int maxCircuitsPerPeer, int maxCircuits, Quota circuitQuota, long totalBytesPerSecond,
+        int streamsPerSource, boolean allowPrivateAddresses, Duration acceptTimeout) {
+
+    static final int DEFAULT_RESERVATIONS_PER_PEER = 2;
+    static final int DEFAULT_RESERVATIONS = 128;
+    static final int DEFAULT_RESERVATION_TTL_SECONDS = 3600;
+    static final int DEFAULT_CIRCUITS_PER_PEER = 16;
+    static final int DEFAULT_CIRCUITS = 256;
+    static final long DEFAULT_CIRCUIT_BYTES = 16L * 1024 * 1024 * 1024;
+    static final long DEFAULT_CIRCUIT_SECONDS = 24 * 3600;
+    static final int DEFAULT_STREAMS_PER_SOURCE = 20;
+    static final int DEFAULT_ACCEPT_TIMEOUT_MILLIS = 10_000;
+
+    RelaySettings {
+        positive("maxReservationsPerPeer", maxReservationsPerPeer);
+        positive("maxReservations", maxReservations);
+        positive("maxCircuitsPerPeer", maxCircuitsPerPeer);
+        positive("maxCircuits", maxCircuits);
+        if (reservationTtl.toSeconds() < 2) {
+            throw new IllegalArgumentException("reservationTtlSeconds must be at least 2, not "
+                    + reservationTtl.toSeconds());
+        }
+        if (circuitQuota.maxBytes() < 0 || circuitQuota.maxSeconds() < 0 || circuitQuota.rate() < 0
+                || totalBytesPerSecond < 0 || streamsPerSource < 0) {
+            throw new IllegalArgumentException("relay limits must be >= 0 (0 = unlimited)");
+        }
+        if (acceptTimeout.toMillis() < 100) {
+            throw new IllegalArgumentException("acceptTimeoutMillis must be at least 100");
+        }
+    }
+
+    private static void positive(String name, int v) {
+        if (v < 1) {
+            throw new IllegalArgumentException(name + " must be at least 1, not " + v);
+        }
+    }
+
+    static RelaySettings from(RelayConfig c) {
+        return new RelaySettings(
+                new Admission(Admission.Policy.parse(c.admission()), peers("allowlist", c.allowlist()),
+                        peers("trustedIssuers", c.trustedIssuers())),
+                c.maxReservationsPerPeer(), c.maxReservations(), Duration.ofSeconds(c.reservationTtlSeconds()),
+                c.maxCircuitsPerPeer(), c.maxCircuits(),
+                new Quota(c.maxCircuitBytes(), c.maxCircuitSeconds(), c.circuitBytesPerSecond()),
+                c.totalBytesPerSecond(), c.maxNewStreamsPerSourcePerSecond(), c.allowPrivateAddresses(),
+                Duration.ofMillis(c.acceptTimeoutMillis()));
+    }
+
+    private static Set<PeerId> peers(String key, String[] texts) {
+        Set<PeerId> out = new LinkedHashSet<>();
+        for (String t : texts == null ? new String[0] : texts) {
+            for (String part : t.split(",")) {
+                if (!part.isBlank()) {
+                    try {
+                        out.add(PeerId.parse(part.trim()));
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** @return settings for tests and defaults: open, loopback allowed when asked */
+    static Builder builder() {
+        return new Builder();
+    }
+
+    /** Builds settings field by field, from the defaults. */
+    static final class Builder {
+        Admission admission = new Admission(Admission.Policy.OPEN, Set.of(), Set.of());
+        int maxReservationsPerPeer = DEFAULT_RESERVATIONS_PER_PEER;
+        int maxReservations = DEFAULT_RESERVATIONS;
+        Duration reservationTtl = Duration.ofSeconds(DEFAULT_RESERVATION_TTL_SECONDS);
+        int maxCircuitsPerPeer = DEFAULT_CIRCUITS_PER_PEER;
+        int maxCircuits = DEFAULT_CIRCUITS;
+        Quota circuitQuota = new Quota(DEFAULT_CIRCUIT_BYTES, DEFAULT_CIRCUIT_SECONDS, 0);
+        long totalBytesPerSecond;
+        int streamsPerSource = DEFAULT_STREAMS_PER_SOURCE;
+        boolean allowPrivateAddresses;
+        Duration acceptTimeout = Duration.ofMillis(DEFAULT_ACCEPT_TIMEOUT_MILLIS);
+
+        RelaySettings build() {
+            return new RelaySettings(admission, maxReservationsPerPeer, maxReservations, reservationTtl,
+                    maxCircuitsPerPeer, maxCircuits, circuitQuota, totalBytesPerSecond, streamsPerSource,
+                    allowPrivateAddresses, acceptTimeout);
+        }
+    }
+}

@@ -1,0 +1,139 @@
+package io.kizuna.lab;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Two peers behind symmetric NATs, each in its own site, and a relay on the
+ * public segment, all three full Kizuna nodes from the runtime distribution.
+ * The peers cannot reach each other directly (neither has an address the other
+ * can dial; symmetric mappings defeat hole punching); B keeps a reservation on the
+ * relay, A reaches B through it: {@code kizuna:ping} says {@code via relay <id>},
+ * and 100 MiB go to B and back with matching SHA-256.
+ */
+class RelayLabIT {
+
+    private static final String RELAY_IP = Lab.STUN_3; // the public segment's address of our own STUN server, free here
+    private static final int RELAY_PORT = 7400;
+    private static final Pattern READY = Pattern.compile("node ready: (\\S+)");
+
+    @Test
+    @Timeout(value = 5, unit = TimeUnit.MINUTES)
+    void peersBehindSymmetricNatsTalkThroughARelay() throws Exception {
+        Path work = Path.of(System.getProperty("lab.work", "target/lab-work"), "relay");
+        try (Lab lab = Lab.open(work)) {
+            Lab.Site a = lab.addSite(Lab.Nat.SYMMETRIC);
+            Lab.Site b = lab.addSite(Lab.Nat.SYMMETRIC);
+            Path dist = distribution(work);
+
+            // The relay: public, so it serves the routers' public addresses with its default policy.
+            Path relayOut = work.resolve("relay.out");
+            Process relay = lab.start(lab.pub(), relayOut, node(dist, work.resolve("relay-home"),
+                    "--listen", "tcp://" + RELAY_IP + ":" + RELAY_PORT, "--relay"));
+            String relayAddress = ready(relayOut, relay);
+            String relayId = relayAddress.substring(0, relayAddress.indexOf('@'));
+
+            // B: listens only through the relay.
+            Path bOut = work.resolve("b.out");
+            Process bNode = lab.start(b.client(), bOut, node(dist, work.resolve("b-home"),
+                    "--listen", "relay://" + relayId + "@tcp://" + RELAY_IP + ":" + RELAY_PORT));
+            String bAddress = ready(bOut, bNode);
+            assertThat(bAddress).as("B's address names only the relay").contains("@relay://" + relayId + "@tcp://")
+                    .doesNotContain(",");
+
+            // A: a direct dial to B's own address inside its site fails, then ping and 100 MiB through the relay.
+            String bId = bAddress.substring(0, bAddress.indexOf('@'));
+            Lab.Result direct = lab.tryRun(a.client(), node(dist, work.resolve("a-home"), "--listen",
+                    "tcp://" + a.clientIp() + ":0", "--wait", "60", "-c", "kizuna:connect " + bId + "@tcp://"
+                            + b.clientIp() + ":7400"));
+            assertThat(direct.exit()).as("direct dial to B:\n" + direct.output()).isEqualTo(1);
+
+            Lab.Result run = lab.tryRun(a.client(), node(dist, work.resolve("a-home"), "--listen",
+                    "tcp://" + a.clientIp() + ":0", "--wait", "60", "-c",
+                    "kizuna:ping " + bAddress + " 3; itest:echo " + bAddress + " 100"));
+            String out = run.output();
+            assertThat(run.exit()).as("A's commands:\n" + out + "\n--- B:\n" + read(bOut) + "\n--- relay:\n"
+                    + read(relayOut)).isZero();
+            assertThat(out).contains("via relay " + relayId);
+            assertThat(out).contains("3 received");
+            Matcher sent = Pattern.compile("sent (\\d+) bytes sha256 ([0-9a-f]{64})").matcher(out);
+            Matcher echoed = Pattern.compile("echoed (\\d+) bytes sha256 ([0-9a-f]{64})").matcher(out);
+            assertThat(sent.find() && echoed.find()).as(out).isTrue();
+            assertThat(sent.group(1)).isEqualTo(String.valueOf(100L * 1024 * 1024));
+            assertThat(echoed.group(1)).isEqualTo(sent.group(1));
+            assertThat(echoed.group(2)).as("SHA-256 of what came back").isEqualTo(sent.group(2));
+            assertThat(out).contains("sha256 match over relay://" + relayId);
+            System.out.println(out);
+        }
+    }
+
+    /** Copies the runtime distribution with the echo test bundle (handler and itest:echo) added. */
+    private static Path distribution(Path work) throws IOException {
+        Path from = Path.of(System.getProperty("lab.dist"));
+        Path to = work.resolve("dist");
+        if (!Files.isRegularFile(from.resolve("bin/kizuna"))) {
+            throw new AssertionError("no runtime distribution at " + from + ": build the runtime module first");
+        }
+        try (Stream<Path> files = Files.walk(from)) {
+            for (Path src : (Iterable<Path>) files::iterator) {
+                Path dst = to.resolve(from.relativize(src).toString());
+                if (Files.isDirectory(src)) {
+                    Files.createDirectories(dst);
+                } else {
+                    Files.copy(src, dst, StandardCopyOption.COPY_ATTRIBUTES, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+        Files.copy(Path.of(System.getProperty("lab.echoBundle")), to.resolve("bundle/itest-echo.jar"),
+                StandardCopyOption.REPLACE_EXISTING);
+        return to;
+    }
+
+    private static String[] node(Path dist, Path home, String... args) {
+        List<String> cmd = new ArrayList<>(List.of("env", "JAVA_HOME=" + System.getProperty("java.home"),
+                "JAVA_OPTS=-Xmx256m -XX:+UseSerialGC", dist.resolve("bin/kizuna").toString(), "--home",
+                home.toString()));
+        cmd.addAll(List.of(args));
+        return cmd.toArray(String[]::new);
+    }
+
+    private static String ready(Path out, Process p) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (System.nanoTime() < deadline) {
+            Matcher m = READY.matcher(read(out));
+            if (m.find()) {
+                return m.group(1);
+            }
+            if (!p.isAlive()) {
+                throw new AssertionError("node exited with " + p.exitValue() + " before it was ready:\n" + read(out));
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("node not ready after 90 s:\n" + read(out));
+    }
+
+    private static String read(Path f) {
+        try {
+            return Files.exists(f) ? Files.readString(f, StandardCharsets.UTF_8) : "";
+        } catch (IOException e) {
+            return "(cannot read " + f + ": " + e + ")";
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package io.kizuna.itests;
+
+import static io.kizuna.itests.Itest.join;
+import static org.awaitility.Awaitility.await;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNotSame;
+import static org.junit.Assert.assertTrue;
+
+import java.time.Duration;
+import java.util.Dictionary;
+import java.util.Hashtable;
+import java.util.Map;
+
+import javax.inject.Inject;
+
+import io.kizuna.transport.Connection;
+import io.kizuna.transport.ConnectionManager;
+import io.kizuna.transport.Endpoint;
+import io.kizuna.transport.PeerAddress;
+import io.kizuna.transport.PingResult;
+import io.kizuna.transport.Transport;
+
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerMethod;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.wiring.BundleRevision;
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
+
+/**
+ * Three nodes: a relay R and a peer B that is reachable only through R (it
+ * listens on {@code relay://R@tcp://...} and nowhere else), both runtime
+ * distributions in their own JVMs, and this framework as the dialer A. A
+ * reaches B through R, ping says {@code via relay R}, streams and perf run
+ * through the circuit, the relay bundle can be stopped, started and updated
+ * while A runs; then A itself turns on its relay service and
+ * {@code kizuna:relay} shows a peer's reservation.
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerMethod.class)
+public class RelayIT {
+
+    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final String RELAY_FILTER = "(" + Transport.PROTOCOL + "=relay)";
+    /** The relays here serve loopback peers, which a public relay refuses by default. */
+    private static final Map<String, String> LOOPBACK_RELAY = Map.of("io.kizuna.relay.cfg",
+            "allowPrivateAddresses = true\nmaxNewStreamsPerSourcePerSecond = 0\n");
+
+    @Inject
+    private BundleContext context;
+
+    @Inject
+    private ConnectionManager manager;
+
+    @Inject
+    private ConfigurationAdmin configAdmin;
+
+    @org.ops4j.pax.exam.Configuration
+    public Option[] config() {
+        return new Option[] {KizunaOptions.node("relay")};
+    }
+
+    private static PeerAddress relayOf(RemoteNode r) {
+        return r.address().only("tcp");
+    }
+
+    @Test(timeout = 240_000)
+    public void aPeerBehindARelayIsReachedThroughItAndTheBundleSwapsHot() throws Exception {
+        Itest.awaitService(context, Transport.class, RELAY_FILTER, WAIT);
+        try (RemoteNode r = RemoteNode.start("relay-r", "tcp://127.0.0.1:0", LOOPBACK_RELAY, "--relay");
+                RemoteNode b = RemoteNode.start("relay-b", Endpoint.via("relay", relayOf(r)).toString())) {
+            PeerAddress bAddress = b.address();
+            assertEquals("B is reachable only through R: " + bAddress, "relay",
+                    String.join(",", bAddress.transportHints()));
+
+            PingResult ping = join(manager.ping(bAddress), WAIT, "pinging B through R");
+            assertEquals("relay", ping.protocol());
+            assertEquals(r.address().peerId(), ping.remote().via().orElseThrow().peer());
+            String pings = Gogo.run(context, "kizuna:ping " + bAddress + " 2").ok();
+            assertTrue("ping names the relay:\n" + pings, pings.contains("via relay " + r.address().peerId()));
+            String peers = Gogo.run(context, "kizuna:peers").ok();
+            assertTrue("peers shows the relay path:\n" + peers,
+                    peers.contains("relay " + r.address().peerId().shortForm()));
+            Streams.echo(join(manager.openStream(bAddress, Itest.ECHO), WAIT, "an echo stream through R"), 1 << 20);
+            String perf = Gogo.run(context, "kizuna:perf " + bAddress + " 4M").ok();
+            assertTrue("perf through the relay:\n" + perf, perf.contains("transport relay"));
+
+            // Hot swap of the relay bundle on the dialer.
+            Bundle bundle = Itest.bundle(context, "io.kizuna.relay");
+            Connection stream = join(manager.openStream(bAddress, Itest.ECHO), WAIT, "a stream before the swap");
+            bundle.stop();
+            join(stream.closeFuture().exceptionally(e -> null), WAIT, "the relayed stream to close with the bundle");
+            assertTrue("no relay transport after stop", Itest.reference(context, Transport.class, RELAY_FILTER) == null);
+            assertTrue("B cannot be reached without the relay transport",
+                    manager.ping(bAddress).toCompletableFuture().handle((p, e) -> e != null).get());
+            bundle.start();
+            PingResult back = await("a ping through R after start").atMost(WAIT).pollInterval(Duration.ofMillis(50))
+                    .until(() -> pingOnce(bAddress), p -> p != null);
+            assertEquals("relay", back.protocol());
+            BundleRevision revision = bundle.adapt(BundleRevision.class);
+            bundle.update();
+            assertNotSame("a new revision runs", revision, bundle.adapt(BundleRevision.class));
+            await("a ping through R after update").atMost(WAIT).pollInterval(Duration.ofMillis(50))
+                    .until(() -> pingOnce(bAddress), p -> p != null);
+            Streams.echo(join(manager.openStream(bAddress, Itest.ECHO), WAIT, "a stream after the swap"), 1 << 16);
+            assertTrue(r.isAlive() && b.isAlive());
+        }
+    }
+
+    @Test(timeout = 180_000)
+    public void thisNodeAsARelayShowsItsReservations() throws Exception {
+        Configuration c = configAdmin.getConfiguration("io.kizuna.relay", "?");
+        Dictionary<String, Object> props = new Hashtable<>();
+        props.put("enabled", true);
+        props.put("allowPrivateAddresses", true);
+        props.put("maxCircuits", 32);
+        c.update(props);
+        String on = await("the relay service on").atMost(WAIT).pollInterval(Duration.ofMillis(100))
+                .until(() -> Gogo.run(context, "kizuna:relay").ok(), s -> s.contains("relay service: on"));
+        assertTrue(on, on.contains("circuits 32"));
+        PeerAddress self = manager.localAddress().only("tcp");
+        try (RemoteNode b = RemoteNode.start("relay-self-b", Endpoint.via("relay", self).toString())) {
+            String shown = Gogo.run(context, "kizuna:relay").ok();
+            assertTrue("kizuna:relay lists B's reservation:\n" + shown,
+                    shown.contains("reservations: 1") && shown.contains(b.address().peerId().toString()));
+        } finally {
+            c.delete();
+        }
+    }
+
+    private PingResult pingOnce(PeerAddress peer) {
+        try {
+            return manager.ping(peer).toCompletableFuture().get(5, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            return null;
+        }
+    }
+}
