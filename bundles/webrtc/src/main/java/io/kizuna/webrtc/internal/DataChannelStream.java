@@ -92,6 +92,11 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
         loop.execute(this::stateChanged);
     }
 
+    /** @return the DataChannel, for tests that play a misbehaving peer */
+    RTCDataChannel channel() {
+        return channel;
+    }
+
     /** @return completes when the channel is open and the initial credit was granted */
     CompletableFuture<Void> opened() {
         return opened;
@@ -157,7 +162,7 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
             return;
         }
         if (received + data.length > granted) {
-            violation("the peer sent " + (received + data.length - granted) + " bytes beyond the credit granted");
+            violation((received + data.length - granted) + " bytes beyond the credit granted");
             return;
         }
         received += data.length;

@@ -429,36 +429,65 @@ final class WebRtcPeer implements PeerConnectionObserver {
             return;
         }
         Map<String, RTCStats> stats = report.getStats();
-        String negotiated = null;
         for (RTCStats s : stats.values()) {
-            if (s.getType() != RTCStatsType.TRANSPORT) {
-                continue;
-            }
-            Object certId = s.getAttributes().get("remoteCertificateId");
-            RTCStats cert = certId == null ? null : stats.get(certId.toString());
-            if (cert != null) {
-                negotiated = cert.getAttributes().get("fingerprintAlgorithm") + " "
-                        + String.valueOf(cert.getAttributes().get("fingerprint")).toUpperCase(java.util.Locale.ROOT);
-            }
-            Object pairId = s.getAttributes().get("selectedCandidatePairId");
+            Object pairId = s.getType() == RTCStatsType.TRANSPORT ? s.getAttributes().get("selectedCandidatePairId")
+                    : null;
             if (pairId != null) {
                 describePair(stats, stats.get(pairId.toString()));
             }
         }
+        try {
+            String negotiated = negotiatedFingerprint(stats, signedFingerprint, remote);
+            dtlsVerified = true;
+            LOG.log(System.Logger.Level.DEBUG, "WebRTC {0} {1}: DTLS certificate {2} verified; path {3}",
+                    direction == Direction.OUTBOUND ? "to" : "from", remote.shortForm(), negotiated, candidatePair);
+            maybeEstablished();
+        } catch (TransportException.PeerAuthenticationFailed e) {
+            fail(e);
+        }
+    }
+
+    /**
+     * The check that binds the DataChannels to the PeerId: the remote DTLS
+     * certificate libwebrtc negotiated (the transport stats' {@code remoteCertificateId},
+     * its {@code certificate} stats' fingerprint) must be the one in the SDP the
+     * peer signed.
+     *
+     * @param stats  a stats report of the peer connection
+     * @param signed the fingerprint of the signed SDP, {@code sha-256 AB:...}
+     * @param peer   the peer that signed it
+     * @return the negotiated fingerprint
+     * @throws TransportException.PeerAuthenticationFailed when there is none or it differs
+     */
+    static String negotiatedFingerprint(Map<String, RTCStats> stats, String signed, PeerId peer)
+            throws TransportException.PeerAuthenticationFailed {
+        String negotiated = null;
+        for (RTCStats s : stats.values()) {
+            if (s.getType() != RTCStatsType.TRANSPORT || !"connected".equals(s.getAttributes().get("dtlsState"))) {
+                continue;
+            }
+            Object certId = s.getAttributes().get("remoteCertificateId");
+            RTCStats cert = certId == null ? null : stats.get(certId.toString());
+            if (cert == null) {
+                continue;
+            }
+            String f = cert.getAttributes().get("fingerprintAlgorithm") + " "
+                    + String.valueOf(cert.getAttributes().get("fingerprint")).toUpperCase(java.util.Locale.ROOT);
+            if (negotiated != null && !negotiated.equals(f)) {
+                throw new TransportException.PeerAuthenticationFailed(peer, null,
+                        "libwebrtc reports two remote DTLS certificates");
+            }
+            negotiated = f;
+        }
         if (negotiated == null) {
-            fail(new TransportException.PeerAuthenticationFailed(remote, null,
-                    "libwebrtc reports no remote DTLS certificate to check against the signed fingerprint"));
-            return;
+            throw new TransportException.PeerAuthenticationFailed(peer, null,
+                    "libwebrtc reports no remote DTLS certificate to check against the signed fingerprint");
         }
-        if (!negotiated.equalsIgnoreCase(signedFingerprint)) {
-            fail(new TransportException.PeerAuthenticationFailed(remote, null, "the DTLS certificate used ("
-                    + negotiated + ") is not the one " + remote + " signed (" + signedFingerprint + ")"));
-            return;
+        if (!negotiated.equalsIgnoreCase(signed)) {
+            throw new TransportException.PeerAuthenticationFailed(peer, null, "the DTLS certificate used ("
+                    + negotiated + ") is not the one " + peer + " signed (" + signed + ")");
         }
-        dtlsVerified = true;
-        LOG.log(System.Logger.Level.DEBUG, "WebRTC {0} {1}: DTLS certificate {2} verified; path {3}",
-                direction == Direction.OUTBOUND ? "to" : "from", remote.shortForm(), negotiated, candidatePair);
-        maybeEstablished();
+        return negotiated;
     }
 
     private void describePair(Map<String, RTCStats> stats, RTCStats pair) {
@@ -478,7 +507,9 @@ final class WebRtcPeer implements PeerConnectionObserver {
 
     private static String candidate(RTCStats c) {
         Map<String, Object> a = c.getAttributes();
-        return a.get("candidateType") + " " + a.get("address") + ":" + a.get("port");
+        Object ip = a.get("address") != null ? a.get("address") : a.get("ip");
+        // libwebrtc does not reveal a remote peer-reflexive candidate's address in its stats
+        return a.get("candidateType") + " " + (ip == null ? "?" : ip) + ":" + a.get("port");
     }
 
     private void maybeEstablished() {
@@ -599,7 +630,8 @@ final class WebRtcPeer implements PeerConnectionObserver {
             switch (state) {
                 case CONNECTED -> verifyDtls();
                 case FAILED -> fail(new TransportException.WebRtcFailure("WebRTC connection with " + remote
-                        + " failed (ICE or DTLS); " + progress(), null));
+                        + " failed: ICE found no working candidate pair, or DTLS refused the peer's certificate "
+                        + "(one whose fingerprint is not the signed one); " + progress(), null));
                 case CLOSED -> close();
                 default -> {
                 }
