@@ -77,6 +77,9 @@ final class KizunaOptions {
                 // quiche: a fragment of codec-classes-quic, installed and never started
                 mavenBundle("io.netty", "netty-codec-native-quic").classifier("linux-x86_64").versionAsInProject()
                         .noStart(),
+                // the WebRTC transport's WebSocket signaling endpoint
+                mavenBundle("io.netty", "netty-codec-compression").versionAsInProject(),
+                mavenBundle("io.netty", "netty-codec-http").versionAsInProject(),
                 // Kizuna
                 mavenBundle("io.kizuna", "api").versionAsInProject(),
                 mavenBundle("io.kizuna", "identity").versionAsInProject(),
@@ -85,6 +88,7 @@ final class KizunaOptions {
                 mavenBundle("io.kizuna", "quic").versionAsInProject(),
                 mavenBundle("io.kizuna", "nat").versionAsInProject(),
                 mavenBundle("io.kizuna", "shell").versionAsInProject(),
+                mavenBundle("io.kizuna", "webrtc").versionAsInProject(),
 
                 junitBundles());
     }

@@ -63,6 +63,19 @@ final class RemoteNode implements AutoCloseable {
      * @return the running node
      */
     static RemoteNode start(String name, String listen) throws IOException {
+        return start(name, listen, java.util.Map.of());
+    }
+
+    /**
+     * Starts a node with configuration files in its home, as an operator's
+     * {@code <home>/etc/<pid>.cfg}, and waits until it is ready.
+     *
+     * @param name   names its folder under the work folder
+     * @param listen the endpoints, comma-separated, as {@code --listen} takes them
+     * @param etc    file name (e.g. {@code io.kizuna.webrtc.cfg}) to its content
+     * @return the running node
+     */
+    static RemoteNode start(String name, String listen, java.util.Map<String, String> etc) throws IOException {
         Path dist = Path.of(Itest.property(Itest.DIST));
         if (!Files.isRegularFile(dist.resolve("bin/kizuna")) || !Files.isDirectory(dist.resolve("bundle"))) {
             throw new AssertionError("no runtime distribution at " + dist
@@ -75,6 +88,10 @@ final class RemoteNode implements AutoCloseable {
         Files.copy(echo, copy.resolve("bundle").resolve("itest-echo.jar"), StandardCopyOption.REPLACE_EXISTING);
         copy.resolve("bin/kizuna").toFile().setExecutable(true);
         Path home = folder.resolve("home");
+        for (java.util.Map.Entry<String, String> f : etc.entrySet()) {
+            Files.createDirectories(home.resolve("etc"));
+            Files.writeString(home.resolve("etc").resolve(f.getKey()), f.getValue());
+        }
         Path output = folder.resolve("node.out");
         ProcessBuilder pb = new ProcessBuilder(copy.resolve("bin/kizuna").toString(), "--home", home.toString(),
                 "--listen", listen, "--wait", String.valueOf(START_TIMEOUT.toSeconds()));

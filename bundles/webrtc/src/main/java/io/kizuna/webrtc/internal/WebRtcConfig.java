@@ -26,7 +26,7 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     String turnUsername() default "";
 
     @AttributeDefinition(name = "TURN password", type = org.osgi.service.metatype.annotations.AttributeType.PASSWORD)
-    String turnPassword() default "";
+    String _turnPassword() default "";
 
     @AttributeDefinition(name = "Relay only",
             description = "Use only TURN-relayed candidates (ICE transport policy 'relay')")

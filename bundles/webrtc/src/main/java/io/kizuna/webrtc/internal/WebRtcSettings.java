@@ -120,7 +120,7 @@ record WebRtcSettings(
      */
     static WebRtcSettings from(WebRtcConfig c) {
         return new WebRtcSettings(c.kizuna_transport_priority(), list(c.stunServers()), list(c.turnServers()),
-                c.turnUsername(), c.turnPassword(), c.relayOnly(),
+                c.turnUsername(), c._turnPassword(), c.relayOnly(),
                 list(c.candidateNetworks()).stream().map(Cidr::parse).toList(), c.loopbackCandidates(),
                 c.maxConnections(), c.maxStreamsPerConnection(), c.handshakeTimeoutMillis(), c.maxMessageSize(),
                 c.receiveWindow(), c.writeHighWaterMark(), c.writeLowWaterMark(), c.maxSignalingMessage(),

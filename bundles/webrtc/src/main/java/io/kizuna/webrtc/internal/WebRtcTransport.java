@@ -27,9 +27,12 @@ import dev.onvoid.webrtc.RTCIceServer;
 import dev.onvoid.webrtc.RTCIceTransportPolicy;
 import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.Connection;
+import io.kizuna.transport.ConnectionInfo;
+import io.kizuna.transport.ConnectionManager;
 import io.kizuna.transport.Endpoint;
 import io.kizuna.transport.Listener;
 import io.kizuna.transport.PeerAddress;
+import io.kizuna.transport.StreamHandler;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
@@ -42,6 +45,9 @@ import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.Designate;
 
 /**
@@ -60,11 +66,12 @@ import org.osgi.service.metatype.annotations.Designate;
  * <p>When libwebrtc cannot load (a missing system library, another platform),
  * the transport registers anyway and reports itself unavailable with the reason.
  */
-@Component(service = Transport.class, configurationPid = WebRtcTransport.PID,
+@Component(service = {Transport.class, StreamHandler.class}, configurationPid = WebRtcTransport.PID,
         property = {Transport.PROTOCOL + "=" + WebRtcTransport.PROTOCOL_NAME,
-                Transport.PRIORITY + ":Integer=" + WebRtcSettings.DEFAULT_PRIORITY})
+                Transport.PRIORITY + ":Integer=" + WebRtcSettings.DEFAULT_PRIORITY,
+                StreamHandler.PROTOCOL + "=" + StreamSignaling.PROTOCOL})
 @Designate(ocd = WebRtcConfig.class)
-public final class WebRtcTransport implements Transport {
+public final class WebRtcTransport implements Transport, StreamHandler {
 
     /** The configuration PID. */
     static final String PID = "io.kizuna.webrtc";
@@ -86,6 +93,11 @@ public final class WebRtcTransport implements Transport {
     private final Set<WebRtcListener> listeners = ConcurrentHashMap.newKeySet();
     private final Set<WebRtcPeer> open = ConcurrentHashMap.newKeySet();
     private volatile boolean active = true;
+
+    /** The manager, whose connections can carry signaling to peers it already reached. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile ConnectionManager manager;
 
     /**
      * Activated by Declarative Services.
@@ -309,7 +321,30 @@ public final class WebRtcTransport implements Transport {
                     + "is stopping", null));
         }
         long deadline = System.nanoTime() + timeout.toNanos();
-        return attempt(peer, endpoints, 0, deadline, new ArrayList<>());
+        ConnectionManager m = manager;
+        boolean reached = m != null && m.connections(peer.peerId()).stream()
+                .map(ConnectionInfo::protocol).anyMatch(p -> !p.equals(PROTOCOL_NAME));
+        if (!reached) {
+            return attempt(peer, endpoints, 0, deadline, new ArrayList<>());
+        }
+        // Signal over the connection the manager already has; the WebSocket endpoint is the fallback.
+        return m.openStream(PeerAddress.of(peer.peerId()), StreamSignaling.PROTOCOL).toCompletableFuture()
+                .thenCompose(stream -> dial(new StreamSignaling(stream, settings.maxSignalingMessage()), peer,
+                        Duration.ofNanos(Math.max(1, deadline - System.nanoTime()))))
+                .handle((c, err) -> {
+                    if (err == null) {
+                        return CompletableFuture.completedFuture(c);
+                    }
+                    TransportException e = TransportException.unwrap(err);
+                    if (e instanceof TransportException.PeerAuthenticationFailed || System.nanoTime() >= deadline) {
+                        return CompletableFuture.<Connection>failedFuture(e);
+                    }
+                    LOG.log(System.Logger.Level.DEBUG, "webrtc: signaling to {0} over its connection failed ({1});"
+                            + " trying its webrtc endpoints", peer.peerId().shortForm(), e.getMessage());
+                    List<TransportException> failures = new ArrayList<>();
+                    failures.add(e);
+                    return attempt(peer, endpoints, 0, deadline, failures);
+                }).thenCompose(f -> f);
     }
 
     private CompletableFuture<Connection> attempt(PeerAddress peer, List<Endpoint> endpoints, int i, long deadline,
@@ -372,6 +407,32 @@ public final class WebRtcTransport implements Transport {
             server.closeFuture().addListener(f -> listeners.remove(l));
             ref.complete(l);
             return (Listener) l;
+        });
+    }
+
+    /**
+     * A peer signals over a connection the manager has with it: answer, and hand
+     * the connection to the first open listener (a node accepts WebRTC only while
+     * it listens on a webrtc endpoint).
+     */
+    @Override
+    public void handle(Connection stream, String protocol) {
+        Optional<WebRtcListener> listener = listeners.stream().filter(WebRtcListener::isOpen).findFirst();
+        if (!isAvailable() || !active || listener.isEmpty()) {
+            LOG.log(System.Logger.Level.DEBUG, "webrtc: refusing signaling from {0}: {1}",
+                    stream.info().peerId().shortForm(), isAvailable() ? "not listening on a webrtc endpoint"
+                            : natives.problem());
+            stream.close();
+            return;
+        }
+        SignalingChannel signaling = new StreamSignaling(stream, settings.maxSignalingMessage());
+        WebRtcPeer.answer(this, signaling).whenComplete((c, e) -> {
+            if (c != null) {
+                listener.get().accepted(c);
+            } else {
+                LOG.log(System.Logger.Level.DEBUG, "webrtc: negotiation from {0} over its connection failed: {1}",
+                        stream.info().peerId().shortForm(), TransportException.unwrap(e).getMessage());
+            }
         });
     }
 
