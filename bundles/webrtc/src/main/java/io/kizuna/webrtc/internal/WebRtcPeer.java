@@ -526,7 +526,7 @@ final class WebRtcPeer implements PeerConnectionObserver {
     private void fail(TransportException e) {
         if (established.isDone()) {
             if (!closing) {
-                LOG.log(System.Logger.Level.DEBUG, "WebRTC connection with {0} failed: {1}", remote, e.getMessage());
+                LOG.log(System.Logger.Level.WARNING, "WebRTC connection with {0} failed: {1}", remote, e.getMessage());
                 close();
             }
             return;
@@ -632,7 +632,10 @@ final class WebRtcPeer implements PeerConnectionObserver {
                 case FAILED -> fail(new TransportException.WebRtcFailure("WebRTC connection with " + remote
                         + " failed: ICE found no working candidate pair, or DTLS refused the peer's certificate "
                         + "(one whose fingerprint is not the signed one); " + progress(), null));
-                case CLOSED -> close();
+                case CLOSED -> {
+                    LOG.log(System.Logger.Level.DEBUG, "WebRTC connection with {0}: libwebrtc closed it", remote);
+                    close();
+                }
                 default -> {
                 }
             }
