@@ -44,6 +44,27 @@ final class Sdp {
     }
 
     /**
+     * Removes the ICE candidates an SDP carries (a peer may put those it gathered
+     * before sending it there) that {@code allowed} refuses, so that they get the
+     * same check as trickled ones.
+     *
+     * @param sdp     the session description
+     * @param allowed tells whether a candidate line ({@code candidate:...}) may be used
+     * @return the description without the refused candidates
+     */
+    static String withCandidates(String sdp, java.util.function.Predicate<String> allowed) {
+        StringBuilder out = new StringBuilder(sdp.length());
+        for (String line : sdp.split("(?<=\n)")) {
+            String content = line.strip();
+            if (content.startsWith("a=candidate:") && !allowed.test(content.substring(2))) {
+                continue;
+            }
+            out.append(line);
+        }
+        return out.toString();
+    }
+
+    /**
      * @param sdp the session description
      * @return the peer's {@code a=max-message-size}, when it declares one (0 means no limit)
      */

@@ -347,7 +347,7 @@ final class WebRtcPeer implements PeerConnectionObserver {
         if (!takeFingerprint(s) || !createPeerConnection()) {
             return;
         }
-        pc.setRemoteDescription(new RTCSessionDescription(RTCSdpType.OFFER, s.body()), whenSet(() -> {
+        pc.setRemoteDescription(new RTCSessionDescription(RTCSdpType.OFFER, remoteSdp(s)), whenSet(() -> {
             remoteSet();
             pc.createAnswer(new RTCAnswerOptions(), described(RTCSdpType.ANSWER));
         }, "apply the peer's offer"));
@@ -361,8 +361,13 @@ final class WebRtcPeer implements PeerConnectionObserver {
         if (!takeFingerprint(s)) {
             return;
         }
-        pc.setRemoteDescription(new RTCSessionDescription(RTCSdpType.ANSWER, s.body()),
+        pc.setRemoteDescription(new RTCSessionDescription(RTCSdpType.ANSWER, remoteSdp(s)),
                 whenSet(this::remoteSet, "apply the peer's answer"));
+    }
+
+    /** The signed SDP without the candidates in it that the candidate filter refuses. */
+    private String remoteSdp(Signal s) {
+        return Sdp.withCandidates(s.body(), transport::candidateAllowed);
     }
 
     private boolean takeFingerprint(Signal s) {
