@@ -27,6 +27,8 @@ import io.kizuna.transport.PeerAddress;
  * <pre>
  * WebRtcTool listen ip:port [options]          prints "listening &lt;address&gt;", echoes one connection
  * WebRtcTool dial &lt;address&gt; &lt;bytes&gt; [options] prints "connected in N ms over &lt;pair&gt;", "echo sha256 ok"
+ * WebRtcTool bench-open &lt;count&gt; [options]      two nodes in this JVM: time to an open DataChannel,
+ *                                             for new peer connections and for further DataChannels
  * options: --stun ip:port  --turn ip:port  --turn-user U  --turn-password P  --relay-only
  *          --networks cidr[,cidr]  --loopback  --native-log (libwebrtc's log on stderr)
  * </pre>
@@ -49,6 +51,9 @@ public final class WebRtcTool {
         }
         boolean dial = args[0].equals("dial");
         List<String> options = new ArrayList<>(Arrays.asList(args).subList(dial ? 3 : 2, args.length));
+        if (args[0].equals("bench-open")) {
+            System.exit(benchOpen(Integer.parseInt(args[1]), settings(options)));
+        }
         if (options.remove("--native-log")) {
             // libwebrtc's own log on stderr, for diagnosing ICE
             dev.onvoid.webrtc.logging.Logging.logToDebug(dev.onvoid.webrtc.logging.Logging.Severity.INFO);
@@ -92,6 +97,51 @@ public final class WebRtcTool {
         }
         return WebRtcSettings.defaults().withIceServers(stun, turn, user, password, relayOnly)
                 .withCandidateNetworks(networks).withLoopbackCandidates(loopback);
+    }
+
+    private static int benchOpen(int count, WebRtcSettings settings) throws Exception {
+        WebRtcTransport a = new WebRtcTransport(Identities.generate(), settings);
+        WebRtcTransport b = new WebRtcTransport(Identities.generate(), settings);
+        try {
+            BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+            Listener l = b.listen(new InetSocketAddress("127.0.0.1", 0), accepted::add).toCompletableFuture()
+                    .get(10, TimeUnit.SECONDS);
+            PeerAddress to = PeerAddress.of(b.identity().peerId(), l.endpoint());
+            long[] connects = new long[count];
+            long[] streams = new long[count];
+            String pair = "";
+            for (int i = -3; i < count; i++) { // three rounds to warm up
+                long t0 = System.nanoTime();
+                Connection c = a.connect(to, Duration.ofSeconds(10)).toCompletableFuture().get(15, TimeUnit.SECONDS);
+                long t1 = System.nanoTime();
+                Connection in = accepted.poll(10, TimeUnit.SECONDS);
+                if (in == null) {
+                    throw new IllegalStateException("the listener accepted nothing");
+                }
+                ((WebRtcConnection) in).onStream(s -> { });
+                long t2 = System.nanoTime();
+                ((WebRtcConnection) c).openStream().toCompletableFuture().get(10, TimeUnit.SECONDS);
+                long t3 = System.nanoTime();
+                pair = ((WebRtcConnection) c).candidatePair();
+                c.close().toCompletableFuture().get(10, TimeUnit.SECONDS);
+                in.closeFuture().toCompletableFuture().get(10, TimeUnit.SECONDS);
+                if (i >= 0) {
+                    connects[i] = t1 - t0;
+                    streams[i] = t3 - t2;
+                }
+            }
+            Arrays.sort(connects);
+            Arrays.sort(streams);
+            System.out.printf("new peer connection to an open DataChannel: median %.1f ms, min %.1f ms, max %.1f ms "
+                    + "(%d runs, %s)%n", connects[count / 2] / 1e6, connects[0] / 1e6, connects[count - 1] / 1e6,
+                    count, pair);
+            System.out.printf("further DataChannel on an open connection: median %.2f ms, min %.2f ms, max %.2f ms%n",
+                    streams[count / 2] / 1e6, streams[0] / 1e6, streams[count - 1] / 1e6);
+            return 0;
+        } finally {
+            a.deactivate();
+            b.deactivate();
+        }
     }
 
     private static int listen(WebRtcTransport t, String at) throws Exception {
