@@ -81,6 +81,9 @@ final class KizunaOptions {
                 mavenBundle("io.netty", "netty-transport-classes-epoll").versionAsInProject(),
                 mavenBundle("io.netty", "netty-transport-native-epoll").classifier("linux-x86_64").versionAsInProject()
                         .noStart(),
+                // the WebRTC transport's WebSocket signaling endpoint
+                mavenBundle("io.netty", "netty-codec-compression").versionAsInProject(),
+                mavenBundle("io.netty", "netty-codec-http").versionAsInProject(),
                 // Kizuna
                 mavenBundle("io.kizuna", "api").versionAsInProject(),
                 mavenBundle("io.kizuna", "identity").versionAsInProject(),
@@ -91,6 +94,7 @@ final class KizunaOptions {
                 mavenBundle("io.kizuna", "websocket").versionAsInProject(),
                 mavenBundle("io.kizuna", "relay").versionAsInProject(),
                 mavenBundle("io.kizuna", "shell").versionAsInProject(),
+                mavenBundle("io.kizuna", "webrtc").versionAsInProject(),
 
                 junitBundles());
     }

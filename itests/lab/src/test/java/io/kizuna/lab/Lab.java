@@ -75,6 +75,8 @@ final class Lab implements AutoCloseable {
     static final String STUN_2 = "203.0.113.2";
     static final String STUN_3 = "203.0.113.3";
     static final String STUN_4 = "203.0.113.4";
+    /** The UDP port of the TURN server on {@link #STUN_2}. */
+    static final int TURN_PORT = 3490;
     /** Commands the lab runs. */
     static final List<String> COMMANDS = List.of("ip", "iptables", "nft", "tc", "conntrack", "ethtool", "turnserver",
             "turnutils_natdiscovery", "turnutils_stunclient", "stun", "iperf3", "ping", "ss", "gcc");
@@ -350,6 +352,36 @@ final class Lab implements AutoCloseable {
                 "--pidfile", work.resolve("turnserver.pid").toString(), "--db", work.resolve("turndb").toString());
         waitForUdp(pub, STUN_1 + ":3478", p);
         waitForUdp(pub, STUN_2 + ":3479", p);
+    }
+
+    /**
+     * Starts coturn on the public segment as a TURN server (long-term credentials)
+     * on {@value #STUN_2}, port {@value #TURN_PORT}, relaying from that address.
+     *
+     * @param user     the TURN user
+     * @param password its password
+     */
+    void startTurnServer(String user, String password) {
+        Path log = work.resolve("turn-relay.log");
+        Process p = start(pub, work.resolve("turn-relay.out"), "turnserver", "-L", STUN_2, "--listening-port",
+                String.valueOf(TURN_PORT), "--relay-ip", STUN_2, "--min-port", "50000", "--max-port", "50999",
+                "--lt-cred-mech", "--user", user + ":" + password, "--realm", "kizuna.lab", "--no-tls", "--no-dtls",
+                "--no-cli", "--no-tcp-relay", "-n", "--simple-log", "--log-file", log.toString(),
+                "--pidfile", work.resolve("turn-relay.pid").toString(), "--db", work.resolve("turn-relay-db").toString());
+        waitForUdp(pub, STUN_2 + ":" + TURN_PORT, p);
+    }
+
+    /**
+     * Forwards one TCP port of a NAT router's public address to its client (a
+     * port forward, as an operator sets up for a server behind NAT). UDP is left
+     * as the router's NAT behaviour has it.
+     *
+     * @param site the site
+     * @param port the port, the same on both sides
+     */
+    void forwardTcp(Site site, int port) {
+        run(site.router(), "iptables", "-t", "nat", "-A", "PREROUTING", "-i", "wan", "-p", "tcp", "--dport",
+                String.valueOf(port), "-j", "DNAT", "--to-destination", site.clientIp() + ":" + port);
     }
 
     /**
