@@ -61,7 +61,7 @@ final class Bench {
         static Options parse(String... args) {
             boolean smoke = false;
             int runs = 3;
-            List<String> transports = List.of("tcp", "quic");
+            List<String> transports = List.of("tcp", "quic", "websocket", "webrtc", "relay");
             Path dist = Path.of("runtime/target/kizuna");
             Path out = Path.of("docs");
             List<Integer> idle = List.of(1_000, 10_000);
@@ -76,7 +76,8 @@ final class Bench {
                     case "--idle" -> idle = java.util.Arrays.stream(args[++i].split(",")).map(Integer::valueOf).toList();
                     case "--libp2p" -> libp2p = Path.of(args[++i]).toAbsolutePath();
                     default -> throw new IllegalArgumentException("unknown option " + args[i] + "; options: --smoke, "
-                            + "--runs N, --transports tcp,quic, --idle 1000,10000, --libp2p SCRIPT, --dist DIR, --out DIR");
+                            + "--runs N, --transports tcp,quic,websocket,webrtc,relay, --idle 1000,10000, --libp2p SCRIPT, "
+                            + "--dist DIR, --out DIR");
                 }
             }
             if (runs < 1 || runs > 20) {
@@ -157,6 +158,10 @@ final class Bench {
     private static final int PORT = 7400;
     private static final int PORT_NO_RETRY = 7401;
     private static final int PORT_MANY = 7402;
+    private static final int PORT_WEBSOCKET = 7443;
+    private static final int PORT_WEBRTC = 7444;
+    /** The relay's address on the public segment (the lab's fourth STUN address, unused here). */
+    private static final String RELAY_IP = Lab.STUN_4;
     private static final long COMMAND_SECONDS = 1200;
 
     private final Options options;
@@ -216,6 +221,8 @@ final class Bench {
             congestion.add("iperf3 and Kizuna TCP: Linux " + sysctl(lab, a.client(), "net.ipv4.tcp_congestion_control")
                     + " on both ends (the namespaces' default)");
             congestion.add("Kizuna QUIC: quiche CUBIC (the transport's default congestionControl), paced by quiche");
+            congestion.add("Kizuna WebSocket and the relay's two hops: TCP, the same Linux default");
+            congestion.add("Kizuna WebRTC: libwebrtc's SCTP (usrsctp, its own NewReno-style control) over DTLS and UDP");
             if (options.libp2p() != null) {
                 congestion.add("js-libp2p TCP and WebSockets: the same Linux default; js-libp2p QUIC: quinn's default "
                         + "(Cubic), which @chainsafe/libp2p-quic does not let one change");
@@ -226,8 +233,15 @@ final class Bench {
         BenchNode nodes = new BenchNode(lab, options.dist());
         Path homes = lab.work().resolve("homes");
         String aIp = a.clientIp();
-        BenchNode.Daemon nodeA = nodes.start(a.client(), homes.resolve("a"),
-                "tcp://" + aIp + ":" + PORT + ",quic://" + aIp + ":" + PORT);
+        StringBuilder listen = new StringBuilder("tcp://" + aIp + ":" + PORT + ",quic://" + aIp + ":" + PORT
+                + ",websocket://" + aIp + ":" + PORT_WEBSOCKET + ",webrtc://" + aIp + ":" + PORT_WEBRTC);
+        if (options.transports().contains("relay")) {
+            // a relay on the public segment: the relayed path crosses the shaped link once, as the direct one does
+            BenchNode.Daemon relay = nodes.start(lab.pub(), homes.resolve("relay"), "tcp://" + RELAY_IP + ":" + PORT,
+                    "--relay");
+            listen.append(",relay://").append(relay.peerId()).append("@tcp://").append(RELAY_IP).append(':').append(PORT);
+        }
+        BenchNode.Daemon nodeA = nodes.start(a.client(), homes.resolve("a"), listen.toString());
         boolean unshaped = link.rateMbit() == 0 && link.rttMs() == 0 && link.lossPct() == 0;
         for (String transport : options.transports()) {
             perf(nodes, nodeA, link, b, transport, unshaped);
@@ -408,7 +422,8 @@ final class Bench {
 
     private void perf(BenchNode nodes, BenchNode.Daemon nodeA, Link link, Lab.Site b, String transport,
             boolean measureCost) {
-        String target = nodeA.peerId() + "@" + transport + "://" + ipOf(nodeA) + ":" + PORT;
+        // connect over the best transport, as a node would, then force this one: WebRTC signals over that connection
+        String target = nodeA.address();
         String size = link.bytes() + "";
         long warmup = Math.min(link.bytes(), 32L << 20);
         List<String> commands = new ArrayList<>(List.of("kizuna:connect " + target,
@@ -532,16 +547,33 @@ final class Bench {
         Path earlyHome = work.resolve("b-early");
         writeConfig(earlyHome, "io.kizuna.quic", "earlyData = true");
         Path plainHome = work.resolve("b-plain");
-        record(nodes, b, plainHome, "tcp", nodeA, PORT, rtt, "tcp");
-        record(nodes, b, plainHome, "quic", nodeA, PORT, rtt, "quic (Retry, resumed 1-RTT)");
-        record(nodes, b, earlyHome, "quic", nodeA, PORT, rtt, "quic (Retry, 0-RTT)");
-        record(nodes, b, plainHome, "quic", noRetry, PORT_NO_RETRY, rtt, "quic (no Retry, resumed 1-RTT)");
-        record(nodes, b, earlyHome, "quic", noRetry, PORT_NO_RETRY, rtt, "quic (no Retry, 0-RTT)");
+        record(nodes, b, plainHome, "tcp", nodeA, endpoint(nodeA, "tcp", PORT), rtt, "tcp");
+        record(nodes, b, plainHome, "quic", nodeA, endpoint(nodeA, "quic", PORT), rtt, "quic (Retry, resumed 1-RTT)");
+        record(nodes, b, earlyHome, "quic", nodeA, endpoint(nodeA, "quic", PORT), rtt, "quic (Retry, 0-RTT)");
+        record(nodes, b, plainHome, "quic", noRetry, endpoint(noRetry, "quic", PORT_NO_RETRY), rtt,
+                "quic (no Retry, resumed 1-RTT)");
+        record(nodes, b, earlyHome, "quic", noRetry, endpoint(noRetry, "quic", PORT_NO_RETRY), rtt,
+                "quic (no Retry, 0-RTT)");
+        if (options.transports().contains("websocket")) {
+            record(nodes, b, plainHome, "websocket", nodeA, endpoint(nodeA, "websocket", PORT_WEBSOCKET), rtt,
+                    "websocket (TCP, TLS 1.3, HTTP upgrade)");
+        }
+        if (options.transports().contains("relay")) {
+            String relayed = java.util.Arrays.stream(nodeA.address().substring(nodeA.address().indexOf('@') + 1)
+                    .split(",")).filter(e -> e.startsWith("relay://")).findFirst()
+                    .orElseThrow(() -> new Lab.LabException("node A holds no reservation: " + nodeA.address()));
+            record(nodes, b, plainHome, "relay", nodeA, relayed, rtt,
+                    "relay (TCP + TLS to the relay, a circuit, end-to-end TLS)");
+        }
     }
 
-    private void record(BenchNode nodes, Lab.Site b, Path home, String transport, BenchNode.Daemon to, int port,
-            double rtt, String kind) {
-        String target = to.peerId() + "@" + transport + "://" + ipOf(to) + ":" + port;
+    private static String endpoint(BenchNode.Daemon node, String transport, int port) {
+        return transport + "://" + ipOf(node) + ":" + port;
+    }
+
+    private void record(BenchNode nodes, Lab.Site b, Path home, String transport, BenchNode.Daemon to,
+            String endpoint, double rtt, String kind) {
+        String target = to.peerId() + "@" + endpoint;
         List<String> commands = new ArrayList<>();
         for (int i = 0; i < options.setupRuns(); i++) {
             commands.add("kizuna:connect " + target);
@@ -578,13 +610,18 @@ final class Bench {
                 BenchReport.median(g.mbits()), g.mbits()));
     }
 
+    /** @return the IPv4 address of the node's own tcp endpoint (not a relay's) */
     private static String ipOf(BenchNode.Daemon node) {
-        Matcher m = Pattern.compile("://([\\d.]+):").matcher(node.address());
-        if (!m.find()) {
-            throw new Lab.LabException("no IPv4 address in " + node.address());
+        String endpoints = node.address().substring(node.address().indexOf('@') + 1);
+        for (String e : endpoints.split(",")) {
+            Matcher m = Pattern.compile("^tcp://([\\d.]+):").matcher(e);
+            if (m.find()) {
+                return m.group(1);
+            }
         }
-        return m.group(1);
+        throw new Lab.LabException("no tcp endpoint in " + node.address());
     }
+
 
     private static double pingRtt(Lab lab, Lab.Site from, String to) {
         Lab.Result ping = lab.run(from.client(), "ping", "-n", "-c", "20", "-i", "0.05", to);

@@ -69,16 +69,19 @@ final class BenchNode {
      * @param ns     the namespace
      * @param home   its home folder, with {@code etc/} configuration if any
      * @param listen its listen endpoints, comma-separated
+     * @param more   more launcher arguments, e.g. {@code --relay}
      * @return the running node
      */
-    Daemon start(String ns, Path home, String listen) {
+    Daemon start(String ns, Path home, String listen, String... more) {
         Path log = home.resolveSibling(home.getFileName() + ".log");
         try {
             Files.createDirectories(home);
         } catch (IOException e) {
             throw new Lab.LabException("cannot create " + home + ": " + e);
         }
-        Process p = lab.start(ns, log, launcher.toString(), "--home", home.toString(), "--listen", listen);
+        List<String> cmd = new ArrayList<>(List.of(launcher.toString(), "--home", home.toString(), "--listen", listen));
+        cmd.addAll(List.of(more));
+        Process p = lab.start(ns, log, cmd.toArray(String[]::new));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (System.nanoTime() < deadline) {
             Matcher m = READY.matcher(read(log));

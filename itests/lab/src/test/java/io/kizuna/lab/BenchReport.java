@@ -98,6 +98,20 @@ final class BenchReport {
                         .append(who.equals("iperf3") ? "" : ratio(down, iperfDown)).append(" |\n");
             }
         }
+        if (results.goodput().stream().anyMatch(g -> g.who().equals("relay"))) {
+            s.append("\n### Relay efficiency\n\n");
+            s.append("Through a relay on the public segment (two TCP + TLS 1.3 hops, the peers' end-to-end TLS inside) "
+                    + "against Kizuna TCP directly, on the same link in the same run: the relayed path crosses the "
+                    + "shaped link once, as the direct one does.\n\n");
+            s.append("| link | relayed / direct, upload | relayed / direct, download |\n| --- | ---: | ---: |\n");
+            for (Bench.Link link : o.links()) {
+                s.append("| ").append(link.name()).append(" | ")
+                        .append(ratio(find(link.name(), "relay", "upload"), find(link.name(), "tcp", "upload")))
+                        .append(" | ")
+                        .append(ratio(find(link.name(), "relay", "download"), find(link.name(), "tcp", "download")))
+                        .append(" |\n");
+            }
+        }
         if (!results.setups().isEmpty()) {
             s.append("\n### Connection set-up on ").append(o.setupLink()).append("\n\n");
             s.append("`kizuna:connect` from a warm node to a peer it has just disconnected from: the transport's\n"

@@ -28,12 +28,12 @@ class BenchSmokeIT {
 
         // iperf3, every Kizuna transport and js-libp2p's three, both directions, on every link
         assertThat(results.goodput()).extracting(Bench.Goodput::who).containsOnly("iperf3", "tcp", "quic",
-                "js-libp2p tcp", "js-libp2p quic", "js-libp2p ws");
+                "websocket", "webrtc", "relay", "js-libp2p tcp", "js-libp2p quic", "js-libp2p ws");
         assertThat(results.goodput()).hasSize(options.links().size() * (1 + options.transports().size() + 3) * 2)
                 .allSatisfy(g -> assertThat(g.mbits()).isNotEmpty().allMatch(v -> v > 0));
         double shapedRtt = results.rtts().get(options.setupLink());
         assertThat(shapedRtt).as("the shaped link's round trip").isBetween(18.0, 25.0);
-        assertThat(results.setups()).hasSize(5 + 3).allSatisfy(s -> assertThat(BenchReport.median(s.millis()))
+        assertThat(results.setups()).hasSize(7 + 3).allSatisfy(s -> assertThat(BenchReport.median(s.millis()))
                 .as("%s takes at least one round trip", s.kind()).isGreaterThan(0.9 * shapedRtt));
         assertThat(results.costs()).extracting(Bench.Cost::transport).containsExactlyElementsOf(options.transports());
         assertThat(results.costs()).allSatisfy(c -> assertThat(c.cpuSeconds()).isPositive());

@@ -28,6 +28,12 @@ final class RelayListener implements Listener {
 
     private static final System.Logger LOG = System.getLogger(RelayListener.class.getName());
     private static final Duration FIRST_RETRY = Duration.ofMillis(500);
+    /**
+     * How long the first reservation is tried again when the relay cannot be
+     * reached yet: at a node's start the transport that reaches the relay (tcp,
+     * say) may register after the relay transport does.
+     */
+    static final Duration FIRST_WINDOW = Duration.ofSeconds(15);
 
     private final RelayTransport transport;
     private final PeerAddress relay;
@@ -43,6 +49,7 @@ final class RelayListener implements Listener {
     private volatile String lastError = "";
     private volatile Duration retry = FIRST_RETRY;
     private volatile boolean closing;
+    private final long startedNanos = System.nanoTime();
 
     RelayListener(RelayTransport transport, PeerAddress relay, Consumer<Connection> acceptor) {
         this.transport = transport;
@@ -114,7 +121,7 @@ final class RelayListener implements Listener {
             if (e != null) {
                 TransportException t = TransportException.unwrap(e);
                 lastError = t.getMessage();
-                if (!firstReservation.isDone()) {
+                if (!firstReservation.isDone() && !(unreachable(t) && withinFirstWindow())) {
                     firstReservation.completeExceptionally(t);
                     close();
                 } else {
@@ -210,6 +217,16 @@ final class RelayListener implements Listener {
         lastError = why;
         LOG.log(System.Logger.Level.INFO, "reservation on relay " + relay + " lost (" + why + "); reserving again");
         retryLater();
+    }
+
+    /** The relay could not be reached (yet), as opposed to a relay that answered with a refusal. */
+    private static boolean unreachable(TransportException t) {
+        return t instanceof TransportException.ConnectionFailed || t instanceof TransportException.ConnectionTimeout
+                || t instanceof TransportException.Io;
+    }
+
+    private boolean withinFirstWindow() {
+        return System.nanoTime() - startedNanos < FIRST_WINDOW.toNanos();
     }
 
     private void retryLater() {

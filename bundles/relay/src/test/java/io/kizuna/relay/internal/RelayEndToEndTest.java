@@ -137,6 +137,52 @@ class RelayEndToEndTest {
     }
 
     @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void aFirstReservationWaitsForARelayThatIsNotReachableYet() throws Exception {
+        // as at a node's start, when the relay transport registers before the one that reaches the relay
+        NodeIdentity relayKey = Identities.generate();
+        int port;
+        try (ServerSocket probe = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort(); // free again once closed: nothing listens there for now
+        }
+        Endpoint relayEndpoint = Endpoint.parse("relay://" + relayKey.peerId() + "@tcp://127.0.0.1:" + port);
+        TestNode r = null;
+        try (TestNode b = TestNode.peer(ClientSettings.defaults().withMaxRetryDelay(Duration.ofSeconds(1)))) {
+            CompletableFuture<Listener> listening = b.relayTransport
+                    .listen(relayEndpoint, c -> { }).toCompletableFuture();
+            SECONDS.sleep(2); // a few refused attempts
+            assertThat(listening).as("still trying, not failed").isNotDone();
+            r = TestNode.relay(relayKey, port, TestNode.loopbackRelay().build(), Splice.Tap.NONE);
+            RelayListener l = (RelayListener) listening.get(STEP.toSeconds(), SECONDS);
+            assertThat(l.reserved()).isTrue();
+            assertThat(r.server.reservations()).extracting(RelayServer.ReservationView::peer).containsExactly(b.id());
+        } finally {
+            if (r != null) {
+                r.close();
+            }
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void aRelayThatRefusesFailsTheFirstReservationAtOnce() throws Exception {
+        TestNode r = TestNode.relay(Identities.generate(), 0, TestNode.loopbackRelay().build(), Splice.Tap.NONE);
+        try (TestNode b = TestNode.peer()) {
+            // another key than the relay's: the relay answers (TLS proves another PeerId), no retrying
+            Endpoint wrong = Endpoint.parse("relay://" + Identities.generate().peerId() + "@tcp://127.0.0.1:"
+                    + r.tcpSocket().getPort());
+            long start = System.nanoTime();
+            Throwable t = org.assertj.core.api.Assertions.catchThrowable(
+                    () -> b.relayTransport.listen(wrong, c -> { }).toCompletableFuture().get(STEP.toSeconds(), SECONDS));
+            assertThat(t).isNotNull();
+            assertThat(Duration.ofNanos(System.nanoTime() - start))
+                    .isLessThan(RelayListener.FIRST_WINDOW);
+        } finally {
+            r.close();
+        }
+    }
+
+    @Test
     @Timeout(value = 90, unit = SECONDS)
     void theListenerReservesAgainWhenTheRelayRestarts() throws Exception {
         NodeIdentity relayKey = Identities.generate();
