@@ -38,8 +38,9 @@ import org.osgi.service.cm.ConfigurationAdmin;
  * distributions in their own JVMs, and this framework as the dialer A. A
  * reaches B through R, ping says {@code via relay R}, streams and perf run
  * through the circuit, the relay bundle can be stopped, started and updated
- * while A runs; then A itself turns on its relay service and
- * {@code kizuna:relay} shows a peer's reservation.
+ * while A runs; then A itself turns on its relay service,
+ * {@code kizuna:relay} shows a peer's reservation, and after a restart of the
+ * relay bundle the peer has reserved again by itself.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerMethod.class)
@@ -128,6 +129,15 @@ public class RelayIT {
             String shown = Gogo.run(context, "kizuna:relay").ok();
             assertTrue("kizuna:relay lists B's reservation:\n" + shown,
                     shown.contains("reservations: 1") && shown.contains(b.address().peerId().toString()));
+
+            // Restart the relay (stop and start its bundle): B notices and reserves again by itself.
+            Bundle bundle = Itest.bundle(context, "io.kizuna.relay");
+            bundle.stop();
+            bundle.start();
+            String again = await("B's reservation back on the restarted relay").atMost(WAIT)
+                    .pollInterval(Duration.ofMillis(200)).until(() -> Gogo.run(context, "kizuna:relay").ok(),
+                            t -> t.contains("reservations: 1") && t.contains(b.address().peerId().toString()));
+            assertTrue(again, again.contains("reservations granted 1"));
         } finally {
             c.delete();
         }

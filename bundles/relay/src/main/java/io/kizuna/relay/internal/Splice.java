@@ -92,10 +92,6 @@ final class Splice {
         return bytes.get();
     }
 
-    Quota quota() {
-        return quota;
-    }
-
     void start() {
         if (quota.maxSeconds() > 0) {
             deadline = timer.schedule(() -> end(RelayFailed.Reason.DURATION_LIMIT), quota.maxSeconds(),

@@ -39,10 +39,6 @@ final class TokenBucket {
         this.timer = timer;
     }
 
-    long rate() {
-        return rate;
-    }
-
     /**
      * @param bytes how many bytes are about to be sent (at most one chunk)
      * @return completes when they may be sent
