@@ -12,6 +12,7 @@ import org.java_websocket.enums.Opcode;
 import org.java_websocket.enums.Role;
 import org.java_websocket.exceptions.InvalidDataException;
 import org.java_websocket.exceptions.LimitExceededException;
+import org.java_websocket.framing.CloseFrame;
 import org.java_websocket.extensions.IExtension;
 import org.java_websocket.framing.Framedata;
 import org.java_websocket.protocols.IProtocol;
@@ -69,6 +70,23 @@ final class KizunaDraft extends Draft_6455 {
     @Override
     public Draft copyInstance() {
         return new KizunaDraft(getMaxFrameSize(), maxMessageSize, deflate);
+    }
+
+    /**
+     * Java-WebSocket 1.6.0 lets a few malformed frames escape its parser as
+     * runtime exceptions, which {@code WebSocketImpl} does not catch: a Close
+     * frame whose reason is not UTF-8 ends in a NullPointerException in
+     * {@code CloseFrame.isValid} (found by {@code FrameFuzzTest}). Such a frame
+     * closes the connection with 1002 like any other malformed one.
+     */
+    @Override
+    public List<Framedata> translateFrame(ByteBuffer buffer) throws InvalidDataException {
+        try {
+            return super.translateFrame(buffer);
+        } catch (RuntimeException e) {
+            throw new InvalidDataException(CloseFrame.PROTOCOL_ERROR, "a malformed frame (" + e.getClass()
+                    .getSimpleName() + " in Java-WebSocket's parser)");
+        }
     }
 
     @Override
