@@ -132,6 +132,8 @@ final class Bench {
      * @param goodput    every transfer figure
      * @param setups     connection set-up figures
      * @param costs      CPU per transport, on the unshaped link
+     * @param idle       memory per idle connection, for each count held
+     * @param handshakesPerSecond authenticated connections a node accepted per second
      * @param congestion the congestion control of each party
      * @param rtts       the measured round trip of each link, ms
      */
@@ -155,6 +157,10 @@ final class Bench {
     private static final Pattern IPERF_BPS = Pattern.compile(
             "\"sum_received\":\\s*\\{[^}]*?\"bits_per_second\":\\s*([\\d.e+]+)");
     private static final Pattern PING_TIME = Pattern.compile("time=([\\d.]+) ms");
+    private static final Pattern READY_LIBP2P = Pattern.compile("\\{\"ready\":true.*\"addrs\":\\[([^\\]]*)\\]");
+    private static final Pattern LIBP2P_RUN = Pattern.compile("\\{\"transport\":\"(\\w+)\",\"run\":(\\d+),"
+            + "\"connectMs\":([\\d.]+),\"uploadBytes\":(\\d+),\"uploadSeconds\":([\\d.]+),"
+            + "\"downloadBytes\":(\\d+),\"downloadSeconds\":([\\d.]+)");
     private static final int PORT = 7400;
     private static final int PORT_NO_RETRY = 7401;
     private static final int PORT_MANY = 7402;
@@ -480,11 +486,6 @@ final class Bench {
     }
 
     // ------------------------------------------------------------------ js-libp2p
-
-    private static final Pattern READY_LIBP2P = Pattern.compile("\\{\"ready\":true.*\"addrs\":\\[([^\\]]*)\\]");
-    private static final Pattern LIBP2P_RUN = Pattern.compile("\\{\"transport\":\"(\\w+)\",\"run\":(\\d+),"
-            + "\"connectMs\":([\\d.]+),\"uploadBytes\":(\\d+),\"uploadSeconds\":([\\d.]+),"
-            + "\"downloadBytes\":(\\d+),\"downloadSeconds\":([\\d.]+)");
 
     /** js-libp2p's perf over its TCP, QUIC and WebSockets on the same link, one warm-up run not counted. */
     private void libp2p(Lab lab, Link link, Lab.Site a, Lab.Site b, double rtt) {
