@@ -106,7 +106,7 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
 
     @Override
     public void onStateChange() {
-        loop.execute(this::stateChanged);
+        post(this::stateChanged);
     }
 
     @Override
@@ -115,14 +115,23 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
         byte[] copy = new byte[data.remaining()];
         data.get(copy);
         boolean binary = buffer.binary;
-        loop.execute(() -> received(binary, copy));
+        post(() -> received(binary, copy));
     }
 
     @Override
     public void onBufferedAmountChange(long previous) {
         if (waitingForBuffer && channel.getBufferedAmount() <= settings.writeLowWaterMark()) {
             waitingForBuffer = false;
-            loop.execute(this::pump);
+            post(this::pump);
+        }
+    }
+
+    /** Hands a callback's work to the loop; once the transport stopped there is nothing left to do. */
+    private void post(Runnable r) {
+        try {
+            loop.execute(r);
+        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            // the transport stopped: every stream has ended
         }
     }
 
@@ -384,6 +393,18 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
 
     // ------------------------------------------------------------------ Connection
 
+    /** Runs on the loop; when the transport has stopped, fails {@code f} instead. */
+    private boolean onLoop(Runnable r, CompletableFuture<?> f) {
+        try {
+            loop.execute(r);
+            return true;
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            f.completeExceptionally(new TransportException.Io("WebRTC stream " + id
+                    + ": the webrtc transport has stopped", e));
+            return false;
+        }
+    }
+
     @Override
     public CompletionStage<Integer> read(ByteBuffer dst) {
         if (!dst.hasRemaining()) {
@@ -393,11 +414,13 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
             throw new IllegalStateException("a read is already pending on WebRTC stream " + id);
         }
         CompletableFuture<Integer> f = new CompletableFuture<>();
-        loop.execute(() -> {
+        if (!onLoop(() -> {
             pendingRead = f;
             readDst = dst;
             serveRead();
-        });
+        }, f)) {
+            readBusy.set(false);
+        }
         return f;
     }
 
@@ -407,19 +430,21 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
             throw new IllegalStateException("a write is already pending on WebRTC stream " + id);
         }
         CompletableFuture<Void> f = new CompletableFuture<>();
-        loop.execute(() -> {
+        if (!onLoop(() -> {
             pendingWrite = f;
             writeSrc = src;
             pump();
-        });
+        }, f)) {
+            writeBusy.set(false);
+        }
         return f;
     }
 
     @Override
     public CompletionStage<Void> flush() {
         CompletableFuture<Void> f = new CompletableFuture<>();
-        loop.execute(() -> flushWhenDrained(f, System.nanoTime()
-                + TimeUnit.MILLISECONDS.toNanos(settings.handshakeTimeoutMillis())));
+        onLoop(() -> flushWhenDrained(f, System.nanoTime()
+                + TimeUnit.MILLISECONDS.toNanos(settings.handshakeTimeoutMillis())), f);
         return f;
     }
 
@@ -437,7 +462,7 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
     @Override
     public CompletionStage<Void> shutdownOutput() {
         CompletableFuture<Void> f = new CompletableFuture<>();
-        loop.execute(() -> {
+        onLoop(() -> {
             if (ended) {
                 f.completeExceptionally(io("shut down output"));
                 return;
@@ -449,13 +474,13 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
                 finishIfDone();
             }
             f.complete(null);
-        });
+        }, f);
         return f;
     }
 
     @Override
     public CompletionStage<Void> close() {
-        loop.execute(() -> {
+        onLoop(() -> {
             if (ended || closing) {
                 return;
             }
@@ -469,7 +494,7 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
             closing = true;
             closeChannelWhenDrained(System.nanoTime()
                     + TimeUnit.MILLISECONDS.toNanos(settings.closeTimeoutMillis()));
-        });
+        }, new CompletableFuture<>());
         return closed;
     }
 

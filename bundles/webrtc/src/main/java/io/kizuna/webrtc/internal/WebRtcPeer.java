@@ -291,6 +291,13 @@ final class WebRtcPeer implements PeerConnectionObserver {
             return;
         }
         if (!s.verifies()) {
+            if (direction == Direction.INBOUND && s.type() == Signal.Type.OFFER && remote == null) {
+                // Say so at once, signed: the dialer need not wait for its timeout.
+                session = s.session();
+                remote = s.from();
+                receiveSeq = s.seq();
+                reject("the offer's signature is not valid for " + s.from());
+            }
             fail(new TransportException.PeerAuthenticationFailed(remote, null, "a signaling message (" + s
                     + ") carries no valid signature by " + s.from()));
             return;
@@ -543,6 +550,10 @@ final class WebRtcPeer implements PeerConnectionObserver {
 
     /** Closes every stream and the peer connection. */
     void close() {
+        if (loop.isShutdown()) {
+            closed.complete(null);
+            return;
+        }
         loop.execute(() -> {
             if (closing) {
                 return;
