@@ -19,6 +19,8 @@ import dev.onvoid.webrtc.RTCDataChannelState;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.TransportException;
+import io.kizuna.webrtc.CandidatePair;
+import io.kizuna.webrtc.IcePath;
 
 /**
  * One reliable, ordered DataChannel as a byte stream ({@value #PROTOCOL}).
@@ -36,7 +38,7 @@ import io.kizuna.transport.TransportException;
  * <p>All state lives on the transport's loop thread; libwebrtc's callbacks copy
  * what they get and hand over to it.
  */
-final class DataChannelStream implements Connection, RTCDataChannelObserver {
+final class DataChannelStream implements Connection, IcePath, RTCDataChannelObserver {
 
     /** The DataChannel sub-protocol name (RFC 8832 "protocol"). */
     static final String PROTOCOL = "kizuna-stream/1";
@@ -496,6 +498,11 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
                     + TimeUnit.MILLISECONDS.toNanos(settings.closeTimeoutMillis()));
         }, new CompletableFuture<>());
         return closed;
+    }
+
+    @Override
+    public CompletionStage<Optional<CandidatePair>> selectedCandidatePair() {
+        return peer.selectedCandidatePair();
     }
 
     @Override
