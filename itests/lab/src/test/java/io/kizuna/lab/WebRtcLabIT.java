@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Timeout;
  * router, find a path by themselves. Behind cone NATs they meet on
  * server-reflexive candidates learnt from coturn's STUN service; behind
  * symmetric NATs, whose mapping changes per destination, only coturn's TURN
- * relay works. Each peer runs in its own JVM in its site's client namespace and
+ * relay works (with {@code relayOnly}: see docs/architecture.md, known problems,
+ * for the pair ICE picks between them by default). Each peer runs in its own JVM in its site's client namespace and
  * reports the candidate pair ICE selected.
  *
  * <p>Signaling needs some path to the listening peer: here a TCP port forward on
@@ -40,11 +41,6 @@ class WebRtcLabIT {
     /** The lab's own networks: sites' LANs and the public segment; no candidate outside them is used. */
     private static final String NETWORKS = "10.0.0.0/8,203.0.113.0/24,198.51.100.0/24";
     private static final long BYTES = 4L * 1024 * 1024;
-    /**
-     * Through the TURN relay only a small transfer: a bulk one stalls after some
-     * hundred kilobytes and ICE then fails (see docs/architecture.md, known limits).
-     */
-    private static final long RELAYED_BYTES = 64 * 1024;
 
     private static Lab lab;
     private static Lab.Site coneA;
@@ -119,7 +115,10 @@ class WebRtcLabIT {
         List<String> dial = new ArrayList<>(List.of("dial", address, Long.toString(bytes), "--networks", NETWORKS));
         dial.addAll(List.of(ice));
         Lab.Result r = lab.tryRun(from.client(), tool(dial.toArray(String[]::new)));
-        listener.waitFor(30, TimeUnit.SECONDS);
+        if (!listener.waitFor(30, TimeUnit.SECONDS)) {
+            listener.destroy(); // nobody connected: free its port for the next test
+            listener.waitFor(10, TimeUnit.SECONDS);
+        }
         String listened = Files.readString(log);
         System.out.println(from.nat() + " -> " + to.nat() + ":\n" + r.output() + "listener:\n" + listened);
         assertThat(r.output()).as(r.output() + "\nlistener:\n" + listened).contains("echo sha256 ok");
@@ -162,14 +161,11 @@ class WebRtcLabIT {
     }
 
     @Test
-    void peersBehindSymmetricNatsMeetThroughTheTurnRelay() throws Exception {
-        Run run = connect(symmetricA, symmetricB, RELAYED_BYTES, "--stun", Lab.STUN_1 + ":3478", "--turn",
+    void peersBehindSymmetricNatsWithRelayOnlyMoveBulkDataThroughTheTurnRelay() throws Exception {
+        Run run = connect(symmetricA, symmetricB, BYTES, "--relay-only", "--turn",
                 Lab.STUN_2 + ":" + Lab.TURN_PORT, "--turn-user", USER, "--turn-password", PASSWORD);
-        List<String> dialer = pair(run.dialer(), "connected");
-        List<String> listener = pair(run.listener(), "accepted");
-        assertThat(List.of(dialer.get(0), dialer.get(1), listener.get(0), listener.get(1)))
-                .as("a relayed candidate on the selected pair").contains("relay");
-        assertThat(run.dialer() + run.listener()).contains(Lab.STUN_2);
+        assertThat(pair(run.dialer(), "connected")).containsExactly("relay", "relay");
+        assertThat(pair(run.listener(), "accepted")).containsExactly("relay", "relay");
     }
 
     @Test
@@ -180,10 +176,16 @@ class WebRtcLabIT {
         Path log = Files.createTempFile(lab.work(), "listener-", ".log");
         Process listener = lab.start(symmetricB.client(), log, tool("listen", symmetricB.clientIp() + ":"
                 + SIGNAL_PORT, "--networks", NETWORKS, "--stun", Lab.STUN_1 + ":3478"));
-        String address = awaitLine(log, listener, "listening ").replace(symmetricB.clientIp(), symmetricB.wanIp());
-        Lab.Result r = lab.tryRun(symmetricA.client(), tool("dial", address, "1024", "--networks", NETWORKS,
-                "--stun", Lab.STUN_1 + ":3478"));
-        listener.destroy();
+        Lab.Result r;
+        try {
+            String address = awaitLine(log, listener, "listening ").replace(symmetricB.clientIp(),
+                    symmetricB.wanIp());
+            r = lab.tryRun(symmetricA.client(), tool("dial", address, "1024", "--networks", NETWORKS,
+                    "--stun", Lab.STUN_1 + ":3478"));
+        } finally {
+            listener.destroy();
+            listener.waitFor(10, TimeUnit.SECONDS);
+        }
         System.out.println("symmetric without TURN:\n" + r.output());
         assertThat(r.exit()).as(r.output()).isNotZero();
         assertThat(r.output()).doesNotContain("echo sha256 ok");

@@ -19,6 +19,8 @@ import dev.onvoid.webrtc.RTCDataChannelState;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.TransportException;
+import io.kizuna.webrtc.CandidatePair;
+import io.kizuna.webrtc.IcePath;
 
 /**
  * One reliable, ordered DataChannel as a byte stream ({@value #PROTOCOL}).
@@ -36,7 +38,7 @@ import io.kizuna.transport.TransportException;
  * <p>All state lives on the transport's loop thread; libwebrtc's callbacks copy
  * what they get and hand over to it.
  */
-final class DataChannelStream implements Connection, RTCDataChannelObserver {
+final class DataChannelStream implements Connection, IcePath, RTCDataChannelObserver {
 
     /** The DataChannel sub-protocol name (RFC 8832 "protocol"). */
     static final String PROTOCOL = "kizuna-stream/1";
@@ -106,7 +108,7 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
 
     @Override
     public void onStateChange() {
-        loop.execute(this::stateChanged);
+        post(this::stateChanged);
     }
 
     @Override
@@ -115,14 +117,23 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
         byte[] copy = new byte[data.remaining()];
         data.get(copy);
         boolean binary = buffer.binary;
-        loop.execute(() -> received(binary, copy));
+        post(() -> received(binary, copy));
     }
 
     @Override
     public void onBufferedAmountChange(long previous) {
         if (waitingForBuffer && channel.getBufferedAmount() <= settings.writeLowWaterMark()) {
             waitingForBuffer = false;
-            loop.execute(this::pump);
+            post(this::pump);
+        }
+    }
+
+    /** Hands a callback's work to the loop; once the transport stopped there is nothing left to do. */
+    private void post(Runnable r) {
+        try {
+            loop.execute(r);
+        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            // the transport stopped: every stream has ended
         }
     }
 
@@ -384,6 +395,18 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
 
     // ------------------------------------------------------------------ Connection
 
+    /** Runs on the loop; when the transport has stopped, fails {@code f} instead. */
+    private boolean onLoop(Runnable r, CompletableFuture<?> f) {
+        try {
+            loop.execute(r);
+            return true;
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            f.completeExceptionally(new TransportException.Io("WebRTC stream " + id
+                    + ": the webrtc transport has stopped", e));
+            return false;
+        }
+    }
+
     @Override
     public CompletionStage<Integer> read(ByteBuffer dst) {
         if (!dst.hasRemaining()) {
@@ -393,11 +416,13 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
             throw new IllegalStateException("a read is already pending on WebRTC stream " + id);
         }
         CompletableFuture<Integer> f = new CompletableFuture<>();
-        loop.execute(() -> {
+        if (!onLoop(() -> {
             pendingRead = f;
             readDst = dst;
             serveRead();
-        });
+        }, f)) {
+            readBusy.set(false);
+        }
         return f;
     }
 
@@ -407,19 +432,21 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
             throw new IllegalStateException("a write is already pending on WebRTC stream " + id);
         }
         CompletableFuture<Void> f = new CompletableFuture<>();
-        loop.execute(() -> {
+        if (!onLoop(() -> {
             pendingWrite = f;
             writeSrc = src;
             pump();
-        });
+        }, f)) {
+            writeBusy.set(false);
+        }
         return f;
     }
 
     @Override
     public CompletionStage<Void> flush() {
         CompletableFuture<Void> f = new CompletableFuture<>();
-        loop.execute(() -> flushWhenDrained(f, System.nanoTime()
-                + TimeUnit.MILLISECONDS.toNanos(settings.handshakeTimeoutMillis())));
+        onLoop(() -> flushWhenDrained(f, System.nanoTime()
+                + TimeUnit.MILLISECONDS.toNanos(settings.handshakeTimeoutMillis())), f);
         return f;
     }
 
@@ -437,7 +464,7 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
     @Override
     public CompletionStage<Void> shutdownOutput() {
         CompletableFuture<Void> f = new CompletableFuture<>();
-        loop.execute(() -> {
+        onLoop(() -> {
             if (ended) {
                 f.completeExceptionally(io("shut down output"));
                 return;
@@ -449,13 +476,13 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
                 finishIfDone();
             }
             f.complete(null);
-        });
+        }, f);
         return f;
     }
 
     @Override
     public CompletionStage<Void> close() {
-        loop.execute(() -> {
+        onLoop(() -> {
             if (ended || closing) {
                 return;
             }
@@ -469,8 +496,13 @@ final class DataChannelStream implements Connection, RTCDataChannelObserver {
             closing = true;
             closeChannelWhenDrained(System.nanoTime()
                     + TimeUnit.MILLISECONDS.toNanos(settings.closeTimeoutMillis()));
-        });
+        }, new CompletableFuture<>());
         return closed;
+    }
+
+    @Override
+    public CompletionStage<Optional<CandidatePair>> selectedCandidatePair() {
+        return peer.selectedCandidatePair();
     }
 
     @Override

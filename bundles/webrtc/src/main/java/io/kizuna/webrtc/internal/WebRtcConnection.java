@@ -1,12 +1,15 @@
 package io.kizuna.webrtc.internal;
 
 import java.nio.ByteBuffer;
+import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.MultiplexedConnection;
+import io.kizuna.webrtc.CandidatePair;
+import io.kizuna.webrtc.IcePath;
 
 /**
  * A WebRTC peer connection as the API sees it: its first DataChannel is the
@@ -14,7 +17,7 @@ import io.kizuna.transport.MultiplexedConnection;
  * peer connection (no new signaling, ICE or DTLS). Ending the first stream closes
  * the peer connection.
  */
-final class WebRtcConnection implements MultiplexedConnection {
+final class WebRtcConnection implements MultiplexedConnection, IcePath {
 
     private static final System.Logger LOG = System.getLogger(WebRtcConnection.class.getName());
 
@@ -30,6 +33,11 @@ final class WebRtcConnection implements MultiplexedConnection {
     /** @return the candidate pair ICE selected, as {@code <type> ip:port -> <type> ip:port} */
     String candidatePair() {
         return peer.candidatePair();
+    }
+
+    @Override
+    public CompletionStage<Optional<CandidatePair>> selectedCandidatePair() {
+        return peer.selectedCandidatePair();
     }
 
     DataChannelStream first() {

@@ -35,6 +35,7 @@ import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.ConnectionInfo.Direction;
 import io.kizuna.transport.PeerId;
 import io.kizuna.transport.TransportException;
+import io.kizuna.webrtc.CandidatePair;
 
 /**
  * One RTCPeerConnection to one peer: its signed negotiation (offer, answer,
@@ -82,7 +83,7 @@ final class WebRtcPeer implements PeerConnectionObserver {
     private String signedFingerprint;
     private volatile int sendLimit;
     private boolean dtlsVerified;
-    private volatile String candidatePair = "";
+    private volatile CandidatePair candidatePair;
     private volatile Duration rtt;
     private ScheduledFuture<?> timeout;
     private boolean closing;
@@ -151,9 +152,31 @@ final class WebRtcPeer implements PeerConnectionObserver {
         return Optional.ofNullable(rtt);
     }
 
-    /** @return the candidate pair ICE selected, e.g. {@code host 127.0.0.1:5000 -> host 127.0.0.1:5001} */
+    /** @return the candidate pair ICE selected when the connection was set up, e.g. {@code srflx a:1 -> srflx b:2} */
     String candidatePair() {
-        return candidatePair;
+        CandidatePair p = candidatePair;
+        return p == null ? "(no candidate pair selected)" : p.toString();
+    }
+
+    /** @return the pair ICE has selected now, read from libwebrtc's stats */
+    CompletableFuture<Optional<CandidatePair>> selectedCandidatePair() {
+        CompletableFuture<Optional<CandidatePair>> f = new CompletableFuture<>();
+        try {
+            loop.execute(() -> {
+                if (closing || pc == null) {
+                    f.complete(Optional.empty());
+                    return;
+                }
+                pc.getStats(report -> {
+                    Optional<CandidatePair> p = selectedPair(report.getStats());
+                    p.ifPresent(x -> candidatePair = x);
+                    f.complete(p);
+                });
+            });
+        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            f.complete(Optional.empty());
+        }
+        return f;
     }
 
     CompletableFuture<Void> closeFuture() {
@@ -291,6 +314,13 @@ final class WebRtcPeer implements PeerConnectionObserver {
             return;
         }
         if (!s.verifies()) {
+            if (direction == Direction.INBOUND && s.type() == Signal.Type.OFFER && remote == null) {
+                // Say so at once, signed: the dialer need not wait for its timeout.
+                session = s.session();
+                remote = s.from();
+                receiveSeq = s.seq();
+                reject("the offer's signature is not valid for " + s.from());
+            }
             fail(new TransportException.PeerAuthenticationFailed(remote, null, "a signaling message (" + s
                     + ") carries no valid signature by " + s.from()));
             return;
@@ -434,18 +464,13 @@ final class WebRtcPeer implements PeerConnectionObserver {
             return;
         }
         Map<String, RTCStats> stats = report.getStats();
-        for (RTCStats s : stats.values()) {
-            Object pairId = s.getType() == RTCStatsType.TRANSPORT ? s.getAttributes().get("selectedCandidatePairId")
-                    : null;
-            if (pairId != null) {
-                describePair(stats, stats.get(pairId.toString()));
-            }
-        }
+        selectedPair(stats).ifPresent(p -> candidatePair = p);
         try {
             String negotiated = negotiatedFingerprint(stats, signedFingerprint, remote);
             dtlsVerified = true;
-            LOG.log(System.Logger.Level.DEBUG, "WebRTC {0} {1}: DTLS certificate {2} verified; path {3}",
-                    direction == Direction.OUTBOUND ? "to" : "from", remote.shortForm(), negotiated, candidatePair);
+            LOG.log(System.Logger.Level.INFO, "webrtc: {0} {1} over {2} (DTLS certificate {3} is the signed one)",
+                    direction == Direction.OUTBOUND ? "connected to" : "accepted from", remote.shortForm(),
+                    candidatePair(), negotiated);
             maybeEstablished();
         } catch (TransportException.PeerAuthenticationFailed e) {
             fail(e);
@@ -495,26 +520,44 @@ final class WebRtcPeer implements PeerConnectionObserver {
         return negotiated;
     }
 
-    private void describePair(Map<String, RTCStats> stats, RTCStats pair) {
-        if (pair == null) {
-            return;
+    /** The transport's selected candidate pair in a stats report; also takes the pair's round-trip time. */
+    private Optional<CandidatePair> selectedPair(Map<String, RTCStats> stats) {
+        for (RTCStats t : stats.values()) {
+            Object pairId = t.getType() == RTCStatsType.TRANSPORT ? t.getAttributes().get("selectedCandidatePairId")
+                    : null;
+            RTCStats pair = pairId == null ? null : stats.get(pairId.toString());
+            if (pair == null) {
+                continue;
+            }
+            Map<String, Object> a = pair.getAttributes();
+            if (a.get("currentRoundTripTime") instanceof Number n) {
+                rtt = Duration.ofNanos((long) (n.doubleValue() * 1e9));
+            }
+            RTCStats local = stats.get(String.valueOf(a.get("localCandidateId")));
+            RTCStats remoteCandidate = stats.get(String.valueOf(a.get("remoteCandidateId")));
+            if (local == null || remoteCandidate == null) {
+                continue;
+            }
+            try {
+                return Optional.of(new CandidatePair(type(local), address(local), type(remoteCandidate),
+                        address(remoteCandidate)));
+            } catch (IllegalArgumentException | NullPointerException e) {
+                LOG.log(System.Logger.Level.DEBUG, "webrtc: unexpected candidate stats {0}", pair);
+            }
         }
-        Map<String, Object> a = pair.getAttributes();
-        RTCStats local = stats.get(String.valueOf(a.get("localCandidateId")));
-        RTCStats remoteCandidate = stats.get(String.valueOf(a.get("remoteCandidateId")));
-        if (local != null && remoteCandidate != null) {
-            candidatePair = candidate(local) + " -> " + candidate(remoteCandidate);
-        }
-        if (a.get("currentRoundTripTime") instanceof Number n) {
-            rtt = Duration.ofNanos((long) (n.doubleValue() * 1e9));
-        }
+        return Optional.empty();
     }
 
-    private static String candidate(RTCStats c) {
+    private static CandidatePair.Type type(RTCStats c) {
+        return CandidatePair.Type.of(String.valueOf(c.getAttributes().get("candidateType")));
+    }
+
+    private static String address(RTCStats c) {
         Map<String, Object> a = c.getAttributes();
         Object ip = a.get("address") != null ? a.get("address") : a.get("ip");
         // libwebrtc does not reveal a remote peer-reflexive candidate's address in its stats
-        return a.get("candidateType") + " " + (ip == null ? "?" : ip) + ":" + a.get("port");
+        String host = ip == null ? "?" : ip.toString().contains(":") ? "[" + ip + "]" : ip.toString();
+        return host + ":" + a.get("port");
     }
 
     private void maybeEstablished() {
@@ -543,6 +586,10 @@ final class WebRtcPeer implements PeerConnectionObserver {
 
     /** Closes every stream and the peer connection. */
     void close() {
+        if (loop.isShutdown()) {
+            closed.complete(null);
+            return;
+        }
         loop.execute(() -> {
             if (closing) {
                 return;

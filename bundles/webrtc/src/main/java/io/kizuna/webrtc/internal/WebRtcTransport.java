@@ -177,6 +177,11 @@ public final class WebRtcTransport implements Transport, StreamHandler {
         return loop;
     }
 
+    /** @return the event loop of the WebSocket signaling */
+    EventLoopGroup signalingGroup() {
+        return group;
+    }
+
     PeerConnectionFactory factory() {
         return natives.factory();
     }
@@ -390,6 +395,13 @@ public final class WebRtcTransport implements Transport, StreamHandler {
                 ch.close();
                 return;
             }
+            if (open.size() >= settings.maxConnections()) {
+                // negotiations (a WebSocket waiting for its offer counts) and peer connections together
+                LOG.log(System.Logger.Level.WARNING, "webrtc: closing signaling from {0}: maxConnections={1} "
+                        + "negotiations and connections are open", ch.remoteAddress(), settings.maxConnections());
+                ch.close();
+                return;
+            }
             WebRtcPeer.answer(this, ch).whenComplete((c, e) -> {
                 if (c != null) {
                     l.accepted(c);
@@ -418,10 +430,11 @@ public final class WebRtcTransport implements Transport, StreamHandler {
     @Override
     public void handle(Connection stream, String protocol) {
         Optional<WebRtcListener> listener = listeners.stream().filter(WebRtcListener::isOpen).findFirst();
-        if (!isAvailable() || !active || listener.isEmpty()) {
+        if (!isAvailable() || !active || listener.isEmpty() || open.size() >= settings.maxConnections()) {
             LOG.log(System.Logger.Level.DEBUG, "webrtc: refusing signaling from {0}: {1}",
-                    stream.info().peerId().shortForm(), isAvailable() ? "not listening on a webrtc endpoint"
-                            : natives.problem());
+                    stream.info().peerId().shortForm(), !isAvailable() ? natives.problem()
+                            : listener.isEmpty() ? "not listening on a webrtc endpoint"
+                            : "maxConnections=" + settings.maxConnections() + " reached");
             stream.close();
             return;
         }

@@ -66,7 +66,7 @@ final class WsChannel extends SimpleChannelInboundHandler<WebSocketFrame> implem
         } else if (early.size() < MAX_EARLY) {
             early.add(m);
         } else {
-            LOG.log(System.Logger.Level.DEBUG, "closing signaling WebSocket from {0}: more than {1} messages "
+            LOG.log(System.Logger.Level.WARNING, "closing signaling WebSocket from {0}: more than {1} messages "
                     + "before the session started", channel.remoteAddress(), MAX_EARLY);
             ctx.close();
         }

@@ -21,7 +21,8 @@ final class PipeSignaling implements SignalingChannel {
         return t;
     });
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
-    private final CompletableFuture<Consumer<String>> receiver = new CompletableFuture<>();
+    private final java.util.List<String> early = new java.util.ArrayList<>();
+    private Consumer<String> receiver;
     private final InetSocketAddress local;
     private final InetSocketAddress remote;
     private PipeSignaling other;
@@ -51,13 +52,28 @@ final class PipeSignaling implements SignalingChannel {
     public void send(String json) {
         String m = outgoing.apply(json);
         if (m != null && !closed.isDone()) {
-            other.receiver.thenAcceptAsync(r -> r.accept(m), other.delivery);
+            other.deliver(m);
+        }
+    }
+
+    /** Delivers in order, keeping what arrives before the receiver is set. */
+    private synchronized void deliver(String m) {
+        if (closed.isDone()) {
+            return;
+        }
+        if (receiver == null) {
+            early.add(m);
+        } else {
+            Consumer<String> r = receiver;
+            delivery.execute(() -> r.accept(m));
         }
     }
 
     @Override
-    public void onMessage(Consumer<String> r) {
-        receiver.complete(r);
+    public synchronized void onMessage(Consumer<String> r) {
+        receiver = r;
+        early.forEach(m -> delivery.execute(() -> r.accept(m)));
+        early.clear();
     }
 
     @Override
