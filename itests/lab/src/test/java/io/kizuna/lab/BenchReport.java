@@ -262,7 +262,7 @@ final class BenchReport {
     String svg() {
         List<Bench.Link> links = results.options().links();
         List<String> transports = measured();
-        int panelW = 60 + transports.size() * 70;
+        int panelW = 60 + transports.size() * 84;
         int panelH = 260;
         int top = 50;
         int width = links.size() * panelW + 40;
@@ -286,7 +286,7 @@ final class BenchReport {
             s.append(text(x0 + 36, base, "0", "end"));
             s.append(text(x0 + panelW / 2 + 15, base + 40, link.name(), "middle"));
             for (int t = 0; t < transports.size(); t++) {
-                int bx = x0 + 50 + t * 70;
+                int bx = x0 + 50 + t * 84;
                 for (int d = 0; d < 2; d++) {
                     String direction = d == 0 ? "upload" : "download";
                     Optional<Bench.Goodput> g = find(link.name(), transports.get(t), direction);
