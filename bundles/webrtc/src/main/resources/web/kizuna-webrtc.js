@@ -146,7 +146,11 @@ export async function dial({ wsUrl, peerId, identity, RTCPeerConnection, WebSock
     if (offerSent) send('candidate', body); else early.push(body);
   };
   const failed = new Promise((_, reject) => {
-    ws.onmessage = async (ev) => {
+    // one message at a time, in order: a candidate must not reach addIceCandidate before the answer it
+    // follows is set (the handlers await, so without the chain a later message could overtake)
+    let chain = Promise.resolve();
+    ws.onmessage = (ev) => { chain = chain.then(() => handle(ev)); };
+    const handle = async (ev) => {
       try {
         const m = JSON.parse(typeof ev.data === 'string' ? ev.data : new TextDecoder().decode(ev.data));
         const ok = await subtle.verify({ name: 'Ed25519' }, peerKey, unb64(m.sig), signedBytes(m));

@@ -98,6 +98,23 @@ final class BenchReport {
                         .append(who.equals("iperf3") ? "" : ratio(down, iperfDown)).append(" |\n");
             }
         }
+        if (results.goodput().stream().anyMatch(g -> g.who().startsWith("js-libp2p"))) {
+            s.append("\n### Against js-libp2p\n\n");
+            s.append("Each Kizuna transport against js-libp2p's counterpart on the same link in the same run "
+                    + "(median against median, upload / download).\n\n");
+            s.append("| link | tcp / js-libp2p tcp | quic / js-libp2p quic | websocket / js-libp2p ws |\n"
+                    + "| --- | ---: | ---: | ---: |\n");
+            for (Bench.Link link : o.links()) {
+                s.append("| ").append(link.name());
+                for (String[] pair : new String[][] {{"tcp", "js-libp2p tcp"}, {"quic", "js-libp2p quic"},
+                        {"websocket", "js-libp2p ws"}}) {
+                    s.append(" | ").append(ratio(find(link.name(), pair[0], "upload"), find(link.name(), pair[1],
+                            "upload"))).append(" / ").append(ratio(find(link.name(), pair[0], "download"),
+                            find(link.name(), pair[1], "download")));
+                }
+                s.append(" |\n");
+            }
+        }
         if (results.goodput().stream().anyMatch(g -> g.who().equals("relay"))) {
             s.append("\n### Relay efficiency\n\n");
             s.append("Through a relay on the public segment (two TCP + TLS 1.3 hops, the peers' end-to-end TLS inside) "
@@ -160,6 +177,7 @@ final class BenchReport {
         s.append("- Date: ").append(date).append('\n');
         s.append("- Machine: ").append(machine()).append('\n');
         s.append("- iperf3: ").append(version("iperf3", "--version")).append('\n');
+        s.append("- Versions: ").append(versions()).append('\n');
         s.append("- Command: `itests/bench/harness").append(o.smoke() ? " --smoke" : "")
                 .append(o.runs() != 3 && !o.smoke() ? " --runs " + o.runs() : "").append("`\n");
         s.append("- Every figure: `").append(JSON).append("`\n");
@@ -344,6 +362,33 @@ final class BenchReport {
         }
         return Runtime.getRuntime().availableProcessors() + " CPUs" + cpu + ", Linux " + System.getProperty("os.version")
                 + ", Java " + System.getProperty("java.version");
+    }
+
+    /** @return Kizuna's and Netty's versions from the distribution's jars, and js-libp2p's from its package.json */
+    private String versions() {
+        List<String> v = new ArrayList<>();
+        try (var jars = Files.list(results.options().dist().resolve("bundle"))) {
+            for (String name : jars.map(f -> f.getFileName().toString()).sorted().toList()) {
+                if (name.startsWith("core-")) {
+                    v.add("Kizuna " + name.substring(5, name.length() - 4));
+                } else if (name.startsWith("netty-common-")) {
+                    v.add("Netty " + name.substring(13, name.length() - 4));
+                }
+            }
+        } catch (IOException e) {
+            v.add("(no distribution to read versions from: " + e.getMessage() + ")");
+        }
+        if (results.options().libp2p() != null) {
+            Path pkg = results.options().libp2p().resolveSibling("libp2p").resolve("package.json");
+            try {
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"libp2p\": \"([^\"]+)\"")
+                        .matcher(Files.readString(pkg));
+                v.add("js-libp2p " + (m.find() ? m.group(1) : "unknown") + " on Node 22");
+            } catch (IOException e) {
+                v.add("js-libp2p (unknown version: " + e.getMessage() + ")");
+            }
+        }
+        return String.join(", ", v);
     }
 
     private static String version(String... cmd) {

@@ -44,7 +44,8 @@ class BenchSmokeIT {
         assertThat(results.handshakesPerSecond()).singleElement().asInstanceOf(
                 org.assertj.core.api.InstanceOfAssertFactories.DOUBLE).isPositive();
         assertThat(Files.readString(out.resolve("benchmarks.md"))).contains("<!-- harness:begin")
-                .contains("| 100 Mbit/s, 20 ms |").contains("Kizuna quic").contains("<!-- harness:end -->");
+                .contains("| 100 Mbit/s, 20 ms |").contains("Kizuna quic").contains("### Against js-libp2p")
+                .contains("### Relay efficiency").contains("<!-- harness:end -->");
         assertThat(Files.readString(out.resolve(BenchReport.JSON))).contains("\"goodputMbit\"").contains("\"setupMs\"");
         assertThat(Files.readString(out.resolve(BenchReport.SVG))).startsWith("<svg").contains("stroke-dasharray");
     }
