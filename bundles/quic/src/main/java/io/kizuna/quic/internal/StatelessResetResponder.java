@@ -61,8 +61,8 @@ final class StatelessResetResponder extends ChannelInboundHandlerAdapter {
             int length = p.content().readableBytes();
             p.release();
             if (allowed()) {
-                ctx.writeAndFlush(new DatagramPacket(reset(ctx, length), p.sender()));
                 sent.incrementAndGet();
+                ctx.writeAndFlush(new DatagramPacket(reset(ctx, length), p.sender()));
             } else {
                 suppressed.incrementAndGet();
             }
