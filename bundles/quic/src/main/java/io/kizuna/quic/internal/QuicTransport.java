@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
+import io.kizuna.identity.DialTrustManager;
 import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo.Direction;
@@ -165,7 +166,7 @@ public final class QuicTransport implements Transport {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.unavailable = nativeProblem();
         this.datagrams = DatagramIo.choose(settings.segmentationOffload());
-        this.dialTrust = new DialTrustManager(identity.trustManager());
+        this.dialTrust = DialTrustManager.shared(identity.trustManager());
         this.streamInitializer = new StreamInitializer();
         this.resets = new StatelessResets(identity);
         if (unavailable != null) {
