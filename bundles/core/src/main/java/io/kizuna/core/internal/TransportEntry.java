@@ -15,6 +15,7 @@ final class TransportEntry {
     final String protocol;
     private volatile int priority;
     private volatile boolean removed;
+    private volatile Runnable stopSignaled;
 
     TransportEntry(Transport transport, Map<String, ?> properties) {
         this.transport = transport;
@@ -52,6 +53,25 @@ final class TransportEntry {
 
     void remove() {
         removed = true;
+    }
+
+    /** @param stop what stops the transport accepting connections signaled over others */
+    void acceptingSignaled(Runnable stop) {
+        stopSignaled = stop;
+    }
+
+    /** @return whether the transport accepts (and so dials) connections signaled over others */
+    boolean signaled() {
+        return stopSignaled != null && usable();
+    }
+
+    /** Stops accepting signaled connections, once. */
+    void stopSignaled() {
+        Runnable r = stopSignaled;
+        stopSignaled = null;
+        if (r != null) {
+            r.run();
+        }
     }
 
     /** @return usable for new dials and listeners */
