@@ -83,7 +83,7 @@ class RelayLabIT {
     }
 
     /** Copies the runtime distribution with the echo test bundle (handler and itest:echo) added. */
-    private static Path distribution(Path work) throws IOException {
+    static Path distribution(Path work) throws IOException {
         Path from = Path.of(System.getProperty("lab.dist"));
         Path to = work.resolve("dist");
         if (!Files.isRegularFile(from.resolve("bin/kizuna"))) {
@@ -106,7 +106,7 @@ class RelayLabIT {
         return to;
     }
 
-    private static String[] node(Path dist, Path home, String... args) {
+    static String[] node(Path dist, Path home, String... args) {
         List<String> cmd = new ArrayList<>(List.of("env", "JAVA_HOME=" + System.getProperty("java.home"),
                 "JAVA_OPTS=-Xmx256m -XX:+UseSerialGC", dist.resolve("bin/kizuna").toString(), "--home",
                 home.toString()));
@@ -114,7 +114,7 @@ class RelayLabIT {
         return cmd.toArray(String[]::new);
     }
 
-    private static String ready(Path out, Process p) throws InterruptedException {
+    static String ready(Path out, Process p) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
         while (System.nanoTime() < deadline) {
             Matcher m = READY.matcher(read(out));
@@ -129,7 +129,7 @@ class RelayLabIT {
         throw new AssertionError("node not ready after 90 s:\n" + read(out));
     }
 
-    private static String read(Path f) {
+    static String read(Path f) {
         try {
             return Files.exists(f) ? Files.readString(f, StandardCharsets.UTF_8) : "";
         } catch (IOException e) {

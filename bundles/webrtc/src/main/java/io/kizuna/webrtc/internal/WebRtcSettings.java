@@ -132,9 +132,11 @@ record WebRtcSettings(
                 c.maxCandidates(), c.closeTimeoutMillis(), c.nativeLibrary(), c.acceptSignaled());
     }
 
-    private static List<String> list(String[] values) {
+    /** The values of a list key; one value may hold several, comma-separated, as a .cfg file line gives them. */
+    static List<String> list(String[] values) {
         return values == null ? List.of()
-                : Arrays.stream(values).map(String::trim).filter(s -> !s.isEmpty()).toList();
+                : Arrays.stream(values).flatMap(v -> Arrays.stream(v.split(","))).map(String::trim)
+                        .filter(s -> !s.isEmpty()).toList();
     }
 
     /**

@@ -1,0 +1,49 @@
+package io.kizuna.core.internal;
+
+import static io.kizuna.core.internal.ConnectionManagerImpl.upgradeChoice;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+import org.junit.jupiter.api.Test;
+
+/** When the manager upgrades a relayed connection, and to what. */
+class UpgradeChoiceTest {
+
+    private static final Map<String, Integer> WEBRTC_HERE = Map.of("webrtc", 90);
+
+    @Test
+    void aRelayedConnectionThisNodeDialedIsUpgradedToATransportBothSignal() {
+        assertThat(upgradeChoice(true, true, true, List.of("webrtc"), WEBRTC_HERE, Set.of("relay")))
+                .contains("webrtc");
+    }
+
+    @Test
+    void onlyTheDialerOfARelayedConnectionUpgradesAndOnlyWhenEnabled() {
+        assertThat(upgradeChoice(true, true, false, List.of("webrtc"), WEBRTC_HERE, Set.of("relay"))).isEmpty();
+        assertThat(upgradeChoice(true, false, true, List.of("webrtc"), WEBRTC_HERE, Set.of("tcp"))).isEmpty();
+        assertThat(upgradeChoice(false, true, true, List.of("webrtc"), WEBRTC_HERE, Set.of("relay"))).isEmpty();
+    }
+
+    @Test
+    void bothSidesMustSignalTheTransport() {
+        assertThat(upgradeChoice(true, true, true, List.of(), WEBRTC_HERE, Set.of("relay"))).isEmpty();
+        assertThat(upgradeChoice(true, true, true, List.of("webrtc"), Map.of(), Set.of("relay"))).isEmpty();
+    }
+
+    @Test
+    void noUpgradeWhenOneIsPooledAlready() {
+        assertThat(upgradeChoice(true, true, true, List.of("webrtc"), WEBRTC_HERE, Set.of("relay", "webrtc")))
+                .isEmpty();
+    }
+
+    @Test
+    void theHighestPriorityAmongTheCommonOnesWins() {
+        Optional<String> c = upgradeChoice(true, true, true, List.of("webrtc", "other", "only-there"),
+                Map.of("webrtc", 90, "other", 95, "only-here", 99), Set.of("relay"));
+        assertThat(c).contains("other");
+    }
+}
