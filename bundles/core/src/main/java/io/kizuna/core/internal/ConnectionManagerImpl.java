@@ -1139,23 +1139,23 @@ public final class ConnectionManagerImpl implements ConnectionManager {
      * Which transport to upgrade a connection to, if any: only a relayed connection
      * this node dialed (so the two sides never both try), only when upgrades are on,
      * to the best transport by priority among those the peer's HELLO offers as
-     * signaled and this node can signal too, and none when a session over such a
-     * transport is pooled already.
+     * signaled and this node can signal too, and none when a direct session to the
+     * peer is pooled already (over any transport: a relay was then asked for).
      *
-     * @param enabled         {@code upgradeRelayed}
-     * @param relayed         the connection passes through a relay
-     * @param dialed          this node dialed it
-     * @param offered         the transports the peer accepts signaled
-     * @param signaledHere    this node's transports that dial signaled, with their priorities
-     * @param pooledProtocols the transports of the sessions pooled to the peer
+     * @param enabled      {@code upgradeRelayed}
+     * @param relayed      the connection passes through a relay
+     * @param dialed       this node dialed it
+     * @param offered      the transports the peer accepts signaled
+     * @param signaledHere this node's transports that dial signaled, with their priorities
+     * @param directPooled a session to the peer that is not relayed is pooled
      * @return the protocol to upgrade to
      */
     static Optional<String> upgradeChoice(boolean enabled, boolean relayed, boolean dialed, List<String> offered,
-            Map<String, Integer> signaledHere, Set<String> pooledProtocols) {
-        if (!enabled || !relayed || !dialed) {
+            Map<String, Integer> signaledHere, boolean directPooled) {
+        if (!enabled || !relayed || !dialed || directPooled) {
             return Optional.empty();
         }
-        return offered.stream().filter(signaledHere::containsKey).filter(p -> !pooledProtocols.contains(p))
+        return offered.stream().filter(signaledHere::containsKey)
                 .max(java.util.Comparator.comparingInt(signaledHere::get));
     }
 
@@ -1176,10 +1176,9 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                     entries.put(e.protocol, e);
                 }
             }
-            Set<String> pooledProtocols = new java.util.HashSet<>();
-            sessionsWhere(x -> x.peer().equals(peer)).forEach(x -> pooledProtocols.add(x.protocol()));
+            boolean direct = !sessionsWhere(x -> x.peer().equals(peer) && x.info().via().isEmpty()).isEmpty();
             Optional<String> choice = upgradeChoice(settings.upgradeRelayed(), relayed.info().via().isPresent(),
-                    relayed.direction() == ConnectionInfo.Direction.OUTBOUND, h.signaled(), here, pooledProtocols);
+                    relayed.direction() == ConnectionInfo.Direction.OUTBOUND, h.signaled(), here, direct);
             if (choice.isEmpty() || !upgrading.add(peer)) {
                 return;
             }

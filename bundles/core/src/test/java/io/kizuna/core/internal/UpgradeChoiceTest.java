@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 
 import org.junit.jupiter.api.Test;
 
@@ -17,33 +16,33 @@ class UpgradeChoiceTest {
 
     @Test
     void aRelayedConnectionThisNodeDialedIsUpgradedToATransportBothSignal() {
-        assertThat(upgradeChoice(true, true, true, List.of("webrtc"), WEBRTC_HERE, Set.of("relay")))
+        assertThat(upgradeChoice(true, true, true, List.of("webrtc"), WEBRTC_HERE, false))
                 .contains("webrtc");
     }
 
     @Test
     void onlyTheDialerOfARelayedConnectionUpgradesAndOnlyWhenEnabled() {
-        assertThat(upgradeChoice(true, true, false, List.of("webrtc"), WEBRTC_HERE, Set.of("relay"))).isEmpty();
-        assertThat(upgradeChoice(true, false, true, List.of("webrtc"), WEBRTC_HERE, Set.of("tcp"))).isEmpty();
-        assertThat(upgradeChoice(false, true, true, List.of("webrtc"), WEBRTC_HERE, Set.of("relay"))).isEmpty();
+        assertThat(upgradeChoice(true, true, false, List.of("webrtc"), WEBRTC_HERE, false)).isEmpty();
+        assertThat(upgradeChoice(true, false, true, List.of("webrtc"), WEBRTC_HERE, false)).isEmpty();
+        assertThat(upgradeChoice(false, true, true, List.of("webrtc"), WEBRTC_HERE, false)).isEmpty();
     }
 
     @Test
     void bothSidesMustSignalTheTransport() {
-        assertThat(upgradeChoice(true, true, true, List.of(), WEBRTC_HERE, Set.of("relay"))).isEmpty();
-        assertThat(upgradeChoice(true, true, true, List.of("webrtc"), Map.of(), Set.of("relay"))).isEmpty();
+        assertThat(upgradeChoice(true, true, true, List.of(), WEBRTC_HERE, false)).isEmpty();
+        assertThat(upgradeChoice(true, true, true, List.of("webrtc"), Map.of(), false)).isEmpty();
     }
 
     @Test
-    void noUpgradeWhenOneIsPooledAlready() {
-        assertThat(upgradeChoice(true, true, true, List.of("webrtc"), WEBRTC_HERE, Set.of("relay", "webrtc")))
+    void noUpgradeWhenADirectConnectionIsPooledAlready() {
+        assertThat(upgradeChoice(true, true, true, List.of("webrtc"), WEBRTC_HERE, true))
                 .isEmpty();
     }
 
     @Test
     void theHighestPriorityAmongTheCommonOnesWins() {
         Optional<String> c = upgradeChoice(true, true, true, List.of("webrtc", "other", "only-there"),
-                Map.of("webrtc", 90, "other", 95, "only-here", 99), Set.of("relay"));
+                Map.of("webrtc", 90, "other", 95, "only-here", 99), false);
         assertThat(c).contains("other");
     }
 }
