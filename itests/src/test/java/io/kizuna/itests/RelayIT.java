@@ -172,7 +172,8 @@ public class RelayIT {
                         Map.of("io.kizuna.webrtc.cfg", "loopbackCandidates = true\n"))) {
             PeerAddress bAddress = b.address();
             assertEquals("B has no webrtc endpoint: " + bAddress, "relay", String.join(",", bAddress.transportHints()));
-            assertEquals("the dial goes through R", "relay", join(manager.ping(bAddress), WAIT, "ping via R").protocol());
+            assertEquals("the dial goes through R", "relay",
+                    join(manager.ping(bAddress), WAIT, "ping via R").protocol());
 
             // In the background, A's manager sets up WebRTC, signaled over the relayed connection.
             await("a webrtc connection to B beside the relayed one").atMost(WAIT).pollInterval(Duration.ofMillis(100))

@@ -24,8 +24,6 @@ import org.junit.jupiter.api.Timeout;
  */
 class RelayUpgradeLabIT {
 
-    private static final String RELAY_IP = Lab.STUN_3;
-    private static final int RELAY_PORT = 7400;
     /** The lab's own networks: no ICE candidate outside them is sent or used. */
     private static final String NETWORKS = "10.0.0.0/8, 203.0.113.0/24, 198.51.100.0/24";
 
@@ -39,16 +37,13 @@ class RelayUpgradeLabIT {
             lab.startCoturn();
             Path dist = RelayLabIT.distribution(work);
 
+            String relayId = RelayLabIT.startRelay(lab, work, dist);
             Path relayOut = work.resolve("relay.out");
-            Process relay = lab.start(lab.pub(), relayOut, RelayLabIT.node(dist, work.resolve("relay-home"),
-                    "--listen", "tcp://" + RELAY_IP + ":" + RELAY_PORT, "--relay"));
-            String relayAddress = RelayLabIT.ready(relayOut, relay);
-            String relayId = relayAddress.substring(0, relayAddress.indexOf('@'));
 
             Path bHome = webRtcHome(work.resolve("b-home"));
             Path bOut = work.resolve("b.out");
             Process bNode = lab.start(b.client(), bOut, RelayLabIT.node(dist, bHome,
-                    "--listen", "relay://" + relayId + "@tcp://" + RELAY_IP + ":" + RELAY_PORT));
+                    "--listen", "relay://" + relayId + "@" + RelayLabIT.RELAY_TCP));
             String bAddress = RelayLabIT.ready(bOut, bNode);
             assertThat(bAddress).as("B's address names only the relay").contains("@relay://")
                     .doesNotContain("webrtc").doesNotContain(",");
@@ -94,14 +89,7 @@ class RelayUpgradeLabIT {
 
     /** A node home whose WebRTC uses coturn's STUN and only the lab's networks. */
     private static Path webRtcHome(Path home) throws Exception {
-        Path logs = home.resolve("logs");
-        if (Files.isDirectory(logs)) { // an earlier run's lines would satisfy the assertions
-            try (var files = Files.list(logs)) {
-                for (Path f : (Iterable<Path>) files::iterator) {
-                    Files.delete(f);
-                }
-            }
-        }
+        RelayLabIT.freshLogs(home);
         Files.createDirectories(home.resolve("etc"));
         Files.writeString(home.resolve("etc/io.kizuna.webrtc.cfg"), "stunServers = " + Lab.STUN_1 + ":3478\n"
                 + "candidateNetworks = " + NETWORKS + "\n");

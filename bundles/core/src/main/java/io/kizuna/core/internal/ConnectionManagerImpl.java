@@ -5,7 +5,9 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -119,7 +121,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     private final Map<Endpoint, ListenSlot> listening = new LinkedHashMap<>();
     private final Map<PeerId, List<PoolSlot>> pool = new HashMap<>();
     private final Map<DialKey, CompletableFuture<ControlSession>> dials = new HashMap<>();
-    private final Set<PeerId> upgrading = new java.util.HashSet<>();
+    private final Set<PeerId> upgrading = new HashSet<>();
     private int pooledTotal;
     private int streams;
     private int opening;
@@ -1156,7 +1158,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             return Optional.empty();
         }
         return offered.stream().filter(signaledHere::containsKey)
-                .max(java.util.Comparator.comparingInt(signaledHere::get));
+                .max(Comparator.comparingInt(signaledHere::get));
     }
 
     /** After a relayed dial: set up a direct connection over a signaled transport in the background. */
@@ -1425,8 +1427,8 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     void helloReceived(ControlSession s, ControlMessage.Hello h) {
         known.put(s.peer(), new KnownPeers.Known(h.listen(), h.transports(), Instant.now(), h.observed()));
         LOG.log(System.Logger.Level.DEBUG, "hello from " + s.peer().shortForm() + ": listens on " + h.listen()
-                + ", transports " + h.transports() + ", signaled " + h.signaled() + ", sees us at " + h.observed().map(Object::toString)
-                        .orElse("?"));
+                + ", transports " + h.transports() + ", signaled " + h.signaled() + ", sees us at "
+                + h.observed().map(Object::toString).orElse("?"));
     }
 
     void measured(ControlSession s, long rttNanos) {

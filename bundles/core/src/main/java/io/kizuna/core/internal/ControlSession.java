@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
@@ -110,7 +111,7 @@ final class ControlSession {
      * @return whether this session may carry traffic for such an address: over its own
      *         transport, or as the upgrade of a relayed session over one of them
      */
-    boolean serves(java.util.Set<String> protocols) {
+    boolean serves(Set<String> protocols) {
         String u = upgradeOf;
         return protocols.isEmpty() || protocols.contains(protocol()) || (u != null && protocols.contains(u));
     }

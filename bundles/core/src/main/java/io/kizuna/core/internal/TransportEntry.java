@@ -1,6 +1,7 @@
 package io.kizuna.core.internal;
 
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.kizuna.transport.Transport;
 
@@ -15,7 +16,7 @@ final class TransportEntry {
     final String protocol;
     private volatile int priority;
     private volatile boolean removed;
-    private volatile Runnable stopSignaled;
+    private final AtomicReference<Runnable> stopSignaled = new AtomicReference<>();
 
     TransportEntry(Transport transport, Map<String, ?> properties) {
         this.transport = transport;
@@ -57,18 +58,17 @@ final class TransportEntry {
 
     /** @param stop what stops the transport accepting connections signaled over others */
     void acceptingSignaled(Runnable stop) {
-        stopSignaled = stop;
+        stopSignaled.set(stop);
     }
 
     /** @return whether the transport accepts (and so dials) connections signaled over others */
     boolean signaled() {
-        return stopSignaled != null && usable();
+        return stopSignaled.get() != null && usable();
     }
 
     /** Stops accepting signaled connections, once. */
     void stopSignaled() {
-        Runnable r = stopSignaled;
-        stopSignaled = null;
+        Runnable r = stopSignaled.getAndSet(null);
         if (r != null) {
             r.run();
         }

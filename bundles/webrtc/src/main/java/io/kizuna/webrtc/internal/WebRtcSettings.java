@@ -194,8 +194,8 @@ record WebRtcSettings(
      */
     WebRtcSettings withAcceptSignaled(boolean accept) {
         return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
-                candidateNetworks, loopbackCandidates, maxConnections, maxStreams, handshakeTimeoutMillis, maxMessageSize,
-                receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
+                candidateNetworks, loopbackCandidates, maxConnections, maxStreams, handshakeTimeoutMillis,
+                maxMessageSize, receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
                 closeTimeoutMillis, nativeLibrary, accept);
     }
 }

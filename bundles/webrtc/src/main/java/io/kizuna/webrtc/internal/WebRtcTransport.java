@@ -455,7 +455,10 @@ public final class WebRtcTransport implements Transport, StreamHandler {
         return Optional.of(() -> signaledAcceptors.remove(a));
     }
 
-    /** @return where a connection signaled over the manager's connection goes: an open listener, else a signaled acceptor */
+    /**
+     * @return where a connection signaled over the manager's connection goes: an
+     *         open listener, else a signaled acceptor
+     */
     private Optional<Consumer<WebRtcConnection>> signaledAcceptor() {
         Optional<WebRtcListener> listener = listeners.stream().filter(WebRtcListener::isOpen).findFirst();
         if (listener.isPresent()) {
