@@ -464,11 +464,7 @@ public final class WebRtcTransport implements Transport, StreamHandler {
         if (listener.isPresent()) {
             return Optional.of(listener.get()::accepted);
         }
-        if (signaledAcceptors.isEmpty()) {
-            return Optional.empty();
-        }
-        Consumer<Connection> a = signaledAcceptors.get(0);
-        return Optional.of(c -> {
+        return signaledAcceptors.stream().findFirst().map(a -> c -> {
             if (signaledAcceptors.contains(a)) {
                 a.accept(c);
             } else {
