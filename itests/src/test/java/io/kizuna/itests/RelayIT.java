@@ -40,7 +40,9 @@ import org.osgi.service.cm.ConfigurationAdmin;
  * through the circuit, the relay bundle can be stopped, started and updated
  * while A runs; then A itself turns on its relay service,
  * {@code kizuna:relay} shows a peer's reservation, and after a restart of the
- * relay bundle the peer has reserved again by itself.
+ * relay bundle the peer has reserved again by itself. Last, with WebRTC on
+ * loopback on both peers, A's manager upgrades the relayed connection to WebRTC
+ * signaled over it.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerMethod.class)
@@ -51,6 +53,11 @@ public class RelayIT {
     /** The relays here serve loopback peers, which a public relay refuses by default. */
     private static final Map<String, String> LOOPBACK_RELAY = Map.of("io.kizuna.relay.cfg",
             "allowPrivateAddresses = true\nmaxNewStreamsPerSourcePerSecond = 0\n");
+    /**
+     * A peer behind the relay that accepts no WebRTC over it, so connections stay
+     * relayed (and the WebRTC of these nodes, not confined to loopback, sends nothing).
+     */
+    static final Map<String, String> NO_UPGRADE = Map.of("io.kizuna.webrtc.cfg", "acceptSignaled = false\n");
 
     @Inject
     private BundleContext context;
@@ -74,7 +81,8 @@ public class RelayIT {
     public void aPeerBehindARelayIsReachedThroughItAndTheBundleSwapsHot() throws Exception {
         Itest.awaitService(context, Transport.class, RELAY_FILTER, WAIT);
         try (RemoteNode r = RemoteNode.start("relay-r", "tcp://127.0.0.1:0", LOOPBACK_RELAY, "--relay");
-                RemoteNode b = RemoteNode.start("relay-b", Endpoint.via("relay", relayOf(r)).toString())) {
+                RemoteNode b = RemoteNode.start("relay-b", Endpoint.via("relay", relayOf(r)).toString(),
+                        NO_UPGRADE)) {
             PeerAddress bAddress = b.address();
             assertEquals("B is reachable only through R: " + bAddress, "relay",
                     String.join(",", bAddress.transportHints()));
@@ -125,7 +133,7 @@ public class RelayIT {
                 .until(() -> Gogo.run(context, "kizuna:relay").ok(), s -> s.contains("relay service: on"));
         assertTrue(on, on.contains("circuits 32"));
         PeerAddress self = manager.localAddress().only("tcp");
-        try (RemoteNode b = RemoteNode.start("relay-self-b", Endpoint.via("relay", self).toString())) {
+        try (RemoteNode b = RemoteNode.start("relay-self-b", Endpoint.via("relay", self).toString(), NO_UPGRADE)) {
             String shown = Gogo.run(context, "kizuna:relay").ok();
             assertTrue("kizuna:relay lists B's reservation:\n" + shown,
                     shown.contains("reservations: 1") && shown.contains(b.address().peerId().toString()));
@@ -148,6 +156,36 @@ public class RelayIT {
             return manager.ping(peer).toCompletableFuture().get(5, java.util.concurrent.TimeUnit.SECONDS);
         } catch (Exception e) {
             return null;
+        }
+    }
+
+    @Test(timeout = 180_000)
+    public void aRelayedConnectionIsUpgradedToWebRtcSignaledOverIt() throws Exception {
+        Itest.awaitService(context, Transport.class, RELAY_FILTER, WAIT);
+        Dictionary<String, Object> loopback = new Hashtable<>();
+        loopback.put("loopbackCandidates", true);
+        configAdmin.getConfiguration("io.kizuna.webrtc", "?").update(loopback);
+        Itest.awaitService(context, Transport.class, "(&(" + Transport.PROTOCOL + "=webrtc)(loopbackCandidates=true))",
+                WAIT);
+        try (RemoteNode r = RemoteNode.start("relay-up-r", "tcp://127.0.0.1:0", LOOPBACK_RELAY, "--relay");
+                RemoteNode b = RemoteNode.start("relay-up-b", Endpoint.via("relay", relayOf(r)).toString(),
+                        Map.of("io.kizuna.webrtc.cfg", "loopbackCandidates = true\n"))) {
+            PeerAddress bAddress = b.address();
+            assertEquals("B has no webrtc endpoint: " + bAddress, "relay", String.join(",", bAddress.transportHints()));
+            assertEquals("the dial goes through R", "relay",
+                    join(manager.ping(bAddress), WAIT, "ping via R").protocol());
+
+            // In the background, A's manager sets up WebRTC, signaled over the relayed connection.
+            await("a webrtc connection to B beside the relayed one").atMost(WAIT).pollInterval(Duration.ofMillis(100))
+                    .until(() -> manager.connections(bAddress.peerId()).stream().map(c -> c.protocol()).toList(),
+                            p -> p.contains("webrtc") && p.contains("relay"));
+            PingResult direct = join(manager.ping(bAddress), WAIT, "ping after the upgrade");
+            assertEquals("the relay address now reaches B over WebRTC", "webrtc", direct.protocol());
+            Connection echo = join(manager.openStream(bAddress, Itest.ECHO), WAIT, "an echo stream after the upgrade");
+            assertEquals("webrtc", echo.info().protocol());
+            Streams.echo(echo, 1 << 20);
+            assertTrue("the relayed connection stays", manager.connections(bAddress.peerId()).stream()
+                    .anyMatch(c -> c.via().isPresent()));
         }
     }
 }

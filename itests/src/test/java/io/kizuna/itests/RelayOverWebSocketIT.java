@@ -57,7 +57,7 @@ public class RelayOverWebSocketIT {
         Itest.awaitService(context, Transport.class, "(" + Transport.PROTOCOL + "=websocket)", WAIT);
         try (RemoteNode r = RemoteNode.start("relay-ws-r", "websocket://127.0.0.1:0", LOOPBACK_RELAY, "--relay");
                 RemoteNode b = RemoteNode.start("relay-ws-b",
-                        Endpoint.via("relay", r.address().only("websocket")).toString())) {
+                        Endpoint.via("relay", r.address().only("websocket")).toString(), RelayIT.NO_UPGRADE)) {
             assertEquals("R listens on WebSocket only: " + r.address(), "websocket",
                     String.join(",", r.address().transportHints()));
             PeerAddress bAddress = b.address();

@@ -22,6 +22,12 @@ import org.osgi.annotation.versioning.ProviderType;
  * when the previous one has not succeeded within a short delay, the first success
  * wins and the others are closed. To force one transport, pass
  * {@code address.only("tcp")}.
+ *
+ * <p>A connection this node dialed through a relay is upgraded in the background
+ * when the peer accepts a transport signaled over it that this node has too
+ * ({@link Transport#acceptSignaled}: WebRTC, whose ICE finds a direct path
+ * through NATs): once that connection is open, new streams to the peer use it,
+ * also for addresses that name the relay; the relayed connection stays.
  */
 @ProviderType
 public interface ConnectionManager {

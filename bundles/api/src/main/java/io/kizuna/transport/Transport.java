@@ -102,4 +102,28 @@ public interface Transport {
     default CompletionStage<Listener> listen(Endpoint local, Consumer<Connection> acceptor) {
         return listen(local.address(), acceptor);
     }
+
+    /**
+     * Starts accepting connections that a peer sets up by signaling over a
+     * connection the connection manager already has with it, rather than at an
+     * endpoint of this node's own: WebRTC behind a NAT, whose offer and answer
+     * travel over a relayed connection while ICE finds the direct path. The
+     * manager calls this once when the transport arrives, names the transport in
+     * its HELLO as accepting signaled connections while the returned handle is
+     * not run, and runs the handle when the transport leaves.
+     *
+     * <p>A transport that accepts signaled connections also dials them: its
+     * {@link #connect} then reaches a peer whose address has no endpoint of this
+     * transport by signaling over a pooled connection to that peer (and fails
+     * with {@link TransportException.AddressNotSupported} when there is none).
+     * The default accepts none.
+     *
+     * @param acceptor receives each authenticated incoming connection; must not block
+     * @return the action that stops accepting, or empty when this transport does
+     *         not accept signaled connections (now, or at all)
+     * @since 1.3
+     */
+    default Optional<Runnable> acceptSignaled(Consumer<Connection> acceptor) {
+        return Optional.empty();
+    }
 }

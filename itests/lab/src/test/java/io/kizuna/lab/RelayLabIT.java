@@ -24,12 +24,17 @@ import org.junit.jupiter.api.Timeout;
  * The peers cannot reach each other directly (neither has an address the other
  * can dial; symmetric mappings defeat hole punching); B keeps a reservation on the
  * relay, A reaches B through it: {@code kizuna:ping} says {@code via relay <id>},
- * and 100 MiB go to B and back with matching SHA-256.
+ * and 100 MiB go to B and back with matching SHA-256. Both peers have WebRTC,
+ * so A also tries to upgrade to a direct WebRTC connection signaled over the
+ * relay; with no STUN server and symmetric NATs ICE finds no path, the failure is
+ * logged, and the relay goes on carrying everything.
  */
 class RelayLabIT {
 
     private static final String RELAY_IP = Lab.STUN_3; // the public segment's address of our own STUN server, free here
     private static final int RELAY_PORT = 7400;
+    /** The relay's endpoint, as peers reach it. */
+    static final String RELAY_TCP = "tcp://" + RELAY_IP + ":" + RELAY_PORT;
     private static final Pattern READY = Pattern.compile("node ready: (\\S+)");
 
     @Test
@@ -41,17 +46,13 @@ class RelayLabIT {
             Lab.Site b = lab.addSite(Lab.Nat.SYMMETRIC);
             Path dist = distribution(work);
 
-            // The relay: public, so it serves the routers' public addresses with its default policy.
+            String relayId = startRelay(lab, work, dist);
             Path relayOut = work.resolve("relay.out");
-            Process relay = lab.start(lab.pub(), relayOut, node(dist, work.resolve("relay-home"),
-                    "--listen", "tcp://" + RELAY_IP + ":" + RELAY_PORT, "--relay"));
-            String relayAddress = ready(relayOut, relay);
-            String relayId = relayAddress.substring(0, relayAddress.indexOf('@'));
 
             // B: listens only through the relay.
             Path bOut = work.resolve("b.out");
             Process bNode = lab.start(b.client(), bOut, node(dist, work.resolve("b-home"),
-                    "--listen", "relay://" + relayId + "@tcp://" + RELAY_IP + ":" + RELAY_PORT));
+                    "--listen", "relay://" + relayId + "@" + RELAY_TCP));
             String bAddress = ready(bOut, bNode);
             assertThat(bAddress).as("B's address names only the relay").contains("@relay://" + relayId + "@tcp://")
                     .doesNotContain(",");
@@ -63,9 +64,11 @@ class RelayLabIT {
                             + b.clientIp() + ":7400"));
             assertThat(direct.exit()).as("direct dial to B:\n" + direct.output()).isEqualTo(1);
 
-            Lab.Result run = lab.tryRun(a.client(), node(dist, work.resolve("a-home"), "--listen",
+            Path aHome = freshLogs(work.resolve("a-home"));
+            Lab.Result run = lab.tryRun(a.client(), node(dist, aHome, "--listen",
                     "tcp://" + a.clientIp() + ":0", "--wait", "60", "-c",
-                    "kizuna:ping " + bAddress + " 3; itest:echo " + bAddress + " 100"));
+                    "kizuna:ping " + bAddress + " 3; itest:echo " + bAddress + " 100; kizuna:ping " + bAddress
+                            + " 10"));
             String out = run.output();
             assertThat(run.exit()).as("A's commands:\n" + out + "\n--- B:\n" + read(bOut) + "\n--- relay:\n"
                     + read(relayOut)).isZero();
@@ -78,12 +81,47 @@ class RelayLabIT {
             assertThat(echoed.group(1)).isEqualTo(sent.group(1));
             assertThat(echoed.group(2)).as("SHA-256 of what came back").isEqualTo(sent.group(2));
             assertThat(out).contains("sha256 match over relay://" + relayId);
+            String aLog = read(aHome.resolve("logs/kizuna.log"));
+            assertThat(aLog).as(aLog).contains("upgrading the relayed connection to")
+                    .contains("failed, the relayed connection stays in use");
+            assertThat(out).as("every ping through the relay").doesNotContain("via webrtc").contains("10 received");
             System.out.println(out);
         }
     }
 
+    /**
+     * Starts a relay on the public segment at {@value #RELAY_PORT} of {@link #RELAY_IP}:
+     * public, so it serves the routers' public addresses with its default policy.
+     * Its output goes to {@code relay.out} in the work folder.
+     *
+     * @return the relay's PeerId
+     */
+    static String startRelay(Lab lab, Path work, Path dist) throws InterruptedException {
+        Path relayOut = work.resolve("relay.out");
+        Process relay = lab.start(lab.pub(), relayOut, node(dist, work.resolve("relay-home"),
+                "--listen", RELAY_TCP, "--relay"));
+        String relayAddress = ready(relayOut, relay);
+        return relayAddress.substring(0, relayAddress.indexOf('@'));
+    }
+
+    /**
+     * @param home a node's home folder
+     * @return the folder, its logs of earlier runs deleted (their lines would satisfy the assertions)
+     */
+    static Path freshLogs(Path home) throws IOException {
+        Path logs = home.resolve("logs");
+        if (Files.isDirectory(logs)) {
+            try (Stream<Path> files = Files.list(logs)) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    Files.delete(f);
+                }
+            }
+        }
+        return home;
+    }
+
     /** Copies the runtime distribution with the echo test bundle (handler and itest:echo) added. */
-    private static Path distribution(Path work) throws IOException {
+    static Path distribution(Path work) throws IOException {
         Path from = Path.of(System.getProperty("lab.dist"));
         Path to = work.resolve("dist");
         if (!Files.isRegularFile(from.resolve("bin/kizuna"))) {
@@ -106,7 +144,7 @@ class RelayLabIT {
         return to;
     }
 
-    private static String[] node(Path dist, Path home, String... args) {
+    static String[] node(Path dist, Path home, String... args) {
         List<String> cmd = new ArrayList<>(List.of("env", "JAVA_HOME=" + System.getProperty("java.home"),
                 "JAVA_OPTS=-Xmx256m -XX:+UseSerialGC", dist.resolve("bin/kizuna").toString(), "--home",
                 home.toString()));
@@ -114,7 +152,7 @@ class RelayLabIT {
         return cmd.toArray(String[]::new);
     }
 
-    private static String ready(Path out, Process p) throws InterruptedException {
+    static String ready(Path out, Process p) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
         while (System.nanoTime() < deadline) {
             Matcher m = READY.matcher(read(out));
@@ -129,7 +167,7 @@ class RelayLabIT {
         throw new AssertionError("node not ready after 90 s:\n" + read(out));
     }
 
-    private static String read(Path f) {
+    static String read(Path f) {
         try {
             return Files.exists(f) ? Files.readString(f, StandardCharsets.UTF_8) : "";
         } catch (IOException e) {

@@ -29,8 +29,8 @@ import org.junit.jupiter.api.Timeout;
  * reports the candidate pair ICE selected.
  *
  * <p>Signaling needs some path to the listening peer: here a TCP port forward on
- * its router to its WebSocket signaling endpoint (a relay, which would do this in
- * production, is not part of the platform yet). ICE does not use that path.
+ * its router to its WebSocket signaling endpoint (through a relay instead:
+ * {@link RelayUpgradeLabIT}). ICE does not use that path.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class WebRtcLabIT {

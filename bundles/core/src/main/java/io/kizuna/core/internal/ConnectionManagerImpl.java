@@ -5,7 +5,9 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -119,6 +121,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     private final Map<Endpoint, ListenSlot> listening = new LinkedHashMap<>();
     private final Map<PeerId, List<PoolSlot>> pool = new HashMap<>();
     private final Map<DialKey, CompletableFuture<ControlSession>> dials = new HashMap<>();
+    private final Set<PeerId> upgrading = new HashSet<>();
     private int pooledTotal;
     private int streams;
     private int opening;
@@ -197,6 +200,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     void deactivate() {
         List<ListenSlot> slots;
         List<ControlSession> sessions;
+        List<TransportEntry> signaled;
         synchronized (lock) {
             if (!active) {
                 return;
@@ -205,7 +209,9 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             slots = new ArrayList<>(listening.values());
             listening.clear();
             sessions = sessionsWhere(s -> true);
+            signaled = new ArrayList<>(transports);
         }
+        signaled.forEach(TransportEntry::stopSignaled);
         List<CompletableFuture<?>> closing = new ArrayList<>();
         for (ListenSlot s : slots) {
             closing.add(s.listener.thenCompose(Listener::close).exceptionally(e -> null));
@@ -238,15 +244,18 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             unbind = "unbindTransport", updated = "updatedTransport")
     void bindTransport(Transport transport, Map<String, Object> properties) {
         TransportEntry e = new TransportEntry(transport, properties);
+        List<TransportEntry> replaced = new ArrayList<>();
         synchronized (lock) {
             if (!active) {
                 return;
             }
-            transports.removeIf(x -> x.transport == transport);
+            transports.removeIf(x -> x.transport == transport && replaced.add(x));
             transports.add(e);
         }
+        replaced.forEach(TransportEntry::stopSignaled);
         LOG.log(System.Logger.Level.INFO, "transport " + e + " is available" + (transport.isAvailable() ? ""
                 : " but not usable: " + transport.unavailableReason().orElse("no reason given")));
+        acceptSignaled(e);
         listenQuietly();
     }
 
@@ -290,6 +299,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         for (ListenSlot s : slots) {
             listeners.add(s.listener.thenCompose(Listener::close).exceptionally(x -> null));
         }
+        e.stopSignaled();
         awaitQuietly(listeners, "closing the listeners of transport " + e.protocol);
         List<ControlSession> sessions;
         synchronized (lock) {
@@ -304,6 +314,23 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                 + sessions.size() + " pooled connections closed");
         if (active) {
             listenQuietly(); // another transport of the same protocol may take the endpoints over
+        }
+    }
+
+    /** Lets the transport accept connections signaled over this manager's connections, if it can. */
+    private void acceptSignaled(TransportEntry e) {
+        if (!e.usable()) {
+            return;
+        }
+        try {
+            e.transport.acceptSignaled(c -> accept(c, e)).ifPresent(stop -> {
+                e.acceptingSignaled(stop);
+                LOG.log(System.Logger.Level.INFO, "transport " + e.protocol + " accepts connections signaled "
+                        + "over others");
+            });
+        } catch (RuntimeException x) {
+            LOG.log(System.Logger.Level.WARNING, "transport " + e.protocol + " failed to accept signaled "
+                    + "connections", x);
         }
     }
 
@@ -753,7 +780,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         synchronized (lock) {
             for (PoolSlot slot : pool.getOrDefault(peer, List.of())) {
                 ControlSession s = slot.session;
-                if (s == null || !s.usable() || !(protocols.isEmpty() || protocols.contains(s.protocol()))) {
+                if (s == null || !s.usable() || !s.serves(protocols)) {
                     continue;
                 }
                 if (best == null || s.transport().priority() > best.transport().priority()
@@ -1010,6 +1037,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                 if (win && promote(slot, s)) {
                     result.complete(s);
                     LOG.log(System.Logger.Level.INFO, "connected " + s.describe());
+                    upgradeLater(s);
                 } else {
                     s.close(win ? "the " + c.protocol + " transport is leaving this node"
                             : "another connection to " + local.shortForm() + " was faster");
@@ -1105,6 +1133,122 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                         return s;
                     });
         });
+    }
+
+    // ------------------------------------------------------------------ upgrading relayed connections
+
+    /**
+     * Which transport to upgrade a connection to, if any: only a relayed connection
+     * this node dialed (so the two sides never both try), only when upgrades are on,
+     * to the best transport by priority among those the peer's HELLO offers as
+     * signaled and this node can signal too, and none when a direct session to the
+     * peer is pooled already (over any transport: a relay was then asked for).
+     *
+     * @param enabled      {@code upgradeRelayed}
+     * @param relayed      the connection passes through a relay
+     * @param dialed       this node dialed it
+     * @param offered      the transports the peer accepts signaled
+     * @param signaledHere this node's transports that dial signaled, with their priorities
+     * @param directPooled a session to the peer that is not relayed is pooled
+     * @return the protocol to upgrade to
+     */
+    static Optional<String> upgradeChoice(boolean enabled, boolean relayed, boolean dialed, List<String> offered,
+            Map<String, Integer> signaledHere, boolean directPooled) {
+        if (!enabled || !relayed || !dialed || directPooled) {
+            return Optional.empty();
+        }
+        return offered.stream().filter(signaledHere::containsKey)
+                .max(Comparator.comparingInt(signaledHere::get));
+    }
+
+    /** After a relayed dial: set up a direct connection over a signaled transport in the background. */
+    private void upgradeLater(ControlSession relayed) {
+        ControlMessage.Hello h = relayed.hello().getNow(null);
+        if (h == null) {
+            return;
+        }
+        PeerId peer = relayed.peer();
+        TransportEntry to;
+        synchronized (lock) {
+            Map<String, Integer> here = new HashMap<>();
+            Map<String, TransportEntry> entries = new HashMap<>();
+            for (TransportEntry e : transports) {
+                if (e.signaled() && (!entries.containsKey(e.protocol) || e.priority() > here.get(e.protocol))) {
+                    here.put(e.protocol, e.priority());
+                    entries.put(e.protocol, e);
+                }
+            }
+            boolean direct = !sessionsWhere(x -> x.peer().equals(peer) && x.info().via().isEmpty()).isEmpty();
+            Optional<String> choice = upgradeChoice(settings.upgradeRelayed(), relayed.info().via().isPresent(),
+                    relayed.direction() == ConnectionInfo.Direction.OUTBOUND, h.signaled(), here, direct);
+            if (choice.isEmpty() || !upgrading.add(peer)) {
+                return;
+            }
+            to = entries.get(choice.get());
+        }
+        try {
+            timer.execute(() -> upgrade(relayed, to));
+        } catch (RejectedExecutionException stopped) {
+            synchronized (lock) {
+                upgrading.remove(peer);
+            }
+        }
+    }
+
+    /**
+     * Dials the peer over a signaled transport (its signaling rides on the relayed
+     * connection) and pools the result beside the relayed session, which stays for
+     * its open streams. New streams then pick the new session: it has the higher
+     * priority, and it serves addresses that name the relayed transport too.
+     */
+    private void upgrade(ControlSession relayed, TransportEntry to) {
+        PeerId peer = relayed.peer();
+        String what = "upgrading the relayed connection to " + peer.shortForm() + " to " + to.protocol;
+        PoolSlot slot;
+        try {
+            slot = reserve(peer, what);
+        } catch (TransportException e) {
+            upgradeFailed(peer, what, e);
+            return;
+        }
+        LOG.log(System.Logger.Level.INFO, what + " in the background");
+        Duration timeout = settings.connectTimeout();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        CompletableFuture<Connection> conn;
+        try {
+            conn = to.transport.connect(PeerAddress.of(peer), timeout).toCompletableFuture();
+        } catch (RuntimeException e) {
+            conn = CompletableFuture.failedFuture(e);
+        }
+        conn.thenCompose(c -> openControl(c, to, peer, deadline)).whenComplete((s, err) -> {
+            if (err != null) {
+                release(slot);
+                history.failure(peer, to.protocol);
+                metrics.failed(peer, to.protocol);
+                upgradeFailed(peer, what, Async.unwrap(err));
+                return;
+            }
+            if (!promote(slot, s)) {
+                s.close("the " + to.protocol + " transport is leaving this node");
+                upgradeFailed(peer, what, new TransportException.ConnectionFailed("the transport left", null));
+                return;
+            }
+            s.upgradeOf(relayed.protocol());
+            history.success(peer, to.protocol);
+            synchronized (lock) {
+                upgrading.remove(peer);
+            }
+            LOG.log(System.Logger.Level.INFO, "upgraded: connected " + s.describe() + "; new streams to "
+                    + peer.shortForm() + " use it, the relayed connection stays for its open streams");
+        });
+    }
+
+    private void upgradeFailed(PeerId peer, String what, Throwable e) {
+        synchronized (lock) {
+            upgrading.remove(peer);
+        }
+        LOG.log(System.Logger.Level.INFO, what + " failed, the relayed connection stays in use: "
+                + TransportException.unwrap(e).getMessage());
     }
 
     private static Duration left(long deadlineNanos) {
@@ -1261,8 +1405,11 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     /** This node's HELLO for a connection. */
     ControlMessage.Hello localHello(Connection c) {
         List<String> names;
+        List<String> signaled;
         synchronized (lock) {
             names = transports.stream().filter(TransportEntry::usable).map(e -> e.protocol).distinct()
+                    .limit(ControlCodec.MAX_LIST).toList();
+            signaled = transports.stream().filter(TransportEntry::signaled).map(e -> e.protocol).distinct()
                     .limit(ControlCodec.MAX_LIST).toList();
         }
         Optional<Endpoint> observed;
@@ -1274,14 +1421,14 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         }
         // HELLO carries direct endpoints only: its endpoint encoding has no room for a relay hop.
         List<Endpoint> direct = localAddress().endpoints().stream().filter(e -> e.via().isEmpty()).toList();
-        return new ControlMessage.Hello(CONTROL_VERSION, local, direct, names, observed);
+        return new ControlMessage.Hello(CONTROL_VERSION, local, direct, names, observed, signaled);
     }
 
     void helloReceived(ControlSession s, ControlMessage.Hello h) {
         known.put(s.peer(), new KnownPeers.Known(h.listen(), h.transports(), Instant.now(), h.observed()));
         LOG.log(System.Logger.Level.DEBUG, "hello from " + s.peer().shortForm() + ": listens on " + h.listen()
-                + ", transports " + h.transports() + ", sees us at " + h.observed().map(Object::toString)
-                        .orElse("?"));
+                + ", transports " + h.transports() + ", signaled " + h.signaled() + ", sees us at "
+                + h.observed().map(Object::toString).orElse("?"));
     }
 
     void measured(ControlSession s, long rttNanos) {

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
@@ -59,6 +60,7 @@ final class ControlSession {
     private volatile long lastActivityNanos = System.nanoTime();
     private volatile long rttNanos = -1;
     private volatile ScheduledFuture<?> idleCheck;
+    private volatile String upgradeOf;
 
     ControlSession(ConnectionManagerImpl manager, Connection connection, TransportEntry transport) {
         this.manager = manager;
@@ -97,6 +99,21 @@ final class ControlSession {
 
     Direction direction() {
         return direction;
+    }
+
+    /** @param protocol the transport of the relayed session this one was set up over, to stand in for it */
+    void upgradeOf(String protocol) {
+        upgradeOf = protocol;
+    }
+
+    /**
+     * @param protocols transport names an address offers; empty for any
+     * @return whether this session may carry traffic for such an address: over its own
+     *         transport, or as the upgrade of a relayed session over one of them
+     */
+    boolean serves(Set<String> protocols) {
+        String u = upgradeOf;
+        return protocols.isEmpty() || protocols.contains(protocol()) || (u != null && protocols.contains(u));
     }
 
     /** @return completes with the peer's HELLO once it arrived and was checked */

@@ -65,4 +65,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             description = "Peers whose listen endpoints and metrics are remembered; the least recently "
                     + "used is forgotten first")
     int maxKnownPeers() default ManagerSettings.DEFAULT_MAX_KNOWN_PEERS;
+
+    @AttributeDefinition(name = "Upgrade relayed connections",
+            description = "When this node dialed a peer through a relay and both can set up a transport "
+                    + "signaled over that connection (WebRTC), set one up in the background; new streams go to "
+                    + "it once it is open, the relayed connection stays as it was")
+    boolean upgradeRelayed() default ManagerSettings.DEFAULT_UPGRADE_RELAYED;
 }

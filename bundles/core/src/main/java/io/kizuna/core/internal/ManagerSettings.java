@@ -31,12 +31,14 @@ import io.kizuna.transport.Endpoint;
  * @param closeTimeout          how long shutdown waits for graceful closes
  * @param jmxName               the MBean's object name; empty registers none
  * @param frameAllocator        gives the decoder its payload buffers
+ * @param upgradeRelayed        whether a relayed connection this node dialed is upgraded in the
+ *                              background to a direct one signaled over it
  */
 record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration connectTimeout,
         Duration minConnectTimeout, int maxConnectionsPerPeer, int maxConnections, Duration idleTimeout,
         int maxFrameSize, Duration pingTimeout, Duration openTimeout, long maxPerfBytes, int maxStreams,
         int maxKnownPeers, Duration failureMemory, Duration closeTimeout, String jmxName,
-        IntFunction<ByteBuffer> frameAllocator) {
+        IntFunction<ByteBuffer> frameAllocator, boolean upgradeRelayed) {
 
     static final String DEFAULT_LISTEN = "tcp://127.0.0.1:7400";
 
@@ -58,6 +60,7 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
     static final int DEFAULT_MAX_KNOWN_PEERS = 1024;
     static final String DEFAULT_JMX_NAME = "io.kizuna:type=ConnectionManager";
     static final int MAX_LISTEN = 64;
+    static final boolean DEFAULT_UPGRADE_RELAYED = true;
 
     /** Checks every value. */
     ManagerSettings {
@@ -143,6 +146,7 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
                 .maxPerfBytes(c.maxPerfBytes())
                 .maxStreams(c.maxStreams())
                 .maxKnownPeers(c.maxKnownPeers())
+                .upgradeRelayed(c.upgradeRelayed())
                 .build();
     }
 
@@ -188,6 +192,7 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
         private Duration closeTimeout = Duration.ofSeconds(3);
         private String jmxName = DEFAULT_JMX_NAME;
         private IntFunction<ByteBuffer> frameAllocator = ByteBuffer::allocate;
+        private boolean upgradeRelayed = DEFAULT_UPGRADE_RELAYED;
 
         Builder listen(List<Endpoint> v) {
             listen = v;
@@ -279,10 +284,16 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
             return this;
         }
 
+        Builder upgradeRelayed(boolean v) {
+            upgradeRelayed = v;
+            return this;
+        }
+
         ManagerSettings build() {
             return new ManagerSettings(listen, staggerDelay, connectTimeout, minConnectTimeout,
                     maxConnectionsPerPeer, maxConnections, idleTimeout, maxFrameSize, pingTimeout, openTimeout,
-                    maxPerfBytes, maxStreams, maxKnownPeers, failureMemory, closeTimeout, jmxName, frameAllocator);
+                    maxPerfBytes, maxStreams, maxKnownPeers, failureMemory, closeTimeout, jmxName, frameAllocator,
+                    upgradeRelayed);
         }
     }
 }

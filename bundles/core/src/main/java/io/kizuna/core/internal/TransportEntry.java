@@ -1,6 +1,7 @@
 package io.kizuna.core.internal;
 
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.kizuna.transport.Transport;
 
@@ -15,6 +16,7 @@ final class TransportEntry {
     final String protocol;
     private volatile int priority;
     private volatile boolean removed;
+    private final AtomicReference<Runnable> stopSignaled = new AtomicReference<>();
 
     TransportEntry(Transport transport, Map<String, ?> properties) {
         this.transport = transport;
@@ -52,6 +54,24 @@ final class TransportEntry {
 
     void remove() {
         removed = true;
+    }
+
+    /** @param stop what stops the transport accepting connections signaled over others */
+    void acceptingSignaled(Runnable stop) {
+        stopSignaled.set(stop);
+    }
+
+    /** @return whether the transport accepts (and so dials) connections signaled over others */
+    boolean signaled() {
+        return stopSignaled.get() != null && usable();
+    }
+
+    /** Stops accepting signaled connections, once. */
+    void stopSignaled() {
+        Runnable r = stopSignaled.getAndSet(null);
+        if (r != null) {
+            r.run();
+        }
     }
 
     /** @return usable for new dials and listeners */

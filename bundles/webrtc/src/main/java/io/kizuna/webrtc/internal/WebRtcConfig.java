@@ -88,4 +88,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
                     + "embedded under the default name). A name that does not load leaves the transport "
                     + "registered but unavailable, with the reason")
     String nativeLibrary() default WebRtcSettings.DEFAULT_NATIVE_LIBRARY;
+
+    @AttributeDefinition(name = "Accept signaled connections",
+            description = "A peer the connection manager is already connected to (through a relay, say) may set "
+                    + "up WebRTC by signaling over that connection, without a webrtc endpoint on this node; the "
+                    + "manager announces this in its hello")
+    boolean acceptSignaled() default WebRtcSettings.DEFAULT_ACCEPT_SIGNALED;
 }

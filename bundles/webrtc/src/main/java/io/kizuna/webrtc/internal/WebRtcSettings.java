@@ -26,6 +26,8 @@ import java.util.List;
  * @param maxCandidates          remote candidates per peer connection
  * @param closeTimeoutMillis     graceful close wait
  * @param nativeLibrary          JNI library name
+ * @param acceptSignaled         accept peer connections signaled over the manager's connections, with
+ *                               no webrtc endpoint of this node's own
  */
 record WebRtcSettings(
         int priority,
@@ -46,10 +48,13 @@ record WebRtcSettings(
         int maxSignalingMessage,
         int maxCandidates,
         int closeTimeoutMillis,
-        String nativeLibrary) {
+        String nativeLibrary,
+        boolean acceptSignaled) {
 
     /** Below TCP and QUIC: WebRTC costs a signaling round trip and is slower on an open path. */
     static final int DEFAULT_PRIORITY = 90;
+    /** A peer already connected (through a relay, say) may set up WebRTC with this node. */
+    static final boolean DEFAULT_ACCEPT_SIGNALED = true;
     static final int DEFAULT_MAX_CONNECTIONS = 256;
     static final int DEFAULT_MAX_STREAMS = 64;
     static final int DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 10_000;
@@ -111,7 +116,7 @@ record WebRtcSettings(
                 DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_STREAMS, DEFAULT_HANDSHAKE_TIMEOUT_MILLIS,
                 DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_RECEIVE_WINDOW, DEFAULT_WRITE_HIGH_WATER_MARK,
                 DEFAULT_WRITE_LOW_WATER_MARK, DEFAULT_MAX_SIGNALING_MESSAGE, DEFAULT_MAX_CANDIDATES,
-                DEFAULT_CLOSE_TIMEOUT_MILLIS, DEFAULT_NATIVE_LIBRARY);
+                DEFAULT_CLOSE_TIMEOUT_MILLIS, DEFAULT_NATIVE_LIBRARY, DEFAULT_ACCEPT_SIGNALED);
     }
 
     /**
@@ -124,12 +129,14 @@ record WebRtcSettings(
                 list(c.candidateNetworks()).stream().map(Cidr::parse).toList(), c.loopbackCandidates(),
                 c.maxConnections(), c.maxStreamsPerConnection(), c.handshakeTimeoutMillis(), c.maxMessageSize(),
                 c.receiveWindow(), c.writeHighWaterMark(), c.writeLowWaterMark(), c.maxSignalingMessage(),
-                c.maxCandidates(), c.closeTimeoutMillis(), c.nativeLibrary());
+                c.maxCandidates(), c.closeTimeoutMillis(), c.nativeLibrary(), c.acceptSignaled());
     }
 
-    private static List<String> list(String[] values) {
+    /** The values of a list key; one value may hold several, comma-separated, as a .cfg file line gives them. */
+    static List<String> list(String[] values) {
         return values == null ? List.of()
-                : Arrays.stream(values).map(String::trim).filter(s -> !s.isEmpty()).toList();
+                : Arrays.stream(values).flatMap(v -> Arrays.stream(v.split(","))).map(String::trim)
+                        .filter(s -> !s.isEmpty()).toList();
     }
 
     /**
@@ -140,7 +147,7 @@ record WebRtcSettings(
         return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
                 networks, loopbackCandidates, maxConnections, maxStreams, handshakeTimeoutMillis, maxMessageSize, receiveWindow,
                 writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates, closeTimeoutMillis,
-                nativeLibrary);
+                nativeLibrary, acceptSignaled);
     }
 
     /**
@@ -151,7 +158,8 @@ record WebRtcSettings(
         return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
                 candidateNetworks, loopback, maxConnections, maxStreams, handshakeTimeoutMillis, maxMessageSize,
                 receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
-                closeTimeoutMillis, nativeLibrary);
+                closeTimeoutMillis, nativeLibrary,
+                acceptSignaled);
     }
 
     /**
@@ -162,7 +170,7 @@ record WebRtcSettings(
         return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
                 candidateNetworks, loopbackCandidates, maxConnections, maxStreams, handshakeTimeoutMillis, maxMessageSize,
                 receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
-                closeTimeoutMillis, library);
+                closeTimeoutMillis, library, acceptSignaled);
     }
 
     /**
@@ -176,6 +184,18 @@ record WebRtcSettings(
     WebRtcSettings withIceServers(List<String> stun, List<String> turn, String user, String password, boolean relay) {
         return new WebRtcSettings(priority, stun, turn, user, password, relay, candidateNetworks, loopbackCandidates, maxConnections,
                 maxStreams, handshakeTimeoutMillis, maxMessageSize, receiveWindow, writeHighWaterMark,
-                writeLowWaterMark, maxSignalingMessage, maxCandidates, closeTimeoutMillis, nativeLibrary);
+                writeLowWaterMark, maxSignalingMessage, maxCandidates, closeTimeoutMillis, nativeLibrary,
+                acceptSignaled);
+    }
+
+    /**
+     * @param accept whether to accept peer connections signaled over the manager's connections
+     * @return a copy
+     */
+    WebRtcSettings withAcceptSignaled(boolean accept) {
+        return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
+                candidateNetworks, loopbackCandidates, maxConnections, maxStreams, handshakeTimeoutMillis,
+                maxMessageSize, receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
+                closeTimeoutMillis, nativeLibrary, accept);
     }
 }

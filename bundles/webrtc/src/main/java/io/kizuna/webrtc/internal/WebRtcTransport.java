@@ -12,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -59,9 +60,10 @@ import org.osgi.service.metatype.annotations.Designate;
  * Offers, answers and trickled ICE candidates are {@link Signal}s signed by the
  * node key; the DTLS certificate libwebrtc negotiated is checked against the
  * fingerprint in the signed SDP, which binds the DataChannels to the PeerId.
- * The manager's connection can also carry the signaling
- *, so a peer already reached over TCP or QUIC can be
- * upgraded without the WebSocket.
+ * The manager's connection can also carry the signaling, so a peer already
+ * reached over TCP, QUIC or a relay can be upgraded without the WebSocket; a
+ * node behind a NAT, with no webrtc endpoint anyone can reach, accepts WebRTC
+ * that way only ({@link #acceptSignaled}).
  *
  * <p>When libwebrtc cannot load (a missing system library, another platform),
  * the transport registers anyway and reports itself unavailable with the reason.
@@ -91,6 +93,7 @@ public final class WebRtcTransport implements Transport, StreamHandler {
     private final ScheduledExecutorService loop;
     private final AtomicInteger peers = new AtomicInteger();
     private final Set<WebRtcListener> listeners = ConcurrentHashMap.newKeySet();
+    private final List<Consumer<Connection>> signaledAcceptors = new CopyOnWriteArrayList<>();
     private final Set<WebRtcPeer> open = ConcurrentHashMap.newKeySet();
     private volatile boolean active = true;
 
@@ -137,6 +140,7 @@ public final class WebRtcTransport implements Transport, StreamHandler {
     @Deactivate
     void deactivate() {
         active = false;
+        signaledAcceptors.clear();
         listeners.forEach(WebRtcListener::close);
         if (loop == null) {
             return;
@@ -161,6 +165,11 @@ public final class WebRtcTransport implements Transport, StreamHandler {
             LOG.log(System.Logger.Level.WARNING, "webrtc: libwebrtc did not release its factory in time", e);
         }
         loop.shutdownNow();
+    }
+
+    /** @param m the manager whose connections carry signaling (outside the framework: tests) */
+    void manager(ConnectionManager m) {
+        this.manager = m;
     }
 
     // ------------------------------------------------------------------ for peers
@@ -312,10 +321,19 @@ public final class WebRtcTransport implements Transport, StreamHandler {
                 null);
     }
 
+    /**
+     * Dials over the manager's connection to the peer when it has one (the
+     * address's webrtc endpoints are then the fallback), else over a webrtc
+     * endpoint. An address without webrtc endpoints is dialed only over the
+     * manager's connection: that is how a peer behind a NAT is reached.
+     */
     @Override
     public CompletionStage<Connection> connect(PeerAddress peer, Duration timeout) {
         List<Endpoint> endpoints = peer.endpoints(PROTOCOL_NAME);
-        if (endpoints.isEmpty()) {
+        ConnectionManager m = manager;
+        boolean reached = m != null && m.connections(peer.peerId()).stream()
+                .map(ConnectionInfo::protocol).anyMatch(p -> !p.equals(PROTOCOL_NAME));
+        if (endpoints.isEmpty() && !reached) {
             return CompletableFuture.failedFuture(new TransportException.AddressNotSupported(PROTOCOL_NAME, peer));
         }
         if (!isAvailable()) {
@@ -326,9 +344,6 @@ public final class WebRtcTransport implements Transport, StreamHandler {
                     + "is stopping", null));
         }
         long deadline = System.nanoTime() + timeout.toNanos();
-        ConnectionManager m = manager;
-        boolean reached = m != null && m.connections(peer.peerId()).stream()
-                .map(ConnectionInfo::protocol).anyMatch(p -> !p.equals(PROTOCOL_NAME));
         if (!reached) {
             return attempt(peer, endpoints, 0, deadline, new ArrayList<>());
         }
@@ -341,7 +356,8 @@ public final class WebRtcTransport implements Transport, StreamHandler {
                         return CompletableFuture.completedFuture(c);
                     }
                     TransportException e = TransportException.unwrap(err);
-                    if (e instanceof TransportException.PeerAuthenticationFailed || System.nanoTime() >= deadline) {
+                    if (e instanceof TransportException.PeerAuthenticationFailed || System.nanoTime() >= deadline
+                            || endpoints.isEmpty()) {
                         return CompletableFuture.<Connection>failedFuture(e);
                     }
                     LOG.log(System.Logger.Level.DEBUG, "webrtc: signaling to {0} over its connection failed ({1});"
@@ -423,17 +439,52 @@ public final class WebRtcTransport implements Transport, StreamHandler {
     }
 
     /**
+     * Accepts peer connections signaled over the manager's connections while the
+     * handle is not run, when {@code acceptSignaled} is on (the default): a node
+     * with no webrtc endpoint then accepts WebRTC from peers it is connected to
+     * anyhow. Without it, a node accepts WebRTC only while it listens on a webrtc
+     * endpoint.
+     */
+    @Override
+    public Optional<Runnable> acceptSignaled(Consumer<Connection> acceptor) {
+        if (!isAvailable() || !settings.acceptSignaled()) {
+            return Optional.empty();
+        }
+        Consumer<Connection> a = acceptor::accept; // an identity of its own, to remove exactly this one
+        signaledAcceptors.add(a);
+        return Optional.of(() -> signaledAcceptors.remove(a));
+    }
+
+    /**
+     * @return where a connection signaled over the manager's connection goes: an
+     *         open listener, else a signaled acceptor
+     */
+    private Optional<Consumer<WebRtcConnection>> signaledAcceptor() {
+        Optional<WebRtcListener> listener = listeners.stream().filter(WebRtcListener::isOpen).findFirst();
+        if (listener.isPresent()) {
+            return Optional.of(listener.get()::accepted);
+        }
+        return signaledAcceptors.stream().findFirst().map(a -> c -> {
+            if (signaledAcceptors.contains(a)) {
+                a.accept(c);
+            } else {
+                c.abort(); // the manager stopped accepting meanwhile
+            }
+        });
+    }
+
+    /**
      * A peer signals over a connection the manager has with it: answer, and hand
-     * the connection to the first open listener (a node accepts WebRTC only while
-     * it listens on a webrtc endpoint).
+     * the connection to the first open listener, else to the manager's signaled
+     * acceptor.
      */
     @Override
     public void handle(Connection stream, String protocol) {
-        Optional<WebRtcListener> listener = listeners.stream().filter(WebRtcListener::isOpen).findFirst();
-        if (!isAvailable() || !active || listener.isEmpty() || open.size() >= settings.maxConnections()) {
+        Optional<Consumer<WebRtcConnection>> acceptor = signaledAcceptor();
+        if (!isAvailable() || !active || acceptor.isEmpty() || open.size() >= settings.maxConnections()) {
             LOG.log(System.Logger.Level.DEBUG, "webrtc: refusing signaling from {0}: {1}",
                     stream.info().peerId().shortForm(), !isAvailable() ? natives.problem()
-                            : listener.isEmpty() ? "not listening on a webrtc endpoint"
+                            : acceptor.isEmpty() ? "not listening on a webrtc endpoint and acceptSignaled is off"
                             : "maxConnections=" + settings.maxConnections() + " reached");
             stream.close();
             return;
@@ -441,7 +492,7 @@ public final class WebRtcTransport implements Transport, StreamHandler {
         SignalingChannel signaling = new StreamSignaling(stream, settings.maxSignalingMessage());
         WebRtcPeer.answer(this, signaling).whenComplete((c, e) -> {
             if (c != null) {
-                listener.get().accepted(c);
+                acceptor.get().accept(c);
             } else {
                 LOG.log(System.Logger.Level.DEBUG, "webrtc: negotiation from {0} over its connection failed: {1}",
                         stream.info().peerId().shortForm(), TransportException.unwrap(e).getMessage());

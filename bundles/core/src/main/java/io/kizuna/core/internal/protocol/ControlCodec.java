@@ -32,7 +32,7 @@ import io.kizuna.transport.TransportException.ProtocolViolation;
  * OPEN_OK      (empty)
  * OPEN_REFUSED code:u16  reason:str16 (&lt;=1024)  limit:str8 (&lt;=64)  limitValue:u64
  * HELLO        version:u16  peerId:32 bytes  n:u8 (&lt;=64) endpoint*n  m:u8 (&lt;=64) transport:str8*m
- *              observed:u8 (0|1) [endpoint]
+ *              observed:u8 (0|1) [endpoint]  [k:u8 (1-64) signaled:str8*k]
  * PING, PONG   nonce:8 bytes
  * GOAWAY       reason:str16 (&lt;=1024)
  * ERROR        code:u16  reason:str16 (&lt;=1024)
@@ -104,14 +104,15 @@ public final class ControlCodec {
             m.listen().forEach(w::endpoint);
             list(m.transports().size(), "transports");
             w.u8(m.transports().size());
-            for (String t : m.transports()) {
-                if (!TRANSPORT_NAME.matcher(t).matches()) {
-                    throw new IllegalArgumentException("transport name '" + t + "' is not valid");
-                }
-                w.str8(t, 32);
-            }
+            m.transports().forEach(t -> w.str8(transportName(t), 32));
             w.u8(m.observed().isPresent() ? 1 : 0);
             m.observed().ifPresent(w::endpoint);
+            // Absent when empty, so a HELLO without it is read as before (and the encoding stays canonical).
+            if (!m.signaled().isEmpty()) {
+                list(m.signaled().size(), "signaled transports");
+                w.u8(m.signaled().size());
+                m.signaled().forEach(t -> w.str8(transportName(t), 32));
+            }
         } else if (message instanceof ControlMessage.Ping m) {
             w.u64(m.nonce());
         } else if (message instanceof ControlMessage.Pong m) {
@@ -153,6 +154,13 @@ public final class ControlCodec {
                     + "' contains control characters");
         }
         return name;
+    }
+
+    private static String transportName(String t) {
+        if (!TRANSPORT_NAME.matcher(t).matches()) {
+            throw new IllegalArgumentException("transport name '" + t + "' is not valid");
+        }
+        return t;
     }
 
     private static void list(int size, String what) {
@@ -287,22 +295,23 @@ public final class ControlCodec {
                 for (int i = 0; i < n; i++) {
                     listen.add(r.endpoint("listen endpoint " + i));
                 }
-                int m2 = r.count("transport count");
-                List<String> transports = new ArrayList<>();
-                for (int i = 0; i < m2; i++) {
-                    String t = r.str8("transport " + i, 32);
-                    if (!TRANSPORT_NAME.matcher(t).matches()) {
-                        throw r.violation("transport name " + i + " is not 1-32 lowercase letters, digits or '-'");
-                    }
-                    transports.add(t);
-                }
+                List<String> transports = r.transports("transport", r.count("transport count"));
                 int flag = r.u8("observed flag");
                 if (flag > 1) {
                     throw r.violation("the observed-address flag is " + flag + ", expected 0 or 1");
                 }
                 Optional<Endpoint> observed = flag == 1 ? Optional.of(r.endpoint("observed endpoint"))
                         : Optional.empty();
-                yield new ControlMessage.Hello(version, peer, listen, transports, observed);
+                List<String> signaled = List.of();
+                if (r.hasMore()) {
+                    int k = r.count("signaled transport count");
+                    if (k == 0) {
+                        throw r.violation("the signaled transport list is present but empty (it is left out when "
+                                + "empty)");
+                    }
+                    signaled = r.transports("signaled transport", k);
+                }
+                yield new ControlMessage.Hello(version, peer, listen, transports, observed, signaled);
             }
             case PING -> new ControlMessage.Ping(r.u64("nonce"));
             case PONG -> new ControlMessage.Pong(r.u64("nonce"));
@@ -362,6 +371,23 @@ public final class ControlCodec {
                 throw violation(field + " is " + n + ", at most " + MAX_LIST + " are allowed");
             }
             return n;
+        }
+
+        /** @return {@code n} transport names, each checked */
+        List<String> transports(String field, int n) throws ProtocolViolation {
+            List<String> out = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                String t = str8(field + " " + i, 32);
+                if (!TRANSPORT_NAME.matcher(t).matches()) {
+                    throw violation(field + " name " + i + " is not 1-32 lowercase letters, digits or '-'");
+                }
+                out.add(t);
+            }
+            return out;
+        }
+
+        boolean hasMore() {
+            return b.hasRemaining();
         }
 
         String str8(String field, int max) throws ProtocolViolation {

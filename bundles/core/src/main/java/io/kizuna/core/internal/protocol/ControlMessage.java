@@ -96,15 +96,33 @@ public sealed interface ControlMessage {
      * @param listen     the endpoints the sender listens on
      * @param transports the transports the sender has available
      * @param observed   the address the sender sees this connection's other side at
+     * @param signaled   the transports over which the sender accepts connections signaled over
+     *                   this one, with no endpoint of their own (WebRTC behind a NAT); on the
+     *                   wire only when not empty
      */
     record Hello(int version, PeerId peerId, List<Endpoint> listen, List<String> transports,
-            Optional<Endpoint> observed) implements ControlMessage {
+            Optional<Endpoint> observed, List<String> signaled) implements ControlMessage {
         /** Freezes the lists. */
         public Hello {
             Objects.requireNonNull(peerId, "peerId");
             listen = List.copyOf(listen);
             transports = List.copyOf(transports);
             Objects.requireNonNull(observed, "observed");
+            signaled = List.copyOf(signaled);
+        }
+
+        /**
+         * A HELLO that offers no signaled transport.
+         *
+         * @param version    the control protocol version
+         * @param peerId     the sender's PeerId
+         * @param listen     the endpoints it listens on
+         * @param transports the transports it has
+         * @param observed   the address it sees the other side at
+         */
+        public Hello(int version, PeerId peerId, List<Endpoint> listen, List<String> transports,
+                Optional<Endpoint> observed) {
+            this(version, peerId, listen, transports, observed, List.of());
         }
 
         @Override

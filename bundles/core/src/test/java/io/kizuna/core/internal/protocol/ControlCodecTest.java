@@ -41,6 +41,8 @@ class ControlCodecTest {
                 new ControlMessage.Hello(1, PEER, listen, List.of("tcp", "quic", "memory"),
                         Optional.of(Endpoint.parse("tcp://192.168.1.20:51000"))),
                 new ControlMessage.Hello(7, PEER, List.of(), List.of(), Optional.empty()),
+                new ControlMessage.Hello(1, PEER, List.of(), List.of("relay", "webrtc"), Optional.empty(),
+                        List.of("webrtc")),
                 new ControlMessage.Ping(0x0123456789abcdefL),
                 new ControlMessage.Ping(-1L),
                 new ControlMessage.Pong(42L),
@@ -172,9 +174,51 @@ class ControlCodecTest {
                     InetAddress.getByName("2001:db8::" + Integer.toHexString(i + 1)), 65535)));
             transports.add("t" + "y".repeat(29) + String.format("%02d", i));
         }
-        ControlMessage.Hello h = new ControlMessage.Hello(1, PEER, listen, transports, Optional.of(listen.get(0)));
+        ControlMessage.Hello h = new ControlMessage.Hello(1, PEER, listen, transports, Optional.of(listen.get(0)),
+                transports);
         ByteBuffer f = ControlCodec.encode(h, ControlCodec.MIN_MAX_FRAME_SIZE);
         assertThat(new FrameDecoder(ControlCodec.MIN_MAX_FRAME_SIZE).decode(f)).isEqualTo(h);
+    }
+
+    @Test
+    void theSignaledTransportsAreLeftOutWhenThereAreNone() throws Exception {
+        ControlMessage.Hello without = new ControlMessage.Hello(1, PEER, List.of(), List.of("tcp"), Optional.empty());
+        ControlMessage.Hello with = new ControlMessage.Hello(1, PEER, List.of(), List.of("tcp"), Optional.empty(),
+                List.of("webrtc"));
+        byte[] a = bytes(ControlCodec.encode(without, MAX));
+        byte[] b = bytes(ControlCodec.encode(with, MAX));
+        // The same HELLO as before the field existed, then count 1 and "webrtc".
+        assertThat(b.length).isEqualTo(a.length + 1 + 1 + "webrtc".length());
+        assertThat(java.util.Arrays.copyOfRange(b, ControlCodec.HEADER_LENGTH, a.length))
+                .isEqualTo(java.util.Arrays.copyOfRange(a, ControlCodec.HEADER_LENGTH, a.length));
+    }
+
+    @Test
+    void anEmptyOrBadSignaledListIsRefused() {
+        ControlMessage.Hello h = new ControlMessage.Hello(1, PEER, List.of(), List.of("tcp"), Optional.empty());
+        byte[] plain = bytes(ControlCodec.encode(h, MAX));
+        assertThat(violationOf(withTail(plain, new byte[] {0}), MAX, new RecordingAllocator()).getMessage())
+                .contains("present but empty");
+        assertThat(violationOf(withTail(plain, new byte[] {1, 2, 'W', 'X'}), MAX, new RecordingAllocator())
+                .getMessage()).contains("signaled transport name 0");
+        assertThat(violationOf(withTail(plain, new byte[] {2, 1, 'w'}), MAX, new RecordingAllocator())
+                .getMessage()).contains("signaled transport 1");
+        assertThatThrownBy(() -> ControlCodec.encode(new ControlMessage.Hello(1, PEER, List.of(), List.of(),
+                Optional.empty(), List.of("Not valid")), MAX)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    private static byte[] bytes(ByteBuffer b) {
+        byte[] out = new byte[b.remaining()];
+        b.get(out);
+        return out;
+    }
+
+    /** The frame with bytes appended to its payload, its length field updated. */
+    private static byte[] withTail(byte[] frame, byte[] tail) {
+        byte[] out = java.util.Arrays.copyOf(frame, frame.length + tail.length);
+        System.arraycopy(tail, 0, out, frame.length, tail.length);
+        ByteBuffer.wrap(out).putInt(2, frame.length - ControlCodec.HEADER_LENGTH + tail.length);
+        return out;
     }
 
     // ------------------------------------------------------------------ bad input
