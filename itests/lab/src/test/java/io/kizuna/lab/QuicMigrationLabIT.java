@@ -78,7 +78,8 @@ class QuicMigrationLabIT {
 
     private static String[] tool(String... args) {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-cp", System.getProperty("java.class.path"), "io.kizuna.quic.internal.QuicTransferTool"));
+                "-Xmx256m", "-Dquic.tool.stats=true", "-cp", System.getProperty("java.class.path"),
+                "io.kizuna.quic.internal.QuicTransferTool"));
         cmd.addAll(List.of(args));
         return cmd.toArray(String[]::new);
     }
