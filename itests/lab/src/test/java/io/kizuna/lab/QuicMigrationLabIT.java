@@ -2,9 +2,7 @@ package io.kizuna.lab;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -53,17 +51,17 @@ class QuicMigrationLabIT {
             Process listener = lab.start(server.client(), listenLog, upload
                     ? tool("listen", server.clientIp(), "" + PORT, "receive")
                     : tool("listen", server.clientIp(), "" + PORT, "send", "" + BYTES));
-            Matcher address = await(listenLog, LISTENING, listener);
+            Matcher address = TransferTool.await(listenLog, LISTENING, listener);
             Process dialer = lab.start(client.client(), dialLog, upload
                     ? tool("dial", address.group(1), "send", "" + BYTES)
                     : tool("dial", address.group(1), "receive"));
-            await(dialLog, Pattern.compile("progress (1[6-9]|[2-9]\\d)\\d{6}"), dialer); // 16 MiB or more moved
+            TransferTool.await(dialLog, Pattern.compile("progress (1[6-9]|[2-9]\\d)\\d{6}"), dialer); // 16 MiB or more moved
 
             String before = mappedPort(lab, client);
             lab.run(client.router(), "conntrack", "-D", "-p", "udp");
 
-            Matcher received = await(upload ? listenLog : dialLog, DONE, upload ? listener : dialer);
-            Matcher sent = await(upload ? dialLog : listenLog, DONE, upload ? dialer : listener);
+            Matcher received = TransferTool.await(upload ? listenLog : dialLog, DONE, upload ? listener : dialer);
+            Matcher sent = TransferTool.await(upload ? dialLog : listenLog, DONE, upload ? dialer : listener);
             String after = mappedPort(lab, client);
             System.out.printf("QUIC migration during an %s: public port %s, then %s; %s%n", upload ? "upload" : "download",
                     before, after, received.group());
@@ -77,11 +75,7 @@ class QuicMigrationLabIT {
     }
 
     private static String[] tool(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-Dquic.tool.stats=true", "-cp", System.getProperty("java.class.path"),
-                "io.kizuna.quic.internal.QuicTransferTool"));
-        cmd.addAll(List.of(args));
-        return cmd.toArray(String[]::new);
+        return TransferTool.command(List.of(), args);
     }
 
     private static String mappedPort(Lab lab, Lab.Site client) {
@@ -91,22 +85,5 @@ class QuicMigrationLabIT {
             throw new AssertionError("no NAT mapping of the client to port " + PORT + " in:\n" + entries);
         }
         return m.group(1);
-    }
-
-    /** Waits for a line in a process's log, up to three minutes, failing with the log when the process ends first. */
-    private static Matcher await(Path log, Pattern pattern, Process p) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
-        while (System.nanoTime() < deadline) {
-            String text = Files.exists(log) ? Files.readString(log) : "";
-            Matcher m = pattern.matcher(text);
-            if (m.find()) {
-                return m;
-            }
-            if (!p.isAlive()) {
-                throw new AssertionError("the process ended (" + p.exitValue() + ") before '" + pattern + "':\n" + text);
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("no '" + pattern + "' in " + log + " within 3 minutes");
     }
 }

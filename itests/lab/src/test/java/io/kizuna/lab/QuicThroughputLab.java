@@ -66,11 +66,11 @@ class QuicThroughputLab {
         Process listener = lab.start(server.client(), listenLog, upload
                 ? tool("listen", server.clientIp(), "" + PORT, "receive")
                 : tool("listen", server.clientIp(), "" + PORT, "send", "" + bytes));
-        Matcher address = await(listenLog, LISTENING, listener);
+        Matcher address = TransferTool.await(listenLog, LISTENING, listener);
         Process dialer = lab.start(client.client(), dialLog, upload
                 ? tool("dial", address.group(1), "send", "" + bytes)
                 : tool("dial", address.group(1), "receive"));
-        Matcher received = await(upload ? listenLog : dialLog, RECEIVED, upload ? listener : dialer);
+        Matcher received = TransferTool.await(upload ? listenLog : dialLog, RECEIVED, upload ? listener : dialer);
         assertThat(received.group(1)).isEqualTo(Long.toString(bytes));
         assertThat(listener.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(dialer.waitFor(60, TimeUnit.SECONDS)).isTrue();
@@ -102,30 +102,7 @@ class QuicThroughputLab {
     }
 
     private static String[] tool(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-Dquic.tool.stats=true", "-cp", System.getProperty("java.class.path"),
-                "io.kizuna.quic.internal.QuicTransferTool"));
         String extra = System.getProperty("quic.toolArgs", "").trim();
-        if (!extra.isEmpty()) {
-            cmd.addAll(cmd.size() - 1, List.of(extra.split("\\s+")));
-        }
-        cmd.addAll(List.of(args));
-        return cmd.toArray(String[]::new);
-    }
-
-    private static Matcher await(Path log, Pattern pattern, Process p) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
-        while (System.nanoTime() < deadline) {
-            String text = Files.exists(log) ? Files.readString(log) : "";
-            Matcher m = pattern.matcher(text);
-            if (m.find()) {
-                return m;
-            }
-            if (!p.isAlive()) {
-                throw new AssertionError("the process ended (" + p.exitValue() + ") before '" + pattern + "':\n" + text);
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("no '" + pattern + "' in " + log + " within 3 minutes");
+        return TransferTool.command(extra.isEmpty() ? List.of() : List.of(extra.split("\\s+")), args);
     }
 }

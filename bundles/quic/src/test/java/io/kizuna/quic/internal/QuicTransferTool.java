@@ -9,6 +9,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import io.kizuna.identity.Identities;
 import io.kizuna.transport.Connection;
@@ -38,7 +39,7 @@ public final class QuicTransferTool {
     private static final long LIMIT_SECONDS = 180;
     private static final Duration STEP = Duration.ofSeconds(60);
     /** Bytes this end has read or written so far, for the statistics lines. */
-    private static final java.util.concurrent.atomic.AtomicLong MOVED = new java.util.concurrent.atomic.AtomicLong();
+    private static final AtomicLong MOVED = new AtomicLong();
 
     private QuicTransferTool() {
     }
@@ -153,12 +154,13 @@ public final class QuicTransferTool {
         if (c instanceof QuicConnection q && q.channel() != null) {
             try {
                 var s = q.channel().collectStats().get(5, TimeUnit.SECONDS);
-                StringBuilder line = new StringBuilder("stats app " + MOVED.get() + " sent " + s.sent() + " lost " + s.lost() + " retrans "
-                        + s.retrans() + " sentBytes " + s.sentBytes() + " recvBytes " + s.recvBytes() + " lostBytes "
-                        + s.lostBytes() + " paths " + s.pathsCount());
+                StringBuilder line = new StringBuilder("stats app " + MOVED.get() + " sent " + s.sent() + " lost "
+                        + s.lost() + " retrans " + s.retrans() + " sentBytes " + s.sentBytes() + " recvBytes "
+                        + s.recvBytes() + " lostBytes " + s.lostBytes() + " paths " + s.pathsCount());
                 for (int i = 0; i < s.pathsCount(); i++) {
                     var p = q.channel().collectPathStats(i).get(5, TimeUnit.SECONDS);
-                    line.append(" | path ").append(i).append(' ').append(p.peerAddress()).append(p.active() ? " active" : "")
+                    line.append(" | path ").append(i).append(' ').append(p.peerAddress())
+                            .append(p.active() ? " active" : "")
                             .append(" validation ").append(p.validationState()).append(" sent ").append(p.sent())
                             .append(" recv ").append(p.recv()).append(" lost ").append(p.lost()).append(" rtt ")
                             .append(TimeUnit.NANOSECONDS.toMicros(p.rtt())).append(" us cwnd ").append(p.cwnd());
