@@ -24,7 +24,6 @@ class QuicMigrationLabIT {
 
     private static final long BYTES = 64L << 20;
     private static final int PORT = 7700;
-    private static final Pattern LISTENING = Pattern.compile("listening (\\S+)");
     private static final Pattern DONE = Pattern.compile("(sent|received) (\\d+) sha256 ([0-9a-f]{64})");
     /** The port the NAT maps the client to: the reply direction's destination port. */
     private static final Pattern MAPPED = Pattern.compile("dport=" + PORT + " .*dport=(\\d+)");
@@ -46,22 +45,15 @@ class QuicMigrationLabIT {
             Lab.Site server = lab.addSite(Lab.Nat.NONE);
             Lab.Site client = lab.addSite(Lab.Nat.SYMMETRIC);
             lab.shape(client, 100, 0, 0); // about 6 s for the transfer: time to move in the middle
-            Path listenLog = lab.work().resolve("listener.log");
-            Path dialLog = lab.work().resolve("dialer.log");
-            Process listener = lab.start(server.client(), listenLog, upload
-                    ? tool("listen", server.clientIp(), "" + PORT, "receive")
-                    : tool("listen", server.clientIp(), "" + PORT, "send", "" + BYTES));
-            Matcher address = TransferTool.await(listenLog, LISTENING, listener);
-            Process dialer = lab.start(client.client(), dialLog, upload
-                    ? tool("dial", address.group(1), "send", "" + BYTES)
-                    : tool("dial", address.group(1), "receive"));
-            TransferTool.await(dialLog, Pattern.compile("progress (1[6-9]|[2-9]\\d)\\d{6}"), dialer); // 16 MiB or more moved
+            TransferTool.Ends ends = TransferTool.start(lab, server, client, PORT, upload, BYTES, "", List.of());
+            // 16 MiB or more moved
+            TransferTool.await(ends.dialLog(), Pattern.compile("progress (1[6-9]|[2-9]\\d)\\d{6}"), ends.dialer());
 
             String before = mappedPort(lab, client);
             lab.run(client.router(), "conntrack", "-D", "-p", "udp");
 
-            Matcher received = TransferTool.await(upload ? listenLog : dialLog, DONE, upload ? listener : dialer);
-            Matcher sent = TransferTool.await(upload ? dialLog : listenLog, DONE, upload ? dialer : listener);
+            Matcher received = TransferTool.await(ends.receiverLog(upload), DONE, ends.receiver(upload));
+            Matcher sent = TransferTool.await(ends.receiverLog(!upload), DONE, ends.receiver(!upload));
             String after = mappedPort(lab, client);
             System.out.printf("QUIC migration during an %s: public port %s, then %s; %s%n", upload ? "upload" : "download",
                     before, after, received.group());
@@ -72,10 +64,6 @@ class QuicMigrationLabIT {
             assertThat(sent.group(1)).isEqualTo("sent");
             assertThat(received.group(3)).as("SHA-256 of what arrived").isEqualTo(sent.group(3));
         }
-    }
-
-    private static String[] tool(String... args) {
-        return TransferTool.command(List.of(), args);
     }
 
     private static String mappedPort(Lab lab, Lab.Site client) {

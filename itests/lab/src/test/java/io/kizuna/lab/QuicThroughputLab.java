@@ -27,7 +27,6 @@ import org.junit.jupiter.api.Timeout;
 class QuicThroughputLab {
 
     private static final int PORT = 7710;
-    private static final Pattern LISTENING = Pattern.compile("listening (\\S+)");
     private static final Pattern RECEIVED = Pattern.compile("received (\\d+) sha256 ([0-9a-f]{64}) in (\\d+) ms");
 
     @Test
@@ -60,20 +59,13 @@ class QuicThroughputLab {
 
     private static double transfer(Lab lab, Lab.Site server, Lab.Site client, boolean upload, long bytes, int run)
             throws Exception {
-        String tag = (upload ? "up" : "down") + run;
-        Path listenLog = lab.work().resolve("listener-" + tag + ".log");
-        Path dialLog = lab.work().resolve("dialer-" + tag + ".log");
-        Process listener = lab.start(server.client(), listenLog, upload
-                ? tool("listen", server.clientIp(), "" + PORT, "receive")
-                : tool("listen", server.clientIp(), "" + PORT, "send", "" + bytes));
-        Matcher address = TransferTool.await(listenLog, LISTENING, listener);
-        Process dialer = lab.start(client.client(), dialLog, upload
-                ? tool("dial", address.group(1), "send", "" + bytes)
-                : tool("dial", address.group(1), "receive"));
-        Matcher received = TransferTool.await(upload ? listenLog : dialLog, RECEIVED, upload ? listener : dialer);
+        String extra = System.getProperty("quic.toolArgs", "").trim();
+        TransferTool.Ends ends = TransferTool.start(lab, server, client, PORT, upload, bytes,
+                "-" + (upload ? "up" : "down") + run, extra.isEmpty() ? List.of() : List.of(extra.split("\\s+")));
+        Matcher received = TransferTool.await(ends.receiverLog(upload), RECEIVED, ends.receiver(upload));
         assertThat(received.group(1)).isEqualTo(Long.toString(bytes));
-        assertThat(listener.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(dialer.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(ends.listener().waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(ends.dialer().waitFor(60, TimeUnit.SECONDS)).isTrue();
         return bytes * 8 / (Long.parseLong(received.group(3)) / 1000.0) / 1e6;
     }
 
@@ -99,10 +91,5 @@ class QuicThroughputLab {
         // queue_number portid queue_total copy_mode copy_range queue_dropped user_dropped id_sequence 1
         String[] q = lab.run(router, "cat", "/proc/net/netfilter/nfnetlink_queue").output().trim().split("\\s+");
         return "tbf " + drops + ", nfqueue " + (q.length >= 7 ? q[5] + "+" + q[6] : "?");
-    }
-
-    private static String[] tool(String... args) {
-        String extra = System.getProperty("quic.toolArgs", "").trim();
-        return TransferTool.command(extra.isEmpty() ? List.of() : List.of(extra.split("\\s+")), args);
     }
 }

@@ -15,7 +15,63 @@ import java.util.regex.Pattern;
  */
 final class TransferTool {
 
+    private static final Pattern LISTENING = Pattern.compile("listening (\\S+)");
+
+    /**
+     * The two ends of one transfer.
+     *
+     * @param listener  the listener's process, in the server site
+     * @param dialer    the dialer's process, in the client site
+     * @param listenLog the listener's output
+     * @param dialLog   the dialer's output
+     */
+    record Ends(Process listener, Process dialer, Path listenLog, Path dialLog) {
+
+        /**
+         * @param upload whether the dialer sent
+         * @return the receiving end's process
+         */
+        Process receiver(boolean upload) {
+            return upload ? listener : dialer;
+        }
+
+        /**
+         * @param upload whether the dialer sent
+         * @return the receiving end's output
+         */
+        Path receiverLog(boolean upload) {
+            return upload ? listenLog : dialLog;
+        }
+    }
+
     private TransferTool() {
+    }
+
+    /**
+     * Starts a listener in the server site's client namespace and, once it listens, a dialer in the client site's.
+     *
+     * @param lab        the lab
+     * @param server     the listener's site
+     * @param client     the dialer's site
+     * @param port       the listener's UDP port
+     * @param upload     whether the dialer sends (otherwise the listener sends)
+     * @param bytes      how many bytes the sender sends
+     * @param tag        names the two logs in the lab's work folder
+     * @param jvmOptions further JVM options for both ends, may be empty
+     * @return the two processes and their logs
+     */
+    static Ends start(Lab lab, Lab.Site server, Lab.Site client, int port, boolean upload, long bytes, String tag,
+            List<String> jvmOptions) throws Exception {
+        Path listenLog = lab.work().resolve("listener" + tag + ".log");
+        Path dialLog = lab.work().resolve("dialer" + tag + ".log");
+        Process listener = lab.start(server.client(), listenLog, upload
+                ? command(jvmOptions, "listen", server.clientIp(), "" + port, "receive")
+                : command(jvmOptions, "listen", server.clientIp(), "" + port, "send", "" + bytes));
+        Matcher address = await(listenLog, LISTENING, listener);
+        Process dialer = lab.start(client.client(), dialLog, upload
+                ? command(jvmOptions, "dial", address.group(1), "send", "" + bytes)
+                : command(jvmOptions, "dial", address.group(1), "receive"));
+        return new Ends(listener, dialer, listenLog, dialLog);
     }
 
     /**
