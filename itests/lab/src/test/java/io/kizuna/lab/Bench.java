@@ -24,7 +24,8 @@ import java.util.regex.Pattern;
  * round trip. Node A listens in site 1; node B dials from site 2.
  *
  * <pre>
- * java -cp ... io.kizuna.lab.Bench [--smoke] [--runs N] [--transports tcp,quic] [--idle 1000,10000] --dist DIR --out DIR
+ * java -cp ... io.kizuna.lab.Bench [--smoke] [--runs N] [--transports tcp,quic] [--idle 1000,10000] [--link NAME]
+ *     --dist DIR --out DIR
  * </pre>
  */
 final class Bench {
@@ -66,6 +67,7 @@ final class Bench {
             Path out = Path.of("docs");
             List<Integer> idle = List.of(1_000, 10_000);
             Path libp2p = null;
+            List<String> only = new ArrayList<>();
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--smoke" -> smoke = true;
@@ -75,9 +77,10 @@ final class Bench {
                     case "--out" -> out = Path.of(args[++i]);
                     case "--idle" -> idle = java.util.Arrays.stream(args[++i].split(",")).map(Integer::valueOf).toList();
                     case "--libp2p" -> libp2p = Path.of(args[++i]).toAbsolutePath();
+                    case "--link" -> only.add(args[++i]);
                     default -> throw new IllegalArgumentException("unknown option " + args[i] + "; options: --smoke, "
                             + "--runs N, --transports tcp,quic,websocket,webrtc,relay, --idle 1000,10000, --libp2p SCRIPT, "
-                            + "--dist DIR, --out DIR");
+                            + "--link NAME (repeatable: only these profiles), --dist DIR, --out DIR");
                 }
             }
             if (runs < 1 || runs > 20) {
@@ -91,6 +94,15 @@ final class Bench {
                             new Link("1 Gbit/s, 20 ms, 1% loss", 1000, 20, 1, 4 * mib),
                             new Link("100 Mbit/s, 20 ms", 100, 20, 0, 48 * mib),
                             new Link("100 Mbit/s, 20 ms, 1% loss", 100, 20, 1, 4 * mib));
+            if (!only.isEmpty()) {
+                if (smoke) {
+                    throw new IllegalArgumentException("--link does not go with --smoke");
+                }
+                links = links.stream().filter(l -> only.contains(l.name())).toList();
+                if (links.isEmpty()) {
+                    throw new IllegalArgumentException("--link " + only + ": no such profile");
+                }
+            }
             return new Options(links, smoke ? links.get(1).name() : "100 Mbit/s, 20 ms", transports,
                     smoke ? 1 : runs, smoke ? 3 : 12, dist.toAbsolutePath(), out.toAbsolutePath(), smoke,
                     smoke ? List.of(50) : idle, smoke ? 2 : 10, libp2p);

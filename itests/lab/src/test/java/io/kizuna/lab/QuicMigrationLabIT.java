@@ -2,9 +2,7 @@ package io.kizuna.lab;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -26,7 +24,6 @@ class QuicMigrationLabIT {
 
     private static final long BYTES = 64L << 20;
     private static final int PORT = 7700;
-    private static final Pattern LISTENING = Pattern.compile("listening (\\S+)");
     private static final Pattern DONE = Pattern.compile("(sent|received) (\\d+) sha256 ([0-9a-f]{64})");
     /** The port the NAT maps the client to: the reply direction's destination port. */
     private static final Pattern MAPPED = Pattern.compile("dport=" + PORT + " .*dport=(\\d+)");
@@ -48,22 +45,15 @@ class QuicMigrationLabIT {
             Lab.Site server = lab.addSite(Lab.Nat.NONE);
             Lab.Site client = lab.addSite(Lab.Nat.SYMMETRIC);
             lab.shape(client, 100, 0, 0); // about 6 s for the transfer: time to move in the middle
-            Path listenLog = lab.work().resolve("listener.log");
-            Path dialLog = lab.work().resolve("dialer.log");
-            Process listener = lab.start(server.client(), listenLog, upload
-                    ? tool("listen", server.clientIp(), "" + PORT, "receive")
-                    : tool("listen", server.clientIp(), "" + PORT, "send", "" + BYTES));
-            Matcher address = await(listenLog, LISTENING, listener);
-            Process dialer = lab.start(client.client(), dialLog, upload
-                    ? tool("dial", address.group(1), "send", "" + BYTES)
-                    : tool("dial", address.group(1), "receive"));
-            await(dialLog, Pattern.compile("progress (1[6-9]|[2-9]\\d)\\d{6}"), dialer); // 16 MiB or more moved
+            TransferTool.Ends ends = TransferTool.start(lab, server, client, PORT, upload, BYTES, "", List.of());
+            // 16 MiB or more moved
+            TransferTool.await(ends.dialLog(), Pattern.compile("progress (1[6-9]|[2-9]\\d)\\d{6}"), ends.dialer());
 
             String before = mappedPort(lab, client);
             lab.run(client.router(), "conntrack", "-D", "-p", "udp");
 
-            Matcher received = await(upload ? listenLog : dialLog, DONE, upload ? listener : dialer);
-            Matcher sent = await(upload ? dialLog : listenLog, DONE, upload ? dialer : listener);
+            Matcher received = TransferTool.await(ends.receiverLog(upload), DONE, ends.receiver(upload));
+            Matcher sent = TransferTool.await(ends.receiverLog(!upload), DONE, ends.receiver(!upload));
             String after = mappedPort(lab, client);
             System.out.printf("QUIC migration during an %s: public port %s, then %s; %s%n", upload ? "upload" : "download",
                     before, after, received.group());
@@ -76,13 +66,6 @@ class QuicMigrationLabIT {
         }
     }
 
-    private static String[] tool(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-cp", System.getProperty("java.class.path"), "io.kizuna.quic.internal.QuicTransferTool"));
-        cmd.addAll(List.of(args));
-        return cmd.toArray(String[]::new);
-    }
-
     private static String mappedPort(Lab lab, Lab.Site client) {
         String entries = lab.run(client.router(), "conntrack", "-L", "-p", "udp").output();
         Matcher m = MAPPED.matcher(entries);
@@ -90,22 +73,5 @@ class QuicMigrationLabIT {
             throw new AssertionError("no NAT mapping of the client to port " + PORT + " in:\n" + entries);
         }
         return m.group(1);
-    }
-
-    /** Waits for a line in a process's log, up to three minutes, failing with the log when the process ends first. */
-    private static Matcher await(Path log, Pattern pattern, Process p) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
-        while (System.nanoTime() < deadline) {
-            String text = Files.exists(log) ? Files.readString(log) : "";
-            Matcher m = pattern.matcher(text);
-            if (m.find()) {
-                return m;
-            }
-            if (!p.isAlive()) {
-                throw new AssertionError("the process ended (" + p.exitValue() + ") before '" + pattern + "':\n" + text);
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("no '" + pattern + "' in " + log + " within 3 minutes");
     }
 }

@@ -32,10 +32,12 @@ import io.netty.util.ReferenceCountUtil;
  * <p>All mutable state is touched on the channel's event loop. Reads are driven
  * by demand (auto-read is off), so bytes the application has not asked for stay
  * in quiche and its flow-control window holds the peer back. A write completes
- * once its bytes are taken and the stream is writable again (below its
- * high-water mark). {@link #shutdownOutput()} sends FIN; {@link #close()} also
- * sends STOP_SENDING when the peer has not finished, so a writer on the other
- * side learns of it from a failed write.
+ * once its bytes are handed to the stream channel and the channel is writable
+ * again, which for Netty's QUIC stream channel means quiche has stream capacity
+ * left (it has no outbound buffer and ignores write-buffer water marks).
+ * {@link #shutdownOutput()} sends FIN; {@link #close()} also sends STOP_SENDING
+ * when the peer has not finished, so a writer on the other side learns of it
+ * from a failed write.
  */
 final class QuicStream extends ChannelInboundHandlerAdapter implements Connection {
 
