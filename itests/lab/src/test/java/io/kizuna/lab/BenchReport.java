@@ -70,7 +70,9 @@ final class BenchReport {
         s.append("Two nodes in network namespaces of the lab (`itests/lab`), one site each, the path\n"
                 + "between them shaped at one router: rate with tbf (both ways), loss with the iptables\n"
                 + "statistic match (each direction), delay with the NFQUEUE delayer (half the round trip\n"
-                + "each way). Upload is dialer to listener, download the reverse, each `kizuna:perf` on a\n"
+                + "each way; packets are held whole, in order, and released by batch verdicts). Segmentation\n"
+                + "offloads (TSO, GSO, GRO) are on where the link has no loss, as on real hosts, and off on the\n"
+                + "lossy links so that the loss hits single packets. Upload is dialer to listener, download the reverse, each `kizuna:perf` on a\n"
                 + "warmed-up node (one unmeasured transfer first) and each iperf3 run over the same link in\n"
                 + "the same run. Figures are the median of " + o.runs() + " runs with the range in brackets;\n"
                 + "the ratio is median against iperf3's median. Both ends share this machine's CPUs.\n\n");
@@ -154,24 +156,8 @@ final class BenchReport {
                         .append(" | ").append(c.bytes() >> 20).append(" MiB |\n");
             }
         }
-        if (!results.idle().isEmpty()) {
-            s.append("\n### Idle connections and handshakes, TCP, unshaped link\n\n");
-            s.append("A separate process in the other site opens authenticated connections to one node, each\n"
-                    + "from a peer of its own as nodes make them (TLS 1.3 with the bound certificates, the\n"
-                    + "node's PeerId checked, OPEN and HELLO both ways), and holds them idle. Heap is what the\n"
-                    + "node uses after a full GC, resident memory is the process's (heap, Netty's direct\n"
-                    + "buffers, threads, native), each less the same before the connections were opened.\n\n");
-            s.append("| idle connections | heap per connection | resident per connection |\n| ---: | ---: | ---: |\n");
-            for (Bench.Idle x : results.idle()) {
-                s.append("| ").append(x.connections()).append(" | ")
-                        .append(fmt(x.heapBytes() / 1024.0 / x.connections(), 1)).append(" KiB | ")
-                        .append(fmt(x.rssBytes() / 1024.0 / x.connections(), 1)).append(" KiB |\n");
-            }
-            for (double rate : results.handshakesPerSecond()) {
-                s.append("\nHandshakes a node accepts: ").append(fmt(rate, 0)).append(" authenticated connections per "
-                        + "second (" + o.rateSeconds() + " s, 16 dialers at a time, connect, TLS, OPEN and HELLO, "
-                        + "close; the dialers run on the same CPUs).\n");
-            }
+        if (!results.idle().isEmpty() || !results.handshakesPerSecond().isEmpty()) {
+            s.append(idleSection(o));
         }
         s.append("\n![goodput per transport against iperf3](").append(SVG).append(")\n\n");
         s.append("- Date: ").append(date).append('\n');
@@ -183,6 +169,48 @@ final class BenchReport {
         s.append("- Every figure: `").append(JSON).append("`\n");
         s.append("<!-- ").append(SECTION).append(":end -->\n");
         return s.toString();
+    }
+
+    /** @return the table of idle connections per transport and count, and the handshake rates */
+    String idleSection(Bench.Options o) {
+        StringBuilder s = new StringBuilder();
+        s.append("\n### Idle connections and handshakes, unshaped link\n\n");
+        s.append("A separate process in the other site opens authenticated connections to one node, each\n"
+                + "from a peer of its own as nodes make them (the transport's handshake with the bound\n"
+                + "certificates and no session resumption, the node's PeerId checked, OPEN and HELLO both ways),\n"
+                + "and holds them idle: TCP is TLS 1.3 on a socket, WebSocket the same plus the HTTP upgrade,\n"
+                + "QUIC a UDP socket per connection (as a dialer has) with a 1-byte keep-alive every 10 s.\n"
+                + "Heap is what the node uses after a full GC; direct is what the JVM allocated outside the\n"
+                + "heap for the program (Native Memory Tracking's Other: NIO direct buffers and Netty's pooled\n"
+                + "direct memory); resident is the process's whole resident memory (heap, direct, thread stacks,\n"
+                + "and what native libraries allocate themselves: quiche's and BoringSSL's per-connection state\n"
+                + "shows only here). Each is less the same before the connections were opened, over the count.\n"
+                + "The node's WebSocket ping interval is raised beyond the measurement, as the load answers no\n"
+                + "pings.\n\n");
+        if (!results.idle().isEmpty()) {
+            s.append("| transport | idle connections | heap per connection | direct per connection | resident per "
+                    + "connection |\n| --- | ---: | ---: | ---: | ---: |\n");
+            for (Bench.Idle x : results.idle()) {
+                s.append("| ").append(x.transport()).append(" | ").append(x.connections()).append(" | ")
+                        .append(perConnection(x.heapBytes(), x.connections())).append(" | ")
+                        .append(perConnection(x.directBytes(), x.connections())).append(" | ")
+                        .append(perConnection(x.rssBytes(), x.connections())).append(" |\n");
+            }
+        }
+        if (!results.handshakesPerSecond().isEmpty()) {
+            s.append("\nHandshakes a node accepts (").append(o.rateSeconds()).append(" s each, 16 dialers at a time: "
+                    + "connect, full handshake, OPEN and HELLO, close; the dialers run on the same CPUs):\n\n");
+            s.append("| transport | authenticated connections per second | failed |\n| --- | ---: | ---: |\n");
+            for (Bench.Rate r : results.handshakesPerSecond()) {
+                s.append("| ").append(r.transport()).append(" | ").append(fmt(r.perSecond(), 0)).append(" | ")
+                        .append(r.failed()).append(" |\n");
+            }
+        }
+        return s.toString();
+    }
+
+    private static String perConnection(long bytes, int connections) {
+        return fmt(bytes / 1024.0 / connections, 1) + " KiB";
     }
 
     /** @return iperf3 first, then every measured party in the order measured */
@@ -258,11 +286,18 @@ final class BenchReport {
         s.append("  \"idleConnections\": [\n");
         List<String> idle = new ArrayList<>();
         for (Bench.Idle x : results.idle()) {
-            idle.add("    {\"connections\": " + x.connections() + ", \"heapBytes\": " + x.heapBytes()
+            idle.add("    {\"transport\": " + str(x.transport()) + ", \"connections\": " + x.connections()
+                    + ", \"heapBytes\": " + x.heapBytes() + ", \"directBytes\": " + x.directBytes()
                     + ", \"rssBytes\": " + x.rssBytes() + "}");
         }
         s.append(String.join(",\n", idle)).append("\n  ],\n");
-        s.append("  \"handshakesPerSecond\": ").append(numbers(results.handshakesPerSecond())).append("\n}\n");
+        s.append("  \"handshakesPerSecond\": [\n");
+        List<String> rates = new ArrayList<>();
+        for (Bench.Rate r : results.handshakesPerSecond()) {
+            rates.add("    {\"transport\": " + str(r.transport()) + ", \"perSecond\": " + fmt(r.perSecond(), 3)
+                    + ", \"failed\": " + r.failed() + "}");
+        }
+        s.append(String.join(",\n", rates)).append("\n  ]\n}\n");
         return s.toString();
     }
 
