@@ -39,7 +39,17 @@ final class Bench {
      * @param lossPct  random loss per direction in percent
      * @param bytes    bytes per transfer on it
      */
-    record Link(String name, int rateMbit, int rttMs, double lossPct, long bytes) { }
+    record Link(String name, int rateMbit, int rttMs, double lossPct, long bytes) {
+
+        /**
+         * @return whether segmentation offloads are on: on a link without loss, as on real hosts (the
+         * delayer then queues merged packets whole and keeps up with 1 Gbit/s); off where loss is
+         * drawn per packet, so that it hits single packets, not merged bursts
+         */
+        boolean offloads() {
+            return lossPct == 0;
+        }
+    }
 
     /**
      * What to run.
@@ -104,7 +114,7 @@ final class Bench {
             }
             return new Options(links, "100 Mbit/s, 20 ms", transports,
                     smoke ? 1 : runs, smoke ? 3 : 12, dist.toAbsolutePath(), out.toAbsolutePath(), smoke,
-                    smoke ? List.of(50) : idle, smoke ? 2 : 10, libp2p);
+                    smoke ? List.of(20) : idle, smoke ? 1 : 10, libp2p);
         }
     }
 
@@ -246,8 +256,7 @@ final class Bench {
     private void measure(Lab lab, Link link) {
         Lab.Site a = lab.addSite(Lab.Nat.NONE);
         Lab.Site b = lab.addSite(Lab.Nat.NONE);
-        if (link.lossPct() == 0) {
-            // as on real hosts; the delayer then queues merged packets whole and keeps up with 1 Gbit/s
+        if (link.offloads()) {
             lab.offloads(true);
         }
         lab.shape(a, link.rateMbit(), link.lossPct(), link.rttMs() / 2);
@@ -315,7 +324,7 @@ final class Bench {
                 + ":" + PORT_MANY + ",websocket://" + ip + ":" + PORT_MANY_WEBSOCKET,
                 List.of("-XX:NativeMemoryTracking=summary"));
         for (String transport : loaded) {
-            int port = transport.equals("websocket") ? PORT_MANY_WEBSOCKET : PORT_MANY;
+            int port = portMany(transport);
             for (int count : options.idleCounts()) {
                 long[] before = memory(node);
                 Process load = load(b, "idle", transport, ip, port, node.peerId(), count);
@@ -336,7 +345,7 @@ final class Bench {
             }
         }
         for (String transport : loaded) {
-            int port = transport.equals("websocket") ? PORT_MANY_WEBSOCKET : PORT_MANY;
+            int port = portMany(transport);
             Process load = load(b, "rate", transport, ip, port, node.peerId(), options.rateSeconds());
             try {
                 Matcher m = Pattern.compile("handshakes (\\d+) failed (\\d+)").matcher(readLine(load, "handshakes", 10));
@@ -355,24 +364,36 @@ final class Bench {
         }
     }
 
+    /** @return the port of the loaded node's listener for the transport (tcp and quic share one) */
+    private static int portMany(String transport) {
+        return transport.equals("websocket") ? PORT_MANY_WEBSOCKET : PORT_MANY;
+    }
+
     /** Waits until the node has let the load's connections go. */
     private static void settle(BenchNode.Daemon node, String transport) {
         if (transport.equals("quic")) {
             // one UDP socket for all of them: give the closes (and quiche's draining) time instead
-            pause(5000);
+            pause(2000);
         } else {
             awaitConnections(node, 0);
         }
     }
 
     /** @return heap in use after a full GC, Native Memory Tracking's Other (committed) and resident set size, bytes */
-    private static long[] memory(BenchNode.Daemon node) {
+    private long[] memory(BenchNode.Daemon node) {
         String pid = Long.toString(node.process().pid());
-        Lab.exec(List.of("jcmd", pid, "GC.run"), true);
-        String heap = Lab.exec(List.of("jcmd", pid, "GC.heap_info"), true).output();
-        Matcher used = Pattern.compile("total \\d+K, used (\\d+)K").matcher(heap);
-        if (!used.find()) {
-            throw new Lab.LabException("no heap figure in: " + heap);
+        // one attach for the three commands
+        Path commands = work.resolve("memory.jcmd");
+        try {
+            Files.writeString(commands, "GC.run\nGC.heap_info\nVM.native_memory summary\n");
+        } catch (IOException e) {
+            throw new Lab.LabException("cannot write " + commands + ": " + e);
+        }
+        String out = Lab.exec(List.of("jcmd", pid, "-f", commands.toString()), true).output();
+        Matcher used = Pattern.compile("total \\d+K, used (\\d+)K").matcher(out);
+        Matcher other = Pattern.compile("-\\s+Other \\(reserved=\\d+KB, committed=(\\d+)KB\\)").matcher(out);
+        if (!used.find() || !other.find()) {
+            throw new Lab.LabException("no heap figure or no Other category of native memory in: " + out);
         }
         long rss;
         try {
@@ -383,11 +404,6 @@ final class Bench {
             rss = Long.parseLong(m.group(1)) * 1024;
         } catch (IOException e) {
             throw new Lab.LabException("cannot read the memory of process " + pid + ": " + e);
-        }
-        String nmt = Lab.exec(List.of("jcmd", pid, "VM.native_memory", "summary"), true).output();
-        Matcher other = Pattern.compile("-\\s+Other \\(reserved=\\d+KB, committed=(\\d+)KB\\)").matcher(nmt);
-        if (!other.find()) {
-            throw new Lab.LabException("no Other category in the native memory summary: " + nmt);
         }
         return new long[] {Long.parseLong(used.group(1)) * 1024, Long.parseLong(other.group(1)) * 1024, rss};
     }

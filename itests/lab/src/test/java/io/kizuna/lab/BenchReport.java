@@ -257,7 +257,8 @@ final class BenchReport {
         List<String> links = new ArrayList<>();
         for (Bench.Link l : results.options().links()) {
             links.add("    {\"name\": " + str(l.name()) + ", \"rateMbit\": " + l.rateMbit() + ", \"rttMs\": "
-                    + l.rttMs() + ", \"lossPct\": " + l.lossPct() + ", \"bytesPerTransfer\": " + l.bytes()
+                    + l.rttMs() + ", \"lossPct\": " + l.lossPct() + ", \"offloads\": " + l.offloads()
+                    + ", \"bytesPerTransfer\": " + l.bytes()
                     + ", \"measuredRttMs\": " + fmt(results.rtts().getOrDefault(l.name(), 0.0), 3) + "}");
         }
         s.append(String.join(",\n", links)).append("\n  ],\n");

@@ -40,15 +40,16 @@ class BenchSmokeIT {
         // idle connections and handshakes over each transport that has them
         assertThat(results.idle()).extracting(Bench.Idle::transport).containsExactly("tcp", "quic", "websocket");
         assertThat(results.idle()).allSatisfy(x -> {
-            assertThat(x.connections()).isEqualTo(50);
-            assertThat(x.rssBytes()).as("resident memory %s connections take", x.transport()).isPositive();
+            assertThat(x.connections()).isEqualTo(20);
+            // the heap after a full GC is exact; resident memory can shrink when the JVM gives heap back
+            assertThat(x.heapBytes()).as("heap %s connections hold", x.transport()).isPositive();
         });
         assertThat(results.handshakesPerSecond()).extracting(Bench.Rate::transport)
                 .containsExactly("tcp", "quic", "websocket");
         assertThat(results.handshakesPerSecond()).allSatisfy(r -> assertThat(r.perSecond()).isPositive());
         assertThat(Files.readString(out.resolve("benchmarks.md"))).contains("<!-- harness:begin")
                 .contains("| 100 Mbit/s, 20 ms |").contains("Kizuna quic").contains("### Against js-libp2p")
-                .contains("### Relay efficiency").contains("| quic | 50 |").contains("webrtc (WebSocket signaling")
+                .contains("### Relay efficiency").contains("| quic | 20 |").contains("webrtc (WebSocket signaling")
                 .contains("<!-- harness:end -->");
         assertThat(Files.readString(out.resolve(BenchReport.JSON))).contains("\"goodputMbit\"").contains("\"setupMs\"");
         assertThat(Files.readString(out.resolve(BenchReport.SVG))).startsWith("<svg").contains("stroke-dasharray");
