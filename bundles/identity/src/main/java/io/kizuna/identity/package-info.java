@@ -9,7 +9,7 @@
  * reads the peer's PeerId with {@link io.kizuna.identity.PeerCertificates}.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.kizuna.identity;
 
 import org.osgi.annotation.bundle.Export;

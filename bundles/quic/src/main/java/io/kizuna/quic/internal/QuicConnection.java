@@ -21,6 +21,7 @@ import io.kizuna.transport.MultiplexedConnection;
 import io.kizuna.transport.PeerId;
 import io.kizuna.transport.TransportException;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -57,8 +58,15 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
      * layout.
      */
     static final byte PREAMBLE = 1;
-    /** The payload of a keep-alive DATAGRAM frame (read by nobody). */
-    private static final byte[] KEEP_ALIVE = {0};
+    /*
+     * DATAGRAM frames (RFC 9221), by their first byte: a dialer's keep-alive; the
+     * same from a dialer that has no reset token yet (the listener answers with
+     * it); the listener's stateless reset token for the connection ID the dialer
+     * sends to, which the listener sends once the handshake completes.
+     */
+    private static final byte KEEP_ALIVE = 0;
+    private static final byte KEEP_ALIVE_WANTS_TOKEN = 1;
+    private static final byte RESET_TOKEN = 2;
 
     /** Application error code of CONNECTION_CLOSE after an orderly end. */
     static final int NO_ERROR = 0;
@@ -82,6 +90,7 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
     private volatile InetSocketAddress remoteAddress;
     private volatile QuicStream first;
     private volatile boolean early;
+    private volatile boolean statelessReset;
 
     // Event-loop state.
     private Consumer<Connection> streamAcceptor;
@@ -307,21 +316,63 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         if (every > 0 && keepAlive == null) {
             keepAlive = channel.eventLoop().scheduleAtFixedRate(() -> {
                 if (channel.isActive() && !closing) {
-                    channel.writeAndFlush(Unpooled.wrappedBuffer(KEEP_ALIVE));
+                    StatelessResetDetector d = channel.parent().pipeline().get(StatelessResetDetector.class);
+                    byte kind = d == null || d.armed() ? KEEP_ALIVE : KEEP_ALIVE_WANTS_TOKEN;
+                    channel.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {kind}));
                 }
             }, every, every, TimeUnit.MILLISECONDS);
         }
     }
 
-    /** Keep-alive DATAGRAM frames end here; anything else (new streams) goes on. */
+    /** DATAGRAM frames end here; anything else (new streams) goes on. */
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (msg instanceof ByteBuf datagram) {
-            transport.keepAliveReceived();
-            datagram.release();
-        } else {
+        if (!(msg instanceof ByteBuf datagram)) {
             ctx.fireChannelRead(msg);
+            return;
         }
+        try {
+            byte kind = datagram.isReadable() ? datagram.getByte(datagram.readerIndex()) : -1;
+            if (direction == Direction.INBOUND && (kind == KEEP_ALIVE || kind == KEEP_ALIVE_WANTS_TOKEN)) {
+                transport.keepAliveReceived();
+                if (kind == KEEP_ALIVE_WANTS_TOKEN) {
+                    sendResetToken();
+                }
+            } else if (direction == Direction.OUTBOUND && kind == RESET_TOKEN
+                    && datagram.readableBytes() == 1 + StatelessResets.TOKEN_LENGTH) {
+                StatelessResetDetector d = channel.parent().pipeline().get(StatelessResetDetector.class);
+                if (d != null) {
+                    d.expect(this, ByteBufUtil.getBytes(datagram, datagram.readerIndex() + 1,
+                            StatelessResets.TOKEN_LENGTH));
+                }
+            } else {
+                LOG.log(System.Logger.Level.DEBUG, "{0}: ignored a DATAGRAM frame of {1} bytes starting with {2}",
+                        this, datagram.readableBytes(), kind);
+            }
+        } finally {
+            datagram.release();
+        }
+    }
+
+    /**
+     * Tells the dialer the stateless reset token of this connection's ID, so that
+     * it knows a reset from this node, even from after a restart, when it sees one.
+     */
+    private void sendResetToken() {
+        ByteBuffer id = StatelessResets.connectionId(channel.localAddress());
+        if (id == null || id.remaining() != StatelessResets.CONNECTION_ID_LENGTH) {
+            LOG.log(System.Logger.Level.DEBUG, "{0}: no connection ID to send a reset token for", this);
+            return;
+        }
+        ByteBuf frame = channel.alloc().buffer(1 + StatelessResets.TOKEN_LENGTH);
+        frame.writeByte(RESET_TOKEN).writeBytes(transport.statelessResets().token(id));
+        channel.writeAndFlush(frame);
+    }
+
+    /** The listener sent a stateless reset: it has no state for this connection any more. */
+    void statelessReset() {
+        statelessReset = true;
+        LOG.log(System.Logger.Level.INFO, "quic: {0} ended by a stateless reset from {1}", this, target);
     }
 
     /** Waits for the peer to close, at most the close timeout, then closes. */
@@ -360,6 +411,11 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
     }
 
     TransportException lostReason(QuicStream s) {
+        if (statelessReset) {
+            return new TransportException.Io(peerName() + " sent a stateless reset: it has no state for the "
+                    + "QUIC connection any more (it restarted or lost it)" + (s != null ? " while " + s
+                    + " was open" : ""), null);
+        }
         if (peerErrorCode > 0) {
             return new TransportException.Io(peerName() + " closed the QUIC connection with error "
                     + peerErrorCode + " while " + s + " was open", null);
@@ -423,6 +479,7 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
                 openFirstStream(() -> readPreamble(first, this::maybeEstablished));
             }
         } else {
+            sendResetToken();
             maybeEstablished();
         }
         ctx.fireChannelActive();
@@ -540,7 +597,7 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
             s.close();
         }
         transport.closed(this);
-        boolean orderly = closedByUs || peerErrorCode == NO_ERROR;
+        boolean orderly = !statelessReset && (closedByUs || peerErrorCode == NO_ERROR);
         if (orderly) {
             closeFuture.complete(null);
         } else {

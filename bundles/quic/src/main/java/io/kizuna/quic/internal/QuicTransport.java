@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
+import io.kizuna.identity.DialTrustManager;
 import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo.Direction;
@@ -128,6 +129,10 @@ public final class QuicTransport implements Transport {
     private final AtomicLong handshakes = new AtomicLong();
     private final AtomicLong amplificationDrops = new AtomicLong();
     private final AtomicLong keepAlives = new AtomicLong();
+    private final AtomicLong resetsSent = new AtomicLong();
+    private final AtomicLong resetsSuppressed = new AtomicLong();
+    private final AtomicLong resetsReceived = new AtomicLong();
+    private final StatelessResets resets;
     private final Set<QuicConnection> connections = ConcurrentHashMap.newKeySet();
     private final Set<Channel> sockets = ConcurrentHashMap.newKeySet();
     private final Set<QuicListener> listeners = ConcurrentHashMap.newKeySet();
@@ -161,8 +166,9 @@ public final class QuicTransport implements Transport {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.unavailable = nativeProblem();
         this.datagrams = DatagramIo.choose(settings.segmentationOffload());
-        this.dialTrust = new DialTrustManager(identity.trustManager());
+        this.dialTrust = DialTrustManager.shared(identity.trustManager());
         this.streamInitializer = new StreamInitializer();
+        this.resets = new StatelessResets(identity);
         if (unavailable != null) {
             LOG.log(System.Logger.Level.WARNING, "quic transport unavailable: {0}", unavailable);
             this.group = null;
@@ -303,6 +309,9 @@ public final class QuicTransport implements Transport {
         QuicServerCodecBuilder codec = configure(new QuicServerCodecBuilder())
                 .sslContext(serverContext)
                 .tokenHandler(settings.retry() ? newRetryTokens() : RetryTokens.NONE)
+                .localConnectionIdLength(StatelessResets.CONNECTION_ID_LENGTH)
+                .connectionIdAddressGenerator(resets.idGenerator())
+                .resetTokenGenerator(resets.tokenGenerator())
                 .option(QuicChannelOption.SEGMENTED_DATAGRAM_PACKET_ALLOCATOR, datagrams.segments())
                 .streamOption(ChannelOption.AUTO_READ, false)
                 .streamOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
@@ -320,7 +329,8 @@ public final class QuicTransport implements Transport {
         b.handler(new ChannelInitializer<DatagramChannel>() {
             @Override
             protected void initChannel(DatagramChannel ch) {
-                ch.pipeline().addLast(new AmplificationGuard(amplificationDrops), quic);
+                ch.pipeline().addLast(new StatelessResetResponder(resets, resetsSent, resetsSuppressed),
+                        new AmplificationGuard(amplificationDrops), quic);
             }
         }).bind(local).addListener((ChannelFuture f) -> {
             if (f.isSuccess()) {
@@ -518,7 +528,8 @@ public final class QuicTransport implements Transport {
             b.handler(new ChannelInitializer<DatagramChannel>() {
                 @Override
                 protected void initChannel(DatagramChannel ch) {
-                    ch.pipeline().addLast(codec, new Unreachable(endpoint, established));
+                    ch.pipeline().addLast(new StatelessResetDetector(resetsReceived), codec,
+                            new Unreachable(endpoint, established));
                 }
             });
             InetSocketAddress local;
@@ -717,6 +728,16 @@ public final class QuicTransport implements Transport {
     /** @return keep-alive DATAGRAM frames received from dialers */
     long keepAlivesReceived() {
         return keepAlives.get();
+    }
+
+    /** @return the keys and connection IDs of stateless resets */
+    StatelessResets statelessResets() {
+        return resets;
+    }
+
+    /** @return stateless resets listeners sent, not sent for their rate limit, and dialers received */
+    long[] statelessResetCounts() {
+        return new long[] {resetsSent.get(), resetsSuppressed.get(), resetsReceived.get()};
     }
 
     /** @return bytes listeners did not send because an unvalidated address had used its 3x budget */

@@ -16,6 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import javax.net.ssl.SSLException;
 
+import io.kizuna.identity.DialTrustManager;
 import io.kizuna.identity.NodeIdentity;
 import io.kizuna.identity.PeerCertificates;
 import io.kizuna.transport.Connection;
@@ -57,7 +58,7 @@ final class CircuitConnection implements Connection {
     private final Connection inner;
     private final SerialExecutor serial;
     private final PeerId expected;
-    private final ExpectedPeerTrust trust;
+    private final DialTrustManager trust;
     private final ConnectionInfo.Direction direction;
     private final InetSocketAddress local;
     private final InetSocketAddress remote;
@@ -86,7 +87,7 @@ final class CircuitConnection implements Connection {
     private volatile boolean outputShut;
     private volatile TransportException failure;
 
-    private CircuitConnection(Connection inner, Executor pool, PeerId expected, ExpectedPeerTrust trust,
+    private CircuitConnection(Connection inner, Executor pool, PeerId expected, DialTrustManager trust,
             ConnectionInfo.Direction direction, InetSocketAddress local, InetSocketAddress remote,
             Endpoint.Hop hop) {
         this.inner = inner;
@@ -114,7 +115,7 @@ final class CircuitConnection implements Connection {
      */
     static CompletionStage<CircuitConnection> dial(Connection inner, NodeIdentity identity, PeerId target,
             Endpoint.Hop hop, Executor pool) {
-        ExpectedPeerTrust trust = new ExpectedPeerTrust(identity.trustManager(), target);
+        DialTrustManager trust = DialTrustManager.forPeer(identity.trustManager(), target);
         ConnectionInfo i = inner.info();
         CircuitConnection c = new CircuitConnection(inner, pool, target, trust, ConnectionInfo.Direction.OUTBOUND,
                 i.localAddress(), i.remoteAddress(), hop);

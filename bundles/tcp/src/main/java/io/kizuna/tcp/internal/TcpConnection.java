@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import javax.net.ssl.SSLSession;
 
+import io.kizuna.identity.DialTrustManager;
 import io.kizuna.identity.PeerCertificates;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo;
@@ -69,7 +70,7 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Connec
     private final SslHandler tls;
     private final Direction direction;
     private final String target;
-    private final ExpectedPeerTrustManager expectation;
+    private final DialTrustManager expectation;
     private final CompletableFuture<TcpConnection> established;
     private final String id;
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
@@ -117,7 +118,7 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Connec
      * @param established completed with this connection once authenticated, or with the reason it was not
      */
     TcpConnection(TcpTransport transport, Channel channel, SslHandler tls, Direction direction, String target,
-            ExpectedPeerTrustManager expectation, CompletableFuture<TcpConnection> established) {
+            DialTrustManager expectation, CompletableFuture<TcpConnection> established) {
         this.transport = transport;
         this.settings = transport.settings();
         this.channel = channel;

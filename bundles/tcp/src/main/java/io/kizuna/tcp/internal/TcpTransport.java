@@ -20,6 +20,7 @@ import java.util.function.Consumer;
 
 import javax.net.ssl.SSLException;
 
+import io.kizuna.identity.DialTrustManager;
 import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo.Direction;
@@ -356,7 +357,7 @@ public final class TcpTransport implements Transport {
         }
 
         private void attempt(Endpoint endpoint, int connectTimeoutMillis) {
-            ExpectedPeerTrustManager trust = new ExpectedPeerTrustManager(identity.trustManager(), peer.peerId());
+            DialTrustManager trust = DialTrustManager.forPeer(identity.trustManager(), peer.peerId());
             SslContext context;
             try {
                 context = clientContext(trust);
@@ -425,7 +426,7 @@ public final class TcpTransport implements Transport {
                 + "; check that the peer is running and listens there, and that no firewall blocks it", cause);
     }
 
-    private SslContext clientContext(ExpectedPeerTrustManager trust) throws SSLException {
+    private SslContext clientContext(DialTrustManager trust) throws SSLException {
         // A context per dial: its trust manager knows which PeerId this dial expects.
         return SslContextBuilder.forClient()
                 .keyManager(identity.keyManager())
