@@ -5,7 +5,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.security.Principal;
 import java.security.PrivateKey;
-import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -14,11 +13,10 @@ import java.util.concurrent.TimeUnit;
 
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedKeyManager;
-import javax.net.ssl.X509ExtendedTrustManager;
 
+import io.kizuna.identity.DialTrustManager;
 import io.kizuna.identity.Identities;
 import io.kizuna.identity.NodeIdentity;
-import io.kizuna.identity.PeerCertificates;
 import io.kizuna.transport.PeerId;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
@@ -74,7 +72,7 @@ final class QuicLoad implements AutoCloseable {
         this.node = node;
         this.keepAlive = keepAlive;
         this.context = QuicSslContextBuilder.forClient().keyManager(keys, null)
-                .trustManager(new ExpectedListener(Identities.generate().trustManager(), expected))
+                .trustManager(DialTrustManager.forPeer(Identities.generate().trustManager(), expected))
                 .applicationProtocols(ALPN).build();
     }
 
@@ -238,60 +236,6 @@ final class QuicLoad implements AutoCloseable {
         @Override
         public String chooseServerAlias(String keyType, Principal[] issuers, Socket socket) {
             return null;
-        }
-    }
-
-    /** Accepts the listener only with a certificate bound to the expected PeerId. */
-    private static final class ExpectedListener extends X509ExtendedTrustManager {
-        private final X509ExtendedTrustManager node;
-        private final PeerId expected;
-
-        ExpectedListener(X509ExtendedTrustManager node, PeerId expected) {
-            this.node = node;
-            this.expected = expected;
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-                throws CertificateException {
-            node.checkServerTrusted(chain, authType, engine);
-            PeerId proved = PeerCertificates.verify(chain);
-            if (!proved.equals(expected)) {
-                throw new CertificateException("the listener is " + proved + ", not " + expected);
-            }
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
-                throws CertificateException {
-            throw new CertificateException("QUIC checks listeners through their engine");
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            throw new CertificateException("QUIC checks listeners through their engine");
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-                throws CertificateException {
-            throw new CertificateException("the load only dials");
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
-                throws CertificateException {
-            throw new CertificateException("the load only dials");
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            throw new CertificateException("the load only dials");
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return new X509Certificate[0];
         }
     }
 }
