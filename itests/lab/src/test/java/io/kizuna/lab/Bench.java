@@ -197,8 +197,8 @@ final class Bench {
             + "\"downloadBytes\":(\\d+),\"downloadSeconds\":([\\d.]+)");
     private static final int PORT = 7400;
     private static final int PORT_NO_RETRY = 7401;
-    private static final int PORT_MANY = 7402;
-    private static final int PORT_MANY_WEBSOCKET = 7403;
+    /** The first port of the nodes that take the connection load (each takes two, from here up). */
+    private static final int PORT_MANY = 7410;
     /** The transports whose idle connections and handshakes are measured, when measured at all. */
     private static final List<String> LOADED = List.of("tcp", "quic", "websocket");
     private static final int PORT_WEBSOCKET = 7443;
@@ -310,43 +310,39 @@ final class Bench {
         if (loaded.isEmpty()) {
             return;
         }
-        Path home = homes.resolve("a-many");
-        int most = Collections.max(options.idleCounts()) + 100;
-        writeConfig(home, "io.kizuna.core", "maxConnections = " + most);
-        writeConfig(home, "io.kizuna.tcp", "maxConnections = " + most);
-        writeConfig(home, "io.kizuna.quic", "maxConnections = " + most);
-        // the load answers no pings while it holds connections: the node's ping and dead-peer timers are
-        // set beyond the measurement (a WebSocket node otherwise pings after 15 s of silence)
-        writeConfig(home, "io.kizuna.websocket", "maxConnections = " + most + "\npingIntervalMillis = 1200000\n"
-                + "deadPeerTimeoutMillis = 2400000");
-        String ip = a.clientIp();
-        BenchNode.Daemon node = nodes.start(a.client(), home, "tcp://" + ip + ":" + PORT_MANY + ",quic://" + ip
-                + ":" + PORT_MANY + ",websocket://" + ip + ":" + PORT_MANY_WEBSOCKET,
-                List.of("-XX:NativeMemoryTracking=summary"));
+        int started = 0;
         for (String transport : loaded) {
-            int port = portMany(transport);
             for (int count : options.idleCounts()) {
-                long[] before = memory(node);
-                Process load = load(b, "idle", transport, ip, port, node.peerId(), count);
+                // a fresh node for each count: what a node took for earlier connections (heap it keeps
+                // committed, buffer pools, native arenas) would hide in the baseline of the next ones
+                BenchNode.Daemon node = startLoaded(nodes, a, homes, started++);
                 try {
-                    // 10 minutes, and a minute more for each 600 connections (20 a second on a busy machine)
-                    String ready = readLine(load, "ready", 10 + count / 600);
-                    long[] after = memory(node);
-                    Idle x = new Idle(transport, count, after[0] - before[0], after[1] - before[1],
-                            after[2] - before[2]);
-                    idle.add(x);
-                    say(String.format(Locale.ROOT, "  %d idle %s connections (%s): %.1f KiB heap, %.1f KiB direct, "
-                            + "%.1f KiB resident each", count, transport, ready, x.heapBytes() / 1024.0 / count,
-                            x.directBytes() / 1024.0 / count, x.rssBytes() / 1024.0 / count));
+                    long[] before = memory(node);
+                    int port = Integer.parseInt(own(node, transport).group(2));
+                    Process load = load(b, "idle", transport, a.clientIp(), port, node.peerId(), count);
+                    try {
+                        // 10 minutes, and a minute more for each 600 connections (20 a second on a busy machine)
+                        String ready = readLine(load, "ready", 10 + count / 600);
+                        long[] after = memory(node);
+                        Idle x = new Idle(transport, count, after[0] - before[0], after[1] - before[1],
+                                after[2] - before[2]);
+                        idle.add(x);
+                        say(String.format(Locale.ROOT, "  %d idle %s connections (%s): %.1f KiB heap, %.1f KiB "
+                                + "direct, %.1f KiB resident each", count, transport, ready,
+                                x.heapBytes() / 1024.0 / count, x.directBytes() / 1024.0 / count,
+                                x.rssBytes() / 1024.0 / count));
+                    } finally {
+                        end(load);
+                    }
                 } finally {
-                    end(load);
+                    stop(node);
                 }
-                settle(node, transport);
             }
         }
+        BenchNode.Daemon node = startLoaded(nodes, a, homes, started);
         for (String transport : loaded) {
-            int port = portMany(transport);
-            Process load = load(b, "rate", transport, ip, port, node.peerId(), options.rateSeconds());
+            int port = Integer.parseInt(own(node, transport).group(2));
+            Process load = load(b, "rate", transport, a.clientIp(), port, node.peerId(), options.rateSeconds());
             try {
                 Matcher m = Pattern.compile("handshakes (\\d+) failed (\\d+)").matcher(readLine(load, "handshakes", 10));
                 if (!m.find()) {
@@ -362,11 +358,40 @@ final class Bench {
             }
             settle(node, transport);
         }
+        stop(node);
     }
 
-    /** @return the port of the loaded node's listener for the transport (tcp and quic share one) */
-    private static int portMany(String transport) {
-        return transport.equals("websocket") ? PORT_MANY_WEBSOCKET : PORT_MANY;
+    /**
+     * Starts a node that takes the load, with Native Memory Tracking, in a home and on ports of its
+     * own (the previous one's may still be closing): tcp and quic on one port, websocket on the next.
+     */
+    private BenchNode.Daemon startLoaded(BenchNode nodes, Lab.Site a, Path homes, int index) {
+        Path home = homes.resolve("a-many-" + index);
+        int most = Collections.max(options.idleCounts()) + 100;
+        writeConfig(home, "io.kizuna.core", "maxConnections = " + most);
+        writeConfig(home, "io.kizuna.tcp", "maxConnections = " + most);
+        writeConfig(home, "io.kizuna.quic", "maxConnections = " + most);
+        // the load answers no pings while it holds connections: the node's ping and dead-peer timers are
+        // set beyond the measurement (a WebSocket node otherwise pings after 15 s of silence)
+        writeConfig(home, "io.kizuna.websocket", "maxConnections = " + most + "\npingIntervalMillis = 1200000\n"
+                + "deadPeerTimeoutMillis = 2400000");
+        String ip = a.clientIp();
+        int port = PORT_MANY + 2 * index;
+        return nodes.start(a.client(), home, "tcp://" + ip + ":" + port + ",quic://" + ip + ":" + port
+                + ",websocket://" + ip + ":" + (port + 1), List.of("-XX:NativeMemoryTracking=summary"));
+    }
+
+    private static void stop(BenchNode.Daemon node) {
+        Process p = node.process();
+        p.destroy();
+        try {
+            if (!p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Waits until the node has let the load's connections go. */
@@ -705,14 +730,19 @@ final class Bench {
 
     /** @return the IPv4 address of the node's own tcp endpoint (not a relay's) */
     private static String ipOf(BenchNode.Daemon node) {
+        return own(node, "tcp").group(1);
+    }
+
+    /** @return the node's own endpoint of the transport, matched: group 1 the address, group 2 the port */
+    private static Matcher own(BenchNode.Daemon node, String transport) {
         String endpoints = node.address().substring(node.address().indexOf('@') + 1);
         for (String e : endpoints.split(",")) {
-            Matcher m = Pattern.compile("^tcp://([\\d.]+):").matcher(e);
+            Matcher m = Pattern.compile("^" + transport + "://([\\d.]+):(\\d+)$").matcher(e);
             if (m.find()) {
-                return m.group(1);
+                return m;
             }
         }
-        throw new Lab.LabException("no tcp endpoint in " + node.address());
+        throw new Lab.LabException("no " + transport + " endpoint in " + node.address());
     }
 
 

@@ -72,10 +72,11 @@ final class BenchReport {
                 + "statistic match (each direction), delay with the NFQUEUE delayer (half the round trip\n"
                 + "each way; packets are held whole, in order, and released by batch verdicts). Segmentation\n"
                 + "offloads (TSO, GSO, GRO) are on where the link has no loss, as on real hosts, and off on the\n"
-                + "lossy links so that the loss hits single packets. Upload is dialer to listener, download the reverse, each `kizuna:perf` on a\n"
-                + "warmed-up node (one unmeasured transfer first) and each iperf3 run over the same link in\n"
-                + "the same run. Figures are the median of " + o.runs() + " runs with the range in brackets;\n"
-                + "the ratio is median against iperf3's median. Both ends share this machine's CPUs.\n\n");
+                + "lossy links so that the loss hits single packets. Upload is dialer to listener, download the\n"
+                + "reverse, each `kizuna:perf` on a warmed-up node (one unmeasured transfer first) and each\n"
+                + "iperf3 run over the same link in the same run. Figures are the median of " + o.runs() + " runs\n"
+                + "with the range in brackets; the ratio is median against iperf3's median. Both ends share\n"
+                + "this machine's CPUs.\n\n");
         for (String c : results.congestion()) {
             s.append("- ").append(c).append('\n');
         }
@@ -175,18 +176,19 @@ final class BenchReport {
     String idleSection(Bench.Options o) {
         StringBuilder s = new StringBuilder();
         s.append("\n### Idle connections and handshakes, unshaped link\n\n");
-        s.append("A separate process in the other site opens authenticated connections to one node, each\n"
-                + "from a peer of its own as nodes make them (the transport's handshake with the bound\n"
-                + "certificates and no session resumption, the node's PeerId checked, OPEN and HELLO both ways),\n"
-                + "and holds them idle: TCP is TLS 1.3 on a socket, WebSocket the same plus the HTTP upgrade,\n"
-                + "QUIC a UDP socket per connection (as a dialer has) with a 1-byte keep-alive every 10 s.\n"
-                + "Heap is what the node uses after a full GC; direct is what the JVM allocated outside the\n"
-                + "heap for the program (Native Memory Tracking's Other: NIO direct buffers and Netty's pooled\n"
-                + "direct memory); resident is the process's whole resident memory (heap, direct, thread stacks,\n"
-                + "and what native libraries allocate themselves: quiche's and BoringSSL's per-connection state\n"
-                + "shows only here). Each is less the same before the connections were opened, over the count.\n"
-                + "The node's WebSocket ping interval is raised beyond the measurement, as the load answers no\n"
-                + "pings.\n\n");
+        s.append("A separate process in the other site opens authenticated connections to a node started for\n"
+                + "the purpose (a fresh one for each transport and count), each from a peer of its own as nodes\n"
+                + "make them (the transport's handshake with the bound certificates and no session resumption,\n"
+                + "the node's PeerId checked, OPEN and HELLO both ways), and holds them idle: TCP is TLS 1.3 on\n"
+                + "a socket, WebSocket the same plus the HTTP upgrade, QUIC a UDP socket per connection (as a\n"
+                + "dialer has) with a 1-byte keep-alive every 10 s. Heap is what the node uses after a full GC;\n"
+                + "direct is what the JVM allocated outside the heap for the program (Native Memory Tracking's\n"
+                + "Other: NIO direct buffers and Netty's pooled direct memory); resident is the process's whole\n"
+                + "resident memory (heap, direct, thread stacks, and what native libraries allocate themselves:\n"
+                + "quiche's and BoringSSL's per-connection state shows only here). Each is less the same before\n"
+                + "the connections were opened, over the count; resident memory moves in steps (the JVM also\n"
+                + "gives heap pages back after a GC), so a small count can show it below zero. The node's\n"
+                + "WebSocket ping interval is raised beyond the measurement, as the load answers no pings.\n\n");
         if (!results.idle().isEmpty()) {
             s.append("| transport | idle connections | heap per connection | direct per connection | resident per "
                     + "connection |\n| --- | ---: | ---: | ---: | ---: |\n");
