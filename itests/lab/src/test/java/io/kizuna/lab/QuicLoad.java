@@ -44,8 +44,9 @@ import io.netty.util.concurrent.ScheduledFuture;
  * its own UDP socket, TLS 1.3 with ALPN {@code kizuna/1} and the identity-bound
  * certificate of its own peer (one client context, whose key manager picks each
  * connection's identity by its engine), the listener's PeerId checked in the
- * handshake, then the preamble byte, OPEN and HELLO on the first stream; while held idle, a 1-byte
- * DATAGRAM keep-alive every {@value #KEEP_ALIVE_SECONDS} s, as a dialer sends.
+ * handshake, then the preamble byte, OPEN and HELLO on the first stream; while
+ * held idle, a 1-byte DATAGRAM keep-alive every {@value #KEEP_ALIVE_SECONDS} s,
+ * as a dialer sends.
  * No TLS session is resumed (engines are made without a peer host, so nothing is
  * cached): every handshake is a full one.
  */
