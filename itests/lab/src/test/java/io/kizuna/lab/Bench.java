@@ -24,8 +24,8 @@ import java.util.regex.Pattern;
  * round trip. Node A listens in site 1; node B dials from site 2.
  *
  * <pre>
- * java -cp ... io.kizuna.lab.Bench [--smoke] [--runs N] [--transports tcp,quic] [--idle 1000,10000] [--link NAME]
- *     --dist DIR --out DIR
+ * java -cp ... io.kizuna.lab.Bench [--smoke] [--runs N] [--transports tcp,quic] [--idle 1000,10000]
+ *     [--links unshaped,1-gbit-s-20-ms] --dist DIR --out DIR
  * </pre>
  */
 final class Bench {
@@ -39,7 +39,17 @@ final class Bench {
      * @param lossPct  random loss per direction in percent
      * @param bytes    bytes per transfer on it
      */
-    record Link(String name, int rateMbit, int rttMs, double lossPct, long bytes) { }
+    record Link(String name, int rateMbit, int rttMs, double lossPct, long bytes) {
+
+        /**
+         * @return whether segmentation offloads are on: on a link without loss, as on real hosts (the
+         * delayer then queues merged packets whole and keeps up with 1 Gbit/s); off where loss is
+         * drawn per packet, so that it hits single packets, not merged bursts
+         */
+        boolean offloads() {
+            return lossPct == 0;
+        }
+    }
 
     /**
      * What to run.
@@ -67,7 +77,7 @@ final class Bench {
             Path out = Path.of("docs");
             List<Integer> idle = List.of(1_000, 10_000);
             Path libp2p = null;
-            List<String> only = new ArrayList<>();
+            List<String> only = null;
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--smoke" -> smoke = true;
@@ -77,10 +87,10 @@ final class Bench {
                     case "--out" -> out = Path.of(args[++i]);
                     case "--idle" -> idle = java.util.Arrays.stream(args[++i].split(",")).map(Integer::valueOf).toList();
                     case "--libp2p" -> libp2p = Path.of(args[++i]).toAbsolutePath();
-                    case "--link" -> only.add(args[++i]);
+                    case "--links" -> only = List.of(args[++i].split(","));
                     default -> throw new IllegalArgumentException("unknown option " + args[i] + "; options: --smoke, "
                             + "--runs N, --transports tcp,quic,websocket,webrtc,relay, --idle 1000,10000, --libp2p SCRIPT, "
-                            + "--link NAME (repeatable: only these profiles), --dist DIR, --out DIR");
+                            + "--links unshaped,1-gbit-s-20-ms,... (some profiles only), --dist DIR, --out DIR");
                 }
             }
             if (runs < 1 || runs > 20) {
@@ -94,18 +104,17 @@ final class Bench {
                             new Link("1 Gbit/s, 20 ms, 1% loss", 1000, 20, 1, 4 * mib),
                             new Link("100 Mbit/s, 20 ms", 100, 20, 0, 48 * mib),
                             new Link("100 Mbit/s, 20 ms, 1% loss", 100, 20, 1, 4 * mib));
-            if (!only.isEmpty()) {
-                if (smoke) {
-                    throw new IllegalArgumentException("--link does not go with --smoke");
+            if (only != null) {
+                List<String> known = links.stream().map(l -> slug(l.name())).toList();
+                if (!known.containsAll(only)) {
+                    throw new IllegalArgumentException("--links " + only + ": the profiles are " + known);
                 }
-                links = links.stream().filter(l -> only.contains(l.name())).toList();
-                if (links.isEmpty()) {
-                    throw new IllegalArgumentException("--link " + only + ": no such profile");
-                }
+                List<String> wanted = only;
+                links = links.stream().filter(l -> wanted.contains(slug(l.name()))).toList();
             }
-            return new Options(links, smoke ? links.get(1).name() : "100 Mbit/s, 20 ms", transports,
+            return new Options(links, "100 Mbit/s, 20 ms", transports,
                     smoke ? 1 : runs, smoke ? 3 : 12, dist.toAbsolutePath(), out.toAbsolutePath(), smoke,
-                    smoke ? List.of(50) : idle, smoke ? 2 : 10, libp2p);
+                    smoke ? List.of(20) : idle, smoke ? 1 : 10, libp2p);
         }
     }
 
@@ -144,23 +153,36 @@ final class Bench {
      * @param goodput    every transfer figure
      * @param setups     connection set-up figures
      * @param costs      CPU per transport, on the unshaped link
-     * @param idle       memory per idle connection, for each count held
-     * @param handshakesPerSecond authenticated connections a node accepted per second
+     * @param idle       memory per idle connection, for each transport and count held
+     * @param handshakesPerSecond authenticated connections a node accepted per second, per transport
      * @param congestion the congestion control of each party
      * @param rtts       the measured round trip of each link, ms
      */
     record Results(Options options, List<Goodput> goodput, List<Setup> setups, List<Cost> costs,
-            List<Idle> idle, List<Double> handshakesPerSecond, List<String> congestion,
+            List<Idle> idle, List<Rate> handshakesPerSecond, List<String> congestion,
             java.util.Map<String, Double> rtts) { }
 
     /**
-     * What idle authenticated TCP connections cost the node that accepted them.
+     * What idle authenticated connections cost the node that accepted them.
      *
+     * @param transport   the transport they came over
      * @param connections how many were open
      * @param heapBytes   heap in use after a full GC, less the same before they were opened
-     * @param rssBytes    resident memory (heap, direct buffers, native), less the same before
+     * @param directBytes memory the JVM allocated outside the heap for the program (Native Memory
+     *                    Tracking's Other: direct buffers, Netty's included), less the same before
+     * @param rssBytes    resident memory (heap, direct buffers, native libraries' own allocations,
+     *                    thread stacks), less the same before
      */
-    record Idle(int connections, long heapBytes, long rssBytes) { }
+    record Idle(String transport, int connections, long heapBytes, long directBytes, long rssBytes) { }
+
+    /**
+     * Authenticated connections a node accepted per second over one transport.
+     *
+     * @param transport the transport
+     * @param perSecond connections per second
+     * @param failed    connects that failed in the same time
+     */
+    record Rate(String transport, double perSecond, long failed) { }
 
     private static final Pattern PERF = Pattern.compile(
             "^(upload|download)\\s+([\\d.]+) (B|KiB|MiB|GiB)\\s+in\\s+([\\d.]+) s", Pattern.MULTILINE);
@@ -175,7 +197,10 @@ final class Bench {
             + "\"downloadBytes\":(\\d+),\"downloadSeconds\":([\\d.]+)");
     private static final int PORT = 7400;
     private static final int PORT_NO_RETRY = 7401;
-    private static final int PORT_MANY = 7402;
+    /** The first port of the nodes that take the connection load (each takes two, from here up). */
+    private static final int PORT_MANY = 7410;
+    /** The transports whose idle connections and handshakes are measured, when measured at all. */
+    private static final List<String> LOADED = List.of("tcp", "quic", "websocket");
     private static final int PORT_WEBSOCKET = 7443;
     private static final int PORT_WEBRTC = 7444;
     /** The relay's address on the public segment (the lab's fourth STUN address, unused here). */
@@ -188,7 +213,7 @@ final class Bench {
     private final List<Setup> setups = new ArrayList<>();
     private final List<Cost> costs = new ArrayList<>();
     private final List<Idle> idle = new ArrayList<>();
-    private final List<Double> handshakeRates = new ArrayList<>();
+    private final List<Rate> handshakeRates = new ArrayList<>();
     private final List<String> congestion = new ArrayList<>();
     private final java.util.Map<String, Double> rtts = new java.util.LinkedHashMap<>();
 
@@ -231,6 +256,9 @@ final class Bench {
     private void measure(Lab lab, Link link) {
         Lab.Site a = lab.addSite(Lab.Nat.NONE);
         Lab.Site b = lab.addSite(Lab.Nat.NONE);
+        if (link.offloads()) {
+            lab.offloads(true);
+        }
         lab.shape(a, link.rateMbit(), link.lossPct(), link.rttMs() / 2);
         double rtt = pingRtt(lab, b, a.clientIp());
         rtts.put(link.name(), rtt);
@@ -278,49 +306,119 @@ final class Bench {
     // ------------------------------------------------------------------ idle connections, handshakes
 
     private void connectionCosts(BenchNode nodes, Path homes, Lab.Site a, Lab.Site b) {
-        Path home = homes.resolve("a-many");
-        int most = Collections.max(options.idleCounts()) + 100;
-        writeConfig(home, "io.kizuna.core", "maxConnections = " + most);
-        writeConfig(home, "io.kizuna.tcp", "maxConnections = " + most);
-        BenchNode.Daemon node = nodes.start(a.client(), home, "tcp://" + a.clientIp() + ":" + PORT_MANY);
-        for (int count : options.idleCounts()) {
-            long[] before = memory(node);
-            Process load = load(b, "idle", a.clientIp(), node.peerId(), count);
+        List<String> loaded = LOADED.stream().filter(options.transports()::contains).toList();
+        if (loaded.isEmpty()) {
+            return;
+        }
+        int started = 0;
+        for (String transport : loaded) {
+            for (int count : options.idleCounts()) {
+                // a fresh node for each count: what a node took for earlier connections (heap it keeps
+                // committed, buffer pools, native arenas) would hide in the baseline of the next ones
+                BenchNode.Daemon node = startLoaded(nodes, a, homes, started++);
+                try {
+                    long[] before = memory(node);
+                    int port = Integer.parseInt(own(node, transport).group(2));
+                    Process load = load(b, "idle", transport, a.clientIp(), port, node.peerId(), count);
+                    try {
+                        // 10 minutes, and a minute more for each 600 connections (20 a second on a busy machine)
+                        String ready = readLine(load, "ready", 10 + count / 600);
+                        long[] after = memory(node);
+                        Idle x = new Idle(transport, count, after[0] - before[0], after[1] - before[1],
+                                after[2] - before[2]);
+                        idle.add(x);
+                        say(String.format(Locale.ROOT, "  %d idle %s connections (%s): %.1f KiB heap, %.1f KiB "
+                                + "direct, %.1f KiB resident each", count, transport, ready,
+                                x.heapBytes() / 1024.0 / count, x.directBytes() / 1024.0 / count,
+                                x.rssBytes() / 1024.0 / count));
+                    } finally {
+                        end(load);
+                    }
+                } finally {
+                    stop(node);
+                }
+            }
+        }
+        BenchNode.Daemon node = startLoaded(nodes, a, homes, started);
+        for (String transport : loaded) {
+            int port = Integer.parseInt(own(node, transport).group(2));
+            Process load = load(b, "rate", transport, a.clientIp(), port, node.peerId(), options.rateSeconds());
             try {
-                String ready = readLine(load, "ready");
-                long[] after = memory(node);
-                Idle x = new Idle(count, after[0] - before[0], after[1] - before[1]);
-                idle.add(x);
-                say(String.format(Locale.ROOT, "  %d idle connections (%s): %.1f KiB heap, %.1f KiB resident each",
-                        count, ready, x.heapBytes() / 1024.0 / count, x.rssBytes() / 1024.0 / count));
+                Matcher m = Pattern.compile("handshakes (\\d+) failed (\\d+)").matcher(readLine(load, "handshakes", 10));
+                if (!m.find()) {
+                    throw new Lab.LabException("no handshake count from the load");
+                }
+                Rate rate = new Rate(transport, Double.parseDouble(m.group(1)) / options.rateSeconds(),
+                        Long.parseLong(m.group(2)));
+                handshakeRates.add(rate);
+                say(String.format(Locale.ROOT, "  %s: %.0f authenticated connections per second accepted (%d failed)",
+                        transport, rate.perSecond(), rate.failed()));
             } finally {
                 end(load);
             }
-            awaitConnections(node, 0);
+            settle(node, transport);
         }
-        Process load = load(b, "rate", a.clientIp(), node.peerId(), options.rateSeconds());
+        stop(node);
+    }
+
+    /**
+     * Starts a node that takes the load, with Native Memory Tracking, in a home and on ports of its
+     * own (the previous one's may still be closing): tcp and quic on one port, websocket on the next.
+     */
+    private BenchNode.Daemon startLoaded(BenchNode nodes, Lab.Site a, Path homes, int index) {
+        Path home = homes.resolve("a-many-" + index);
+        int most = Collections.max(options.idleCounts()) + 100;
+        writeConfig(home, "io.kizuna.core", "maxConnections = " + most);
+        writeConfig(home, "io.kizuna.tcp", "maxConnections = " + most);
+        writeConfig(home, "io.kizuna.quic", "maxConnections = " + most);
+        // the load answers no pings while it holds connections: the node's ping and dead-peer timers are
+        // set beyond the measurement (a WebSocket node otherwise pings after 15 s of silence)
+        writeConfig(home, "io.kizuna.websocket", "maxConnections = " + most + "\npingIntervalMillis = 1200000\n"
+                + "deadPeerTimeoutMillis = 2400000");
+        String ip = a.clientIp();
+        int port = PORT_MANY + 2 * index;
+        return nodes.start(a.client(), home, "tcp://" + ip + ":" + port + ",quic://" + ip + ":" + port
+                + ",websocket://" + ip + ":" + (port + 1), List.of("-XX:NativeMemoryTracking=summary"));
+    }
+
+    private static void stop(BenchNode.Daemon node) {
+        Process p = node.process();
+        p.destroy();
         try {
-            Matcher m = Pattern.compile("handshakes (\\d+) failed (\\d+)").matcher(readLine(load, "handshakes"));
-            if (!m.find()) {
-                throw new Lab.LabException("no handshake count from the load");
+            if (!p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                p.destroyForcibly();
             }
-            double rate = Double.parseDouble(m.group(1)) / options.rateSeconds();
-            handshakeRates.add(rate);
-            say(String.format(Locale.ROOT, "  %.0f authenticated connections per second accepted (%s failed)", rate,
-                    m.group(2)));
-        } finally {
-            end(load);
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            Thread.currentThread().interrupt();
         }
     }
 
-    /** @return heap in use after a full GC and resident set size, in bytes */
-    private static long[] memory(BenchNode.Daemon node) {
+    /** Waits until the node has let the load's connections go. */
+    private static void settle(BenchNode.Daemon node, String transport) {
+        if (transport.equals("quic")) {
+            // one UDP socket for all of them: give the closes (and quiche's draining) time instead
+            pause(2000);
+        } else {
+            awaitConnections(node, 0);
+        }
+    }
+
+    /** @return heap in use after a full GC, Native Memory Tracking's Other (committed) and resident set size, bytes */
+    private long[] memory(BenchNode.Daemon node) {
         String pid = Long.toString(node.process().pid());
-        Lab.exec(List.of("jcmd", pid, "GC.run"), true);
-        String heap = Lab.exec(List.of("jcmd", pid, "GC.heap_info"), true).output();
-        Matcher used = Pattern.compile("total \\d+K, used (\\d+)K").matcher(heap);
-        if (!used.find()) {
-            throw new Lab.LabException("no heap figure in: " + heap);
+        // one attach for the three commands
+        Path commands = work.resolve("memory.jcmd");
+        try {
+            Files.writeString(commands, "GC.run\nGC.heap_info\nVM.native_memory summary\n");
+        } catch (IOException e) {
+            throw new Lab.LabException("cannot write " + commands + ": " + e);
+        }
+        String out = Lab.exec(List.of("jcmd", pid, "-f", commands.toString()), true).output();
+        Matcher used = Pattern.compile("total \\d+K, used (\\d+)K").matcher(out);
+        Matcher other = Pattern.compile("-\\s+Other \\(reserved=\\d+KB, committed=(\\d+)KB\\)").matcher(out);
+        if (!used.find() || !other.find()) {
+            throw new Lab.LabException("no heap figure or no Other category of native memory in: " + out);
         }
         long rss;
         try {
@@ -332,7 +430,7 @@ final class Bench {
         } catch (IOException e) {
             throw new Lab.LabException("cannot read the memory of process " + pid + ": " + e);
         }
-        return new long[] {Long.parseLong(used.group(1)) * 1024, rss};
+        return new long[] {Long.parseLong(used.group(1)) * 1024, Long.parseLong(other.group(1)) * 1024, rss};
     }
 
     private static void awaitConnections(BenchNode.Daemon node, int count) {
@@ -361,11 +459,11 @@ final class Bench {
         }
     }
 
-    private Process load(Lab.Site from, String mode, String host, String peerId, int n) {
+    private Process load(Lab.Site from, String mode, String transport, String host, int port, String peerId, int n) {
         List<String> cmd = List.of("ip", "netns", "exec", from.client(),
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx4g", "-cp",
-                System.getProperty("java.class.path"), ConnectionLoad.class.getName(), mode, host,
-                Integer.toString(PORT_MANY), peerId, Integer.toString(n));
+                System.getProperty("java.class.path"), ConnectionLoad.class.getName(), mode, transport, host,
+                Integer.toString(port), peerId, Integer.toString(n));
         try {
             return new ProcessBuilder(cmd).redirectErrorStream(true).start();
         } catch (IOException e) {
@@ -373,8 +471,11 @@ final class Bench {
         }
     }
 
-    /** @return the first line of the load's output that starts with the prefix, within 10 minutes */
-    private static String readLine(Process p, String prefix) {
+    /**
+     * @return the first line of the load's output that starts with the prefix, within the time
+     * @param minutes how long the load may take
+     */
+    private static String readLine(Process p, String prefix, int minutes) {
         java.util.concurrent.CompletableFuture<String> line = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             StringBuilder seen = new StringBuilder();
             try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
@@ -391,11 +492,11 @@ final class Bench {
             throw new Lab.LabException("the connection load ended without '" + prefix + "':\n" + seen);
         });
         try {
-            return line.get(10, java.util.concurrent.TimeUnit.MINUTES);
+            return line.get(minutes, java.util.concurrent.TimeUnit.MINUTES);
         } catch (java.util.concurrent.ExecutionException e) {
             throw e.getCause() instanceof Lab.LabException le ? le : new Lab.LabException(e.toString());
         } catch (java.util.concurrent.TimeoutException | InterruptedException e) {
-            throw new Lab.LabException("the connection load did not answer in 10 minutes");
+            throw new Lab.LabException("the connection load did not answer in " + minutes + " minutes");
         }
     }
 
@@ -571,6 +672,10 @@ final class Bench {
             record(nodes, b, plainHome, "websocket", nodeA, endpoint(nodeA, "websocket", PORT_WEBSOCKET), rtt,
                     "websocket (TCP, TLS 1.3, HTTP upgrade)");
         }
+        if (options.transports().contains("webrtc")) {
+            record(nodes, b, plainHome, "webrtc", nodeA, endpoint(nodeA, "webrtc", PORT_WEBRTC), rtt,
+                    "webrtc (WebSocket signaling, ICE, DTLS, SCTP, an open DataChannel)");
+        }
         if (options.transports().contains("relay")) {
             String relayed = java.util.Arrays.stream(nodeA.address().substring(nodeA.address().indexOf('@') + 1)
                     .split(",")).filter(e -> e.startsWith("relay://")).findFirst()
@@ -625,14 +730,19 @@ final class Bench {
 
     /** @return the IPv4 address of the node's own tcp endpoint (not a relay's) */
     private static String ipOf(BenchNode.Daemon node) {
+        return own(node, "tcp").group(1);
+    }
+
+    /** @return the node's own endpoint of the transport, matched: group 1 the address, group 2 the port */
+    private static Matcher own(BenchNode.Daemon node, String transport) {
         String endpoints = node.address().substring(node.address().indexOf('@') + 1);
         for (String e : endpoints.split(",")) {
-            Matcher m = Pattern.compile("^tcp://([\\d.]+):").matcher(e);
+            Matcher m = Pattern.compile("^" + transport + "://([\\d.]+):(\\d+)$").matcher(e);
             if (m.find()) {
-                return m.group(1);
+                return m;
             }
         }
-        throw new Lab.LabException("no tcp endpoint in " + node.address());
+        throw new Lab.LabException("no " + transport + " endpoint in " + node.address());
     }
 
 

@@ -73,13 +73,29 @@ final class BenchNode {
      * @return the running node
      */
     Daemon start(String ns, Path home, String listen, String... more) {
+        return start(ns, home, listen, List.of(), more);
+    }
+
+    /**
+     * Starts a daemon with JVM options and waits until it listens.
+     *
+     * @param ns      the namespace
+     * @param home    its home folder
+     * @param listen  its listen endpoints, comma-separated
+     * @param jvm     JVM options (the launcher's JAVA_OPTS), e.g. {@code -XX:NativeMemoryTracking=summary}
+     * @param more    more launcher arguments
+     * @return the running node
+     */
+    Daemon start(String ns, Path home, String listen, List<String> jvm, String... more) {
         Path log = home.resolveSibling(home.getFileName() + ".log");
         try {
             Files.createDirectories(home);
         } catch (IOException e) {
             throw new Lab.LabException("cannot create " + home + ": " + e);
         }
-        List<String> cmd = new ArrayList<>(List.of(launcher.toString(), "--home", home.toString(), "--listen", listen));
+        // env and the launcher replace themselves with the JVM: the process is still the JVM
+        List<String> cmd = new ArrayList<>(List.of("env", "JAVA_OPTS=" + String.join(" ", jvm), launcher.toString(),
+                "--home", home.toString(), "--listen", listen));
         cmd.addAll(List.of(more));
         Process p = lab.start(ns, log, cmd.toArray(String[]::new));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);

@@ -70,10 +70,13 @@ final class BenchReport {
         s.append("Two nodes in network namespaces of the lab (`itests/lab`), one site each, the path\n"
                 + "between them shaped at one router: rate with tbf (both ways), loss with the iptables\n"
                 + "statistic match (each direction), delay with the NFQUEUE delayer (half the round trip\n"
-                + "each way). Upload is dialer to listener, download the reverse, each `kizuna:perf` on a\n"
-                + "warmed-up node (one unmeasured transfer first) and each iperf3 run over the same link in\n"
-                + "the same run. Figures are the median of " + o.runs() + " runs with the range in brackets;\n"
-                + "the ratio is median against iperf3's median. Both ends share this machine's CPUs.\n\n");
+                + "each way; packets are held whole, in order, and released by batch verdicts). Segmentation\n"
+                + "offloads (TSO, GSO, GRO) are on where the link has no loss, as on real hosts, and off on the\n"
+                + "lossy links so that the loss hits single packets. Upload is dialer to listener, download the\n"
+                + "reverse, each `kizuna:perf` on a warmed-up node (one unmeasured transfer first) and each\n"
+                + "iperf3 run over the same link in the same run. Figures are the median of " + o.runs() + " runs\n"
+                + "with the range in brackets; the ratio is median against iperf3's median. Both ends share\n"
+                + "this machine's CPUs.\n\n");
         for (String c : results.congestion()) {
             s.append("- ").append(c).append('\n');
         }
@@ -154,24 +157,8 @@ final class BenchReport {
                         .append(" | ").append(c.bytes() >> 20).append(" MiB |\n");
             }
         }
-        if (!results.idle().isEmpty()) {
-            s.append("\n### Idle connections and handshakes, TCP, unshaped link\n\n");
-            s.append("A separate process in the other site opens authenticated connections to one node, each\n"
-                    + "from a peer of its own as nodes make them (TLS 1.3 with the bound certificates, the\n"
-                    + "node's PeerId checked, OPEN and HELLO both ways), and holds them idle. Heap is what the\n"
-                    + "node uses after a full GC, resident memory is the process's (heap, Netty's direct\n"
-                    + "buffers, threads, native), each less the same before the connections were opened.\n\n");
-            s.append("| idle connections | heap per connection | resident per connection |\n| ---: | ---: | ---: |\n");
-            for (Bench.Idle x : results.idle()) {
-                s.append("| ").append(x.connections()).append(" | ")
-                        .append(fmt(x.heapBytes() / 1024.0 / x.connections(), 1)).append(" KiB | ")
-                        .append(fmt(x.rssBytes() / 1024.0 / x.connections(), 1)).append(" KiB |\n");
-            }
-            for (double rate : results.handshakesPerSecond()) {
-                s.append("\nHandshakes a node accepts: ").append(fmt(rate, 0)).append(" authenticated connections per "
-                        + "second (" + o.rateSeconds() + " s, 16 dialers at a time, connect, TLS, OPEN and HELLO, "
-                        + "close; the dialers run on the same CPUs).\n");
-            }
+        if (!results.idle().isEmpty() || !results.handshakesPerSecond().isEmpty()) {
+            s.append(idleSection(o));
         }
         s.append("\n![goodput per transport against iperf3](").append(SVG).append(")\n\n");
         s.append("- Date: ").append(date).append('\n');
@@ -183,6 +170,49 @@ final class BenchReport {
         s.append("- Every figure: `").append(JSON).append("`\n");
         s.append("<!-- ").append(SECTION).append(":end -->\n");
         return s.toString();
+    }
+
+    /** @return the table of idle connections per transport and count, and the handshake rates */
+    String idleSection(Bench.Options o) {
+        StringBuilder s = new StringBuilder();
+        s.append("\n### Idle connections and handshakes, unshaped link\n\n");
+        s.append("A separate process in the other site opens authenticated connections to a node started for\n"
+                + "the purpose (a fresh one for each transport and count), each from a peer of its own as nodes\n"
+                + "make them (the transport's handshake with the bound certificates and no session resumption,\n"
+                + "the node's PeerId checked, OPEN and HELLO both ways), and holds them idle: TCP is TLS 1.3 on\n"
+                + "a socket, WebSocket the same plus the HTTP upgrade, QUIC a UDP socket per connection (as a\n"
+                + "dialer has) with a 1-byte keep-alive every 10 s. Heap is what the node uses after a full GC;\n"
+                + "direct is what the JVM allocated outside the heap for the program (Native Memory Tracking's\n"
+                + "Other: NIO direct buffers and Netty's pooled direct memory); resident is the process's whole\n"
+                + "resident memory (heap, direct, thread stacks, and what native libraries allocate themselves:\n"
+                + "quiche's and BoringSSL's per-connection state shows only here). Each is less the same before\n"
+                + "the connections were opened, over the count; resident memory moves in steps (the JVM also\n"
+                + "gives heap pages back after a GC), so a small count can show it below zero. The node's\n"
+                + "WebSocket ping interval is raised beyond the measurement, as the load answers no pings.\n\n");
+        if (!results.idle().isEmpty()) {
+            s.append("| transport | idle connections | heap per connection | direct per connection | resident per "
+                    + "connection |\n| --- | ---: | ---: | ---: | ---: |\n");
+            for (Bench.Idle x : results.idle()) {
+                s.append("| ").append(x.transport()).append(" | ").append(x.connections()).append(" | ")
+                        .append(perConnection(x.heapBytes(), x.connections())).append(" | ")
+                        .append(perConnection(x.directBytes(), x.connections())).append(" | ")
+                        .append(perConnection(x.rssBytes(), x.connections())).append(" |\n");
+            }
+        }
+        if (!results.handshakesPerSecond().isEmpty()) {
+            s.append("\nHandshakes a node accepts (").append(o.rateSeconds()).append(" s each, 16 dialers at a time: "
+                    + "connect, full handshake, OPEN and HELLO, close; the dialers run on the same CPUs):\n\n");
+            s.append("| transport | authenticated connections per second | failed |\n| --- | ---: | ---: |\n");
+            for (Bench.Rate r : results.handshakesPerSecond()) {
+                s.append("| ").append(r.transport()).append(" | ").append(fmt(r.perSecond(), 0)).append(" | ")
+                        .append(r.failed()).append(" |\n");
+            }
+        }
+        return s.toString();
+    }
+
+    private static String perConnection(long bytes, int connections) {
+        return fmt(bytes / 1024.0 / connections, 1) + " KiB";
     }
 
     /** @return iperf3 first, then every measured party in the order measured */
@@ -229,7 +259,8 @@ final class BenchReport {
         List<String> links = new ArrayList<>();
         for (Bench.Link l : results.options().links()) {
             links.add("    {\"name\": " + str(l.name()) + ", \"rateMbit\": " + l.rateMbit() + ", \"rttMs\": "
-                    + l.rttMs() + ", \"lossPct\": " + l.lossPct() + ", \"bytesPerTransfer\": " + l.bytes()
+                    + l.rttMs() + ", \"lossPct\": " + l.lossPct() + ", \"offloads\": " + l.offloads()
+                    + ", \"bytesPerTransfer\": " + l.bytes()
                     + ", \"measuredRttMs\": " + fmt(results.rtts().getOrDefault(l.name(), 0.0), 3) + "}");
         }
         s.append(String.join(",\n", links)).append("\n  ],\n");
@@ -258,11 +289,18 @@ final class BenchReport {
         s.append("  \"idleConnections\": [\n");
         List<String> idle = new ArrayList<>();
         for (Bench.Idle x : results.idle()) {
-            idle.add("    {\"connections\": " + x.connections() + ", \"heapBytes\": " + x.heapBytes()
+            idle.add("    {\"transport\": " + str(x.transport()) + ", \"connections\": " + x.connections()
+                    + ", \"heapBytes\": " + x.heapBytes() + ", \"directBytes\": " + x.directBytes()
                     + ", \"rssBytes\": " + x.rssBytes() + "}");
         }
         s.append(String.join(",\n", idle)).append("\n  ],\n");
-        s.append("  \"handshakesPerSecond\": ").append(numbers(results.handshakesPerSecond())).append("\n}\n");
+        s.append("  \"handshakesPerSecond\": [\n");
+        List<String> rates = new ArrayList<>();
+        for (Bench.Rate r : results.handshakesPerSecond()) {
+            rates.add("    {\"transport\": " + str(r.transport()) + ", \"perSecond\": " + fmt(r.perSecond(), 3)
+                    + ", \"failed\": " + r.failed() + "}");
+        }
+        s.append(String.join(",\n", rates)).append("\n  ]\n}\n");
         return s.toString();
     }
 

@@ -3,6 +3,7 @@ package io.kizuna.lab;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
+import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 
@@ -34,5 +35,54 @@ class BenchReportTest {
         assertThat(t).hasSize(2);
         assertThat(t.get(0)).containsExactly(8.0 * 1024 * 1024, 0.4);
         assertThat(t.get(1)).containsExactly(512.0 * 1024, 0.05);
+    }
+
+    @Test
+    void idleConnectionsAreReportedPerTransportWithHeapDirectAndResidentPerConnection() {
+        Bench.Options o = Bench.Options.parse("--smoke", "--dist", "target/none", "--out", "target/none");
+        Bench.Results r = new Bench.Results(o, List.of(), List.of(), List.of(),
+                List.of(new Bench.Idle("tcp", 1000, 1000 * 1024 * 20, 1000 * 512, 1000 * 1024 * 60),
+                        new Bench.Idle("quic", 1000, 1000 * 1024 * 30, 1000 * 1024 * 2, 1000 * 1024 * 90)),
+                List.of(new Bench.Rate("tcp", 150.4, 0), new Bench.Rate("quic", 210.6, 3)), List.of(), Map.of());
+        BenchReport report = new BenchReport(r);
+        assertThat(report.idleSection(o))
+                .contains("| transport | idle connections | heap per connection | direct per connection | resident "
+                        + "per connection |")
+                .contains("| tcp | 1000 | 20.0 KiB | 0.5 KiB | 60.0 KiB |")
+                .contains("| quic | 1000 | 30.0 KiB | 2.0 KiB | 90.0 KiB |")
+                .contains("| tcp | 150 | 0 |").contains("| quic | 211 | 3 |");
+        assertThat(report.json())
+                .contains("{\"transport\": \"quic\", \"connections\": 1000, \"heapBytes\": 30720000, "
+                        + "\"directBytes\": 2048000, \"rssBytes\": 92160000}")
+                .contains("{\"transport\": \"quic\", \"perSecond\": 210.600, \"failed\": 3}");
+    }
+
+    @Test
+    void theLoadsWebSocketFramesAreMaskedAndReadBack() throws Exception {
+        byte[] payload = new byte[300];
+        for (int i = 0; i < payload.length; i++) {
+            payload[i] = (byte) i;
+        }
+        byte[] frame = ConnectionLoad.maskedBinary(payload);
+        assertThat(frame[0]).isEqualTo((byte) 0x82);
+        assertThat(frame[1]).isEqualTo((byte) (0x80 | 126));
+        assertThat(((frame[2] & 0xff) << 8) | (frame[3] & 0xff)).isEqualTo(300);
+        byte[] unmasked = new byte[300];
+        for (int i = 0; i < 300; i++) {
+            unmasked[i] = (byte) (frame[8 + i] ^ frame[4 + (i & 3)]);
+        }
+        assertThat(unmasked).isEqualTo(payload);
+
+        // the server's frames: a ping is skipped, a binary message's payload is read, Close ends
+        java.io.ByteArrayOutputStream server = new java.io.ByteArrayOutputStream();
+        server.write(new byte[] {(byte) 0x89, 1, 7});
+        server.write(new byte[] {(byte) 0x82, 3, 10, 11, 12});
+        server.write(new byte[] {(byte) 0x88, 0});
+        ConnectionLoad.WebSocketReader reader = new ConnectionLoad.WebSocketReader(new java.io.DataInputStream(
+                new java.io.ByteArrayInputStream(server.toByteArray())));
+        byte[] buf = new byte[16];
+        assertThat(reader.read(buf)).isEqualTo(3);
+        assertThat(java.util.Arrays.copyOf(buf, 3)).containsExactly(10, 11, 12);
+        assertThat(reader.read(buf)).isEqualTo(-1);
     }
 }

@@ -33,19 +33,24 @@ class BenchSmokeIT {
                 .allSatisfy(g -> assertThat(g.mbits()).isNotEmpty().allMatch(v -> v > 0));
         double shapedRtt = results.rtts().get(options.setupLink());
         assertThat(shapedRtt).as("the shaped link's round trip").isBetween(18.0, 25.0);
-        assertThat(results.setups()).hasSize(7 + 3).allSatisfy(s -> assertThat(BenchReport.median(s.millis()))
+        assertThat(results.setups()).hasSize(8 + 3).allSatisfy(s -> assertThat(BenchReport.median(s.millis()))
                 .as("%s takes at least one round trip", s.kind()).isGreaterThan(0.9 * shapedRtt));
         assertThat(results.costs()).extracting(Bench.Cost::transport).containsExactlyElementsOf(options.transports());
         assertThat(results.costs()).allSatisfy(c -> assertThat(c.cpuSeconds()).isPositive());
-        assertThat(results.idle()).singleElement().satisfies(x -> {
-            assertThat(x.connections()).isEqualTo(50);
-            assertThat(x.rssBytes()).as("resident memory the connections take").isPositive();
+        // idle connections and handshakes over each transport that has them
+        assertThat(results.idle()).extracting(Bench.Idle::transport).containsExactly("tcp", "quic", "websocket");
+        assertThat(results.idle()).allSatisfy(x -> {
+            assertThat(x.connections()).isEqualTo(20);
+            // the heap after a full GC is exact; resident memory can shrink when the JVM gives heap back
+            assertThat(x.heapBytes()).as("heap %s connections hold", x.transport()).isPositive();
         });
-        assertThat(results.handshakesPerSecond()).singleElement().asInstanceOf(
-                org.assertj.core.api.InstanceOfAssertFactories.DOUBLE).isPositive();
+        assertThat(results.handshakesPerSecond()).extracting(Bench.Rate::transport)
+                .containsExactly("tcp", "quic", "websocket");
+        assertThat(results.handshakesPerSecond()).allSatisfy(r -> assertThat(r.perSecond()).isPositive());
         assertThat(Files.readString(out.resolve("benchmarks.md"))).contains("<!-- harness:begin")
                 .contains("| 100 Mbit/s, 20 ms |").contains("Kizuna quic").contains("### Against js-libp2p")
-                .contains("### Relay efficiency").contains("<!-- harness:end -->");
+                .contains("### Relay efficiency").contains("| quic | 20 |").contains("webrtc (WebSocket signaling")
+                .contains("<!-- harness:end -->");
         assertThat(Files.readString(out.resolve(BenchReport.JSON))).contains("\"goodputMbit\"").contains("\"setupMs\"");
         assertThat(Files.readString(out.resolve(BenchReport.SVG))).startsWith("<svg").contains("stroke-dasharray");
     }

@@ -242,12 +242,8 @@ final class Lab implements AutoCloseable {
         // everything beyond the router's own networks goes through the public segment, which routes
         // between sites (a site without NAT is reached at its own prefix)
         run(router, "ip", "route", "add", "default", "via", STUN_1);
-        for (String ns : List.of(router, client)) {
-            // per-packet loss and shaping need real packet sizes, not merged bursts
-            for (String dev : ns.equals(router) ? List.of("wan", "lan") : List.of("eth0")) {
-                run(ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off");
-            }
-        }
+        // per-packet loss and shaping need real packet sizes, not merged bursts
+        offloads(router, client, false);
         if (open) {
             run(pub, "ip", "route", "add", lanPrefix + "/" + lanBits, "via", wanIp);
         }
@@ -327,6 +323,29 @@ final class Lab implements AutoCloseable {
             Process p = start(r, work.resolve("delayer-" + site.n() + ".log"), delayer.toString(), "0", String.valueOf(delayMs));
             waitForLog(work.resolve("delayer-" + site.n() + ".log"), "delaying", p);
             run(r, "iptables", "-A", "FORWARD", "-j", "NFQUEUE", "--queue-num", "0");
+        }
+    }
+
+    /**
+     * Turns segmentation offloads (TSO, GSO, GRO) on or off on every interface of every
+     * site, as real hosts have them on. Sites start with them off: a loss rule then drops
+     * single packets, not merged bursts of up to 64 KiB. With them on, the delayer queues
+     * merged packets whole and keeps up with 1 Gbit/s; tbf still counts every segment.
+     *
+     * @param on whether they are on
+     */
+    void offloads(boolean on) {
+        for (Site s : sites) {
+            offloads(s.router(), s.client(), on);
+        }
+    }
+
+    private void offloads(String router, String client, boolean on) {
+        String state = on ? "on" : "off";
+        for (String ns : List.of(router, client)) {
+            for (String dev : ns.equals(router) ? List.of("wan", "lan") : List.of("eth0")) {
+                run(ns, "ethtool", "-K", dev, "tso", state, "gso", state, "gro", state);
+            }
         }
     }
 
