@@ -446,8 +446,10 @@ final class WebRtcPeer implements PeerConnectionObserver {
     }
 
     private void signalingClosed() {
-        // Once both descriptions are in, ICE can finish without it (the peer closes it when it is up).
-        if (!established.isDone() && !closing && !remoteDescriptionSet) {
+        // Once the peer's description is in, ICE can finish without it (the peer closes it when it is up). The
+        // listener can be up, and close it, while the dialer still applies the answer: libwebrtc reports the
+        // answer applied on its own thread, so that report can reach the loop after the close.
+        if (!established.isDone() && !closing && signedFingerprint == null) {
             fail(new TransportException.ConnectionFailed("the WebRTC signaling path to "
                     + (remote == null ? remoteAddress : remote) + " closed before the connection was up ("
                     + progress() + ")", null));
