@@ -71,6 +71,11 @@ public final class BoundCertificates {
     private static final String ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2";
     private static final String COMMON_NAME = "2.5.4.3";
     private static final SecureRandom RANDOM = new SecureRandom();
+    /**
+     * A node keeps its certificate for as long as it runs, so a peer that connects
+     * again shows the same binding: it is verified once, not on every handshake.
+     */
+    private static final VerifiedSignatures VERIFIED = new VerifiedSignatures(1024);
 
     private BoundCertificates() {
     }
@@ -233,7 +238,7 @@ public final class BoundCertificates {
         }
         PeerId peerId = PeerId.of(publicKey);
         byte[] spki = subjectPublicKeyInfo(cert);
-        if (!Ed25519.verify(peerId, Der.concat(SIGNATURE_PREFIX, spki), signature)) {
+        if (!VERIFIED.verify(peerId, Der.concat(SIGNATURE_PREFIX, spki), signature)) {
             throw new CertificateException("the peer's certificate names PeerId " + peerId
                     + " but that key's signature over the certificate's public key does not verify: "
                     + "the certificate key is not bound to that PeerId");
