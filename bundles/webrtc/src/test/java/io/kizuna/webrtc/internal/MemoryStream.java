@@ -26,6 +26,7 @@ final class MemoryStream implements Connection {
     private CompletableFuture<Integer> pendingRead;
     private ByteBuffer pendingDst;
     private boolean ended;
+    private volatile RuntimeException closeFailure;
 
     private MemoryStream(PeerId remote, ConnectionInfo.Direction direction, Endpoint.Hop via) {
         InetSocketAddress relay = new InetSocketAddress("127.0.0.1", 7400);
@@ -117,8 +118,22 @@ final class MemoryStream implements Connection {
         return CompletableFuture.completedFuture(null);
     }
 
+    /**
+     * From now on {@link #close()} throws, as the relay transport's streams did once
+     * it had stopped (its executor rejected the task).
+     *
+     * @param e what close throws
+     */
+    void failClose(RuntimeException e) {
+        closeFailure = e;
+    }
+
     @Override
     public CompletionStage<Void> close() {
+        RuntimeException e = closeFailure;
+        if (e != null) {
+            throw e;
+        }
         if (closed.complete(null)) {
             deliver(null, true);
             other.close();
