@@ -1,7 +1,6 @@
 package io.kizuna.core.internal;
 
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -83,14 +82,13 @@ final class MuxTransport implements Transport {
     }
 
     /** A memory connection that opens more streams on the same "connection". */
-    static final class MuxConnection implements MultiplexedConnection {
-        private final Connection first;
+    static final class MuxConnection extends ForwardingConnection implements MultiplexedConnection {
         private final MuxTransport transport;
         private volatile Consumer<Connection> onStream;
         int opened;
 
         MuxConnection(Connection first, MuxTransport transport) {
-            this.first = first;
+            super(first);
             this.transport = transport;
         }
 
@@ -120,46 +118,6 @@ final class MuxTransport implements Transport {
         @Override
         public void onStream(Consumer<Connection> acceptor) {
             this.onStream = acceptor;
-        }
-
-        @Override
-        public CompletionStage<Integer> read(ByteBuffer dst) {
-            return first.read(dst);
-        }
-
-        @Override
-        public CompletionStage<Void> write(ByteBuffer src) {
-            return first.write(src);
-        }
-
-        @Override
-        public CompletionStage<Void> flush() {
-            return first.flush();
-        }
-
-        @Override
-        public CompletionStage<Void> shutdownOutput() {
-            return first.shutdownOutput();
-        }
-
-        @Override
-        public CompletionStage<Void> close() {
-            return first.close();
-        }
-
-        @Override
-        public boolean isConnected() {
-            return first.isConnected();
-        }
-
-        @Override
-        public ConnectionInfo info() {
-            return first.info();
-        }
-
-        @Override
-        public CompletionStage<Void> closeFuture() {
-            return first.closeFuture();
         }
     }
 }

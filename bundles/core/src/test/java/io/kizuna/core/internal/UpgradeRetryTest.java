@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -170,12 +169,11 @@ class UpgradeRetryTest {
         assertThat(a.sig.dials).hasSize(1);
     }
 
-    /** Memory connections that say they pass through a relay. */
-    private static final class Relayed implements Transport {
-        private final MemoryTransport inner;
-        private final Endpoint.Hop via = new Endpoint.Hop(TestIds.newPeerId(), "mem");
+    /** A test transport on a memory transport, whose name, priority and state it takes. */
+    private abstract static class OnMemory implements Transport {
+        final MemoryTransport inner;
 
-        Relayed(MemoryTransport inner) {
+        OnMemory(MemoryTransport inner) {
             this.inner = inner;
         }
 
@@ -203,6 +201,15 @@ class UpgradeRetryTest {
         public Optional<String> unavailableReason() {
             return inner.unavailableReason();
         }
+    }
+
+    /** Memory connections that say they pass through a relay. */
+    private static final class Relayed extends OnMemory {
+        private final Endpoint.Hop via = new Endpoint.Hop(TestIds.newPeerId(), "mem");
+
+        Relayed(MemoryTransport inner) {
+            super(inner);
+        }
 
         @Override
         public CompletionStage<Connection> connect(PeerAddress peer, Duration timeout) {
@@ -215,48 +222,13 @@ class UpgradeRetryTest {
         }
 
         private Connection relayed(Connection c) {
-            return new Connection() {
-                @Override
-                public CompletionStage<Integer> read(ByteBuffer dst) {
-                    return c.read(dst);
-                }
-
-                @Override
-                public CompletionStage<Void> write(ByteBuffer src) {
-                    return c.write(src);
-                }
-
-                @Override
-                public CompletionStage<Void> flush() {
-                    return c.flush();
-                }
-
-                @Override
-                public CompletionStage<Void> shutdownOutput() {
-                    return c.shutdownOutput();
-                }
-
-                @Override
-                public CompletionStage<Void> close() {
-                    return c.close();
-                }
-
-                @Override
-                public boolean isConnected() {
-                    return c.isConnected();
-                }
-
+            return new ForwardingConnection(c) {
                 @Override
                 public ConnectionInfo info() {
                     ConnectionInfo i = c.info();
                     return new ConnectionInfo(i.id(), i.peerId(), i.protocol(), i.direction(), i.localAddress(),
                             i.remoteAddress(), i.establishedAt(), i.bytesSent(), i.bytesReceived(), i.rtt(),
                             i.bandwidth(), Optional.of(via));
-                }
-
-                @Override
-                public CompletionStage<Void> closeFuture() {
-                    return c.closeFuture();
                 }
             };
         }
@@ -267,40 +239,14 @@ class UpgradeRetryTest {
      * endpoint, as WebRTC does: a dial pairs memory connections with the peer's
      * signaled transport, after failing as many times as {@link #failures} says.
      */
-    private final class SignaledTransport implements Transport {
-        final MemoryTransport inner;
+    private final class SignaledTransport extends OnMemory {
         final AtomicInteger failures = new AtomicInteger();
         /** nanoTime of each dial */
         final List<Long> dials = new CopyOnWriteArrayList<>();
         private volatile Consumer<Connection> acceptor;
 
         SignaledTransport(PeerId id) {
-            inner = new MemoryTransport(id, "sig", 90, 256 * 1024, 64, hub);
-        }
-
-        @Override
-        public String protocolName() {
-            return "sig";
-        }
-
-        @Override
-        public int priority() {
-            return 90;
-        }
-
-        @Override
-        public TransportCapabilities capabilities() {
-            return inner.capabilities();
-        }
-
-        @Override
-        public boolean isAvailable() {
-            return inner.isAvailable();
-        }
-
-        @Override
-        public Optional<String> unavailableReason() {
-            return inner.unavailableReason();
+            super(new MemoryTransport(id, "sig", 90, 256 * 1024, 64, hub));
         }
 
         @Override

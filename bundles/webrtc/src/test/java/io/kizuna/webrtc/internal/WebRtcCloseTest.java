@@ -2,7 +2,6 @@ package io.kizuna.webrtc.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.lang.reflect.Proxy;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
@@ -14,7 +13,6 @@ import java.util.concurrent.TimeUnit;
 import io.kizuna.identity.Identities;
 import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.Connection;
-import io.kizuna.transport.ConnectionManager;
 import io.kizuna.transport.PeerAddress;
 import io.kizuna.transport.PeerId;
 
@@ -53,19 +51,8 @@ class WebRtcCloseTest {
         CompletableFuture<Connection> in = new CompletableFuture<>();
         peer.acceptSignaled(in::complete);
         PeerId to = peerId.peerId();
-        dialer.manager((ConnectionManager) Proxy.newProxyInstance(getClass().getClassLoader(),
-                new Class<?>[] {ConnectionManager.class}, (proxy, method, args) -> switch (method.getName()) {
-                    case "connections" -> args != null && args[0].equals(to)
-                            ? List.of(MemoryStream.pair(dialerId.peerId(), to, relay)[0].info()) : List.of();
-                    case "openStream" -> {
-                        MemoryStream[] pair = MemoryStream.pair(dialerId.peerId(), to, relay);
-                        signalingStreams.addAll(List.of(pair));
-                        peer.handle(pair[1], StreamSignaling.PROTOCOL);
-                        yield CompletableFuture.completedFuture(pair[0]);
-                    }
-                    case "toString" -> "test manager";
-                    default -> throw new UnsupportedOperationException(method.getName());
-                }));
+        dialer.manager(MemoryStream.managerReaching(dialerId.peerId(), to, relay, peer,
+                pair -> signalingStreams.addAll(List.of(pair))));
         dialed = dialer.connect(PeerAddress.of(to), Duration.ofSeconds(10)).toCompletableFuture()
                 .get(20, TimeUnit.SECONDS);
         accepted = in.get(20, TimeUnit.SECONDS);
