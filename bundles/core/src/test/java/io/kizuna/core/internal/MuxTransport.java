@@ -3,7 +3,6 @@ package io.kizuna.core.internal;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,7 +14,6 @@ import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.Listener;
 import io.kizuna.transport.MultiplexedConnection;
 import io.kizuna.transport.PeerAddress;
-import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
 
@@ -24,39 +22,17 @@ import io.kizuna.transport.TransportException;
  * can open further streams to the same peer without dialing. Each connection
  * knows its far end through the dialer's local address, which the hub keeps unique.
  */
-final class MuxTransport implements Transport {
+final class MuxTransport extends OnMemory {
 
     private static final Map<InetSocketAddress, MuxConnection[]> PAIRS = new ConcurrentHashMap<>();
 
-    final MemoryTransport inner;
-
     MuxTransport(MemoryTransport inner) {
-        this.inner = inner;
-    }
-
-    @Override
-    public String protocolName() {
-        return inner.protocolName();
-    }
-
-    @Override
-    public int priority() {
-        return inner.priority();
+        super(inner);
     }
 
     @Override
     public TransportCapabilities capabilities() {
         return new TransportCapabilities(true, true, true, false, false, 0);
-    }
-
-    @Override
-    public boolean isAvailable() {
-        return inner.isAvailable();
-    }
-
-    @Override
-    public Optional<String> unavailableReason() {
-        return inner.unavailableReason();
     }
 
     @Override

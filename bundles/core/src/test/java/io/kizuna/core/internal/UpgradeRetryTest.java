@@ -169,40 +169,6 @@ class UpgradeRetryTest {
         assertThat(a.sig.dials).hasSize(1);
     }
 
-    /** A test transport on a memory transport, whose name, priority and state it takes. */
-    private abstract static class OnMemory implements Transport {
-        final MemoryTransport inner;
-
-        OnMemory(MemoryTransport inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public String protocolName() {
-            return inner.protocolName();
-        }
-
-        @Override
-        public int priority() {
-            return inner.priority();
-        }
-
-        @Override
-        public TransportCapabilities capabilities() {
-            return inner.capabilities();
-        }
-
-        @Override
-        public boolean isAvailable() {
-            return inner.isAvailable();
-        }
-
-        @Override
-        public Optional<String> unavailableReason() {
-            return inner.unavailableReason();
-        }
-    }
-
     /** Memory connections that say they pass through a relay. */
     private static final class Relayed extends OnMemory {
         private final Endpoint.Hop via = new Endpoint.Hop(TestIds.newPeerId(), "mem");
