@@ -158,6 +158,20 @@ class UpgradeRetryTest {
     }
 
     @Test
+    void stoppingTheManagerEndsTheRetries() throws Exception {
+        Peer a = new Peer(3, SLOW_RETRY);
+        Peer b = new Peer(3, SLOW_RETRY);
+        a.sig.failures.set(Integer.MAX_VALUE);
+
+        relayedDial(a, b);
+        await().atMost(Duration.ofSeconds(15)).until(() -> a.sig.dials.size() == 1);
+        a.manager.deactivate();
+
+        Thread.sleep(SLOW_RETRY.toMillis() + 700);
+        assertThat(a.sig.dials).as("no retry once the manager stopped").hasSize(1);
+    }
+
+    @Test
     void oneAttemptMeansNoRetry() throws Exception {
         Peer a = new Peer(1);
         Peer b = new Peer(1);
