@@ -1163,12 +1163,32 @@ public final class ConnectionManagerImpl implements ConnectionManager {
 
     /** After a relayed dial: set up a direct connection over a signaled transport in the background. */
     private void upgradeLater(ControlSession relayed) {
+        PeerId peer = relayed.peer();
+        Upgrade u;
+        synchronized (lock) {
+            Optional<TransportEntry> to = upgradeTarget(relayed);
+            if (to.isEmpty() || !upgrading.add(peer)) {
+                return;
+            }
+            u = new Upgrade(relayed, to.get());
+        }
+        relayed.connection().closeFuture().whenComplete((v, e) -> u.relayedClosed());
+        try {
+            timer.execute(u::attempt);
+        } catch (RejectedExecutionException stopped) {
+            synchronized (lock) {
+                upgrading.remove(peer);
+            }
+        }
+    }
+
+    /** @return the transport to upgrade the relayed session to now, if any (see {@link #upgradeChoice}) */
+    private Optional<TransportEntry> upgradeTarget(ControlSession relayed) {
         ControlMessage.Hello h = relayed.hello().getNow(null);
         if (h == null) {
-            return;
+            return Optional.empty();
         }
         PeerId peer = relayed.peer();
-        TransportEntry to;
         synchronized (lock) {
             Map<String, Integer> here = new HashMap<>();
             Map<String, TransportEntry> entries = new HashMap<>();
@@ -1179,76 +1199,184 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                 }
             }
             boolean direct = !sessionsWhere(x -> x.peer().equals(peer) && x.info().via().isEmpty()).isEmpty();
-            Optional<String> choice = upgradeChoice(settings.upgradeRelayed(), relayed.info().via().isPresent(),
-                    relayed.direction() == ConnectionInfo.Direction.OUTBOUND, h.signaled(), here, direct);
-            if (choice.isEmpty() || !upgrading.add(peer)) {
-                return;
-            }
-            to = entries.get(choice.get());
-        }
-        try {
-            timer.execute(() -> upgrade(relayed, to));
-        } catch (RejectedExecutionException stopped) {
-            synchronized (lock) {
-                upgrading.remove(peer);
-            }
+            return upgradeChoice(settings.upgradeRelayed(), relayed.info().via().isPresent(),
+                    relayed.direction() == ConnectionInfo.Direction.OUTBOUND, h.signaled(), here, direct)
+                    .map(entries::get);
         }
     }
 
     /**
-     * Dials the peer over a signaled transport (its signaling rides on the relayed
-     * connection) and pools the result beside the relayed session, which stays for
-     * its open streams. New streams then pick the new session: it has the higher
-     * priority, and it serves addresses that name the relayed transport too.
+     * The background upgrade of one relayed session: up to {@code upgradeAttempts}
+     * dials over a signaled transport, the waits between them doubling from
+     * {@code upgradeRetryDelay}. It stops early when the relayed session closes,
+     * when a direct session to the peer is pooled meanwhile, when no signaled
+     * transport is left, and when the manager stops (its timer then drops the
+     * waiting retry). The peer stays in {@link #upgrading} until it ends, so one
+     * upgrade per peer runs at a time.
      */
-    private void upgrade(ControlSession relayed, TransportEntry to) {
-        PeerId peer = relayed.peer();
-        String what = "upgrading the relayed connection to " + peer.shortForm() + " to " + to.protocol;
-        PoolSlot slot;
-        try {
-            slot = reserve(peer, what);
-        } catch (TransportException e) {
-            upgradeFailed(peer, what, e);
-            return;
+    private final class Upgrade {
+        private final ControlSession relayed;
+        private final PeerId peer;
+        private TransportEntry to;
+        // under lock
+        private int attempts;
+        private ScheduledFuture<?> retry;
+        private boolean ended;
+
+        Upgrade(ControlSession relayed, TransportEntry to) {
+            this.relayed = relayed;
+            this.peer = relayed.peer();
+            this.to = to;
         }
-        LOG.log(System.Logger.Level.INFO, what + " in the background");
-        Duration timeout = settings.connectTimeout();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        CompletableFuture<Connection> conn;
-        try {
-            conn = to.transport.connect(PeerAddress.of(peer), timeout).toCompletableFuture();
-        } catch (RuntimeException e) {
-            conn = CompletableFuture.failedFuture(e);
+
+        private String what() {
+            return "upgrading the relayed connection to " + peer.shortForm() + " to " + to.protocol;
         }
-        conn.thenCompose(c -> openControl(c, to, peer, deadline)).whenComplete((s, err) -> {
-            if (err != null) {
-                release(slot);
-                history.failure(peer, to.protocol);
-                metrics.failed(peer, to.protocol);
-                upgradeFailed(peer, what, Async.unwrap(err));
-                return;
-            }
-            if (!promote(slot, s)) {
-                s.close("the " + to.protocol + " transport is leaving this node");
-                upgradeFailed(peer, what, new TransportException.ConnectionFailed("the transport left", null));
-                return;
-            }
-            s.upgradeOf(relayed.protocol());
-            history.success(peer, to.protocol);
+
+        private String counted(int n) {
+            return settings.upgradeAttempts() == 1 ? "" : " (attempt " + n + " of " + settings.upgradeAttempts()
+                    + ")";
+        }
+
+        /**
+         * Dials the peer once over the signaled transport (its signaling rides on the
+         * relayed connection), unless there is no reason to any more, and pools the
+         * result beside the relayed session, which stays for its open streams. New
+         * streams then pick the new session: it has the higher priority, and it
+         * serves addresses that name the relayed transport too.
+         */
+        void attempt() {
+            int n;
             synchronized (lock) {
+                retry = null;
+                if (ended) {
+                    return;
+                }
+                String stop = stopReason();
+                if (stop != null) {
+                    end();
+                    if (attempts > 0) {
+                        LOG.log(System.Logger.Level.INFO, what() + ": no further attempt, " + stop);
+                    }
+                    return;
+                }
+                n = ++attempts;
+            }
+            String what = what();
+            PoolSlot slot;
+            try {
+                slot = reserve(peer, what);
+            } catch (TransportException e) {
+                failed(n, e);
+                return;
+            }
+            LOG.log(System.Logger.Level.INFO, what + " in the background" + counted(n));
+            Duration timeout = settings.connectTimeout();
+            long deadline = System.nanoTime() + timeout.toNanos();
+            TransportEntry over = to;
+            CompletableFuture<Connection> conn;
+            try {
+                conn = over.transport.connect(PeerAddress.of(peer), timeout).toCompletableFuture();
+            } catch (RuntimeException e) {
+                conn = CompletableFuture.failedFuture(e);
+            }
+            conn.thenCompose(c -> openControl(c, over, peer, deadline)).whenComplete((s, err) -> {
+                if (err != null) {
+                    release(slot);
+                    history.failure(peer, over.protocol);
+                    metrics.failed(peer, over.protocol);
+                    failed(n, Async.unwrap(err));
+                    return;
+                }
+                if (!promote(slot, s)) {
+                    s.close("the " + over.protocol + " transport is leaving this node");
+                    failed(n, new TransportException.ConnectionFailed("the " + over.protocol
+                            + " transport left", null));
+                    return;
+                }
+                s.upgradeOf(relayed.protocol());
+                history.success(peer, over.protocol);
+                synchronized (lock) {
+                    end();
+                }
+                LOG.log(System.Logger.Level.INFO, "upgraded: connected " + s.describe() + "; new streams to "
+                        + peer.shortForm() + " use it, the relayed connection stays for its open streams");
+            });
+        }
+
+        /** Logs the failed attempt once: with the next attempt's time, or as the end of the upgrade. */
+        private void failed(int n, Throwable e) {
+            TransportException te = TransportException.unwrap(e);
+            String what = what();
+            int limit = settings.upgradeAttempts();
+            Duration wait = settings.upgradeBackoff(n);
+            String next;
+            synchronized (lock) {
+                if (n >= limit) {
+                    next = (limit == 1 ? "" : "giving up after " + limit + " attempts, ")
+                            + "the relayed connection stays in use";
+                } else if (te instanceof TransportException.PeerAuthenticationFailed) {
+                    next = "giving up (the peer's identity did not check out), the relayed connection stays in use";
+                } else {
+                    String stop = stopReason();
+                    next = stop == null ? null : "no further attempt: " + stop;
+                }
+                if (next == null) {
+                    try {
+                        retry = timer.schedule(this::attempt, wait.toNanos(), TimeUnit.NANOSECONDS);
+                        next = "next attempt in " + wait.toMillis() + " ms";
+                    } catch (RejectedExecutionException stopped) {
+                        next = "no further attempt: the connection manager is stopping";
+                    }
+                }
+                if (retry == null) {
+                    end();
+                }
+            }
+            LOG.log(System.Logger.Level.INFO, what + " failed" + counted(n) + ": " + te.getMessage() + "; " + next);
+        }
+
+        /** The relayed session closed: a waiting retry is dropped at once. */
+        void relayedClosed() {
+            boolean dropped;
+            synchronized (lock) {
+                dropped = retry != null && retry.cancel(false);
+                if (dropped) {
+                    retry = null;
+                    end();
+                }
+            }
+            if (dropped) {
+                LOG.log(System.Logger.Level.INFO, what() + ": no further attempt, the relayed connection closed");
+            }
+        }
+
+        /** @return why not to try (again), or null to try; under lock. Takes the best signaled transport now. */
+        private String stopReason() {
+            if (!active) {
+                return "the connection manager is stopping";
+            }
+            if (!relayed.usable()) {
+                return "the relayed connection closed";
+            }
+            if (!sessionsWhere(x -> x.peer().equals(peer) && x.info().via().isEmpty()).isEmpty()) {
+                return "a direct connection to " + peer.shortForm() + " is pooled now";
+            }
+            Optional<TransportEntry> t = upgradeTarget(relayed);
+            if (t.isEmpty()) {
+                return "no transport is left to upgrade to";
+            }
+            to = t.get();
+            return null;
+        }
+
+        /** Under lock. */
+        private void end() {
+            if (!ended) {
+                ended = true;
                 upgrading.remove(peer);
             }
-            LOG.log(System.Logger.Level.INFO, "upgraded: connected " + s.describe() + "; new streams to "
-                    + peer.shortForm() + " use it, the relayed connection stays for its open streams");
-        });
-    }
-
-    private void upgradeFailed(PeerId peer, String what, Throwable e) {
-        synchronized (lock) {
-            upgrading.remove(peer);
         }
-        LOG.log(System.Logger.Level.INFO, what + " failed, the relayed connection stays in use: "
-                + TransportException.unwrap(e).getMessage());
     }
 
     private static Duration left(long deadlineNanos) {

@@ -71,4 +71,14 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
                     + "signaled over that connection (WebRTC), set one up in the background; new streams go to "
                     + "it once it is open, the relayed connection stays as it was")
     boolean upgradeRelayed() default ManagerSettings.DEFAULT_UPGRADE_RELAYED;
+
+    @AttributeDefinition(name = "Upgrade attempts",
+            description = "Attempts at that upgrade, the first included (1 to 10; 1 never retries); a retry stops "
+                    + "when the relayed connection closes or a direct connection to the peer is pooled")
+    int upgradeAttempts() default ManagerSettings.DEFAULT_UPGRADE_ATTEMPTS;
+
+    @AttributeDefinition(name = "Upgrade retry delay (ms)",
+            description = "Wait after a failed upgrade attempt before the next one; it doubles after each "
+                    + "further failure (at most 600000)")
+    int upgradeRetryDelayMillis() default ManagerSettings.DEFAULT_UPGRADE_RETRY_DELAY_MILLIS;
 }

@@ -33,12 +33,15 @@ import io.kizuna.transport.Endpoint;
  * @param frameAllocator        gives the decoder its payload buffers
  * @param upgradeRelayed        whether a relayed connection this node dialed is upgraded in the
  *                              background to a direct one signaled over it
+ * @param upgradeAttempts       attempts at that upgrade (1: no retry), the first included
+ * @param upgradeRetryDelay     the wait before the second attempt; each later wait doubles
  */
 record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration connectTimeout,
         Duration minConnectTimeout, int maxConnectionsPerPeer, int maxConnections, Duration idleTimeout,
         int maxFrameSize, Duration pingTimeout, Duration openTimeout, long maxPerfBytes, int maxStreams,
         int maxKnownPeers, Duration failureMemory, Duration closeTimeout, String jmxName,
-        IntFunction<ByteBuffer> frameAllocator, boolean upgradeRelayed) {
+        IntFunction<ByteBuffer> frameAllocator, boolean upgradeRelayed, int upgradeAttempts,
+        Duration upgradeRetryDelay) {
 
     static final String DEFAULT_LISTEN = "tcp://127.0.0.1:7400";
 
@@ -61,6 +64,12 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
     static final String DEFAULT_JMX_NAME = "io.kizuna:type=ConnectionManager";
     static final int MAX_LISTEN = 64;
     static final boolean DEFAULT_UPGRADE_RELAYED = true;
+    /** Three attempts: with the 10 s connect timeout and waits of 10 s and 20 s, about a minute in all. */
+    static final int DEFAULT_UPGRADE_ATTEMPTS = 3;
+    static final int DEFAULT_UPGRADE_RETRY_DELAY_MILLIS = 10_000;
+    /** Upper bounds, so a configuration cannot make the retries run on for hours. */
+    static final int MAX_UPGRADE_ATTEMPTS = 10;
+    static final Duration MAX_UPGRADE_RETRY_DELAY = Duration.ofMinutes(10);
 
     /** Checks every value. */
     ManagerSettings {
@@ -92,6 +101,24 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
         positive("closeTimeout", closeTimeout);
         Objects.requireNonNull(jmxName, "jmxName");
         Objects.requireNonNull(frameAllocator, "frameAllocator");
+        if (upgradeAttempts < 1 || upgradeAttempts > MAX_UPGRADE_ATTEMPTS) {
+            throw invalid("upgradeAttempts", "" + upgradeAttempts, "1 (no retry) to " + MAX_UPGRADE_ATTEMPTS);
+        }
+        positive("upgradeRetryDelayMillis", upgradeRetryDelay);
+        if (upgradeRetryDelay.compareTo(MAX_UPGRADE_RETRY_DELAY) > 0) {
+            throw invalid("upgradeRetryDelayMillis", upgradeRetryDelay.toMillis() + " ms", "at most "
+                    + MAX_UPGRADE_RETRY_DELAY.toMillis() + " ms");
+        }
+    }
+
+    /**
+     * @param failed the attempts at an upgrade that failed so far (at least 1)
+     * @return the wait before the next attempt: {@code upgradeRetryDelay}, doubled for each earlier retry,
+     *         at most {@link #MAX_UPGRADE_RETRY_DELAY}
+     */
+    Duration upgradeBackoff(int failed) {
+        Duration d = upgradeRetryDelay.multipliedBy(1L << Math.min(Math.max(failed, 1) - 1, MAX_UPGRADE_ATTEMPTS));
+        return d.compareTo(MAX_UPGRADE_RETRY_DELAY) > 0 ? MAX_UPGRADE_RETRY_DELAY : d;
     }
 
     private static void positive(String name, Duration d) {
@@ -147,6 +174,8 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
                 .maxStreams(c.maxStreams())
                 .maxKnownPeers(c.maxKnownPeers())
                 .upgradeRelayed(c.upgradeRelayed())
+                .upgradeAttempts(c.upgradeAttempts())
+                .upgradeRetryDelay(Duration.ofMillis(c.upgradeRetryDelayMillis()))
                 .build();
     }
 
@@ -193,6 +222,8 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
         private String jmxName = DEFAULT_JMX_NAME;
         private IntFunction<ByteBuffer> frameAllocator = ByteBuffer::allocate;
         private boolean upgradeRelayed = DEFAULT_UPGRADE_RELAYED;
+        private int upgradeAttempts = DEFAULT_UPGRADE_ATTEMPTS;
+        private Duration upgradeRetryDelay = Duration.ofMillis(DEFAULT_UPGRADE_RETRY_DELAY_MILLIS);
 
         Builder listen(List<Endpoint> v) {
             listen = v;
@@ -289,11 +320,21 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
             return this;
         }
 
+        Builder upgradeAttempts(int v) {
+            upgradeAttempts = v;
+            return this;
+        }
+
+        Builder upgradeRetryDelay(Duration v) {
+            upgradeRetryDelay = v;
+            return this;
+        }
+
         ManagerSettings build() {
             return new ManagerSettings(listen, staggerDelay, connectTimeout, minConnectTimeout,
                     maxConnectionsPerPeer, maxConnections, idleTimeout, maxFrameSize, pingTimeout, openTimeout,
                     maxPerfBytes, maxStreams, maxKnownPeers, failureMemory, closeTimeout, jmxName, frameAllocator,
-                    upgradeRelayed);
+                    upgradeRelayed, upgradeAttempts, upgradeRetryDelay);
         }
     }
 }

@@ -43,6 +43,9 @@ class ManagerSettingsTest {
         assertThat(s.maxFrameSize()).isEqualTo(64 * 1024);
         assertThat(s.maxPerfBytes()).isEqualTo(16L * 1024 * 1024 * 1024);
         assertThat(s.jmxName()).isEqualTo("io.kizuna:type=ConnectionManager");
+        assertThat(s.upgradeRelayed()).isTrue();
+        assertThat(s.upgradeAttempts()).isEqualTo(3);
+        assertThat(s.upgradeRetryDelay()).isEqualTo(Duration.ofSeconds(10));
         assertThat(ManagerConfig.class.isAnnotation()).isTrue();
         assertThat(Annotation.class.isAssignableFrom(ManagerConfig.class)).isTrue();
     }
@@ -72,5 +75,21 @@ class ManagerSettingsTest {
                 .hasMessageContaining("staggerDelayMillis");
         assertThat(ManagerSettings.from(config(Map.of("idleTimeoutSeconds", 0)), null).idleTimeout())
                 .as("0 never closes idle connections").isZero();
+    }
+
+    @Test
+    void upgradeRetriesAreBoundedAndTheirWaitsDouble() {
+        ManagerSettings s = ManagerSettings.from(config(Map.of()), null);
+        assertThat(s.upgradeBackoff(1)).isEqualTo(Duration.ofSeconds(10));
+        assertThat(s.upgradeBackoff(2)).isEqualTo(Duration.ofSeconds(20));
+        assertThat(s.upgradeBackoff(9)).as("capped").isEqualTo(Duration.ofMinutes(10));
+        assertThatThrownBy(() -> ManagerSettings.from(config(Map.of("upgradeAttempts", 0)), null))
+                .hasMessageContaining("upgradeAttempts is 0, expected 1 (no retry) to 10");
+        assertThatThrownBy(() -> ManagerSettings.from(config(Map.of("upgradeAttempts", 11)), null))
+                .hasMessageContaining("upgradeAttempts is 11");
+        assertThatThrownBy(() -> ManagerSettings.from(config(Map.of("upgradeRetryDelayMillis", 0)), null))
+                .hasMessageContaining("upgradeRetryDelayMillis");
+        assertThatThrownBy(() -> ManagerSettings.from(config(Map.of("upgradeRetryDelayMillis", 600_001)), null))
+                .hasMessageContaining("upgradeRetryDelayMillis is 600001 ms, expected at most 600000 ms");
     }
 }

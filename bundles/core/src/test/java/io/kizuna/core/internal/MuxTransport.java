@@ -1,10 +1,8 @@
 package io.kizuna.core.internal;
 
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -16,7 +14,6 @@ import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.Listener;
 import io.kizuna.transport.MultiplexedConnection;
 import io.kizuna.transport.PeerAddress;
-import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
 
@@ -25,39 +22,17 @@ import io.kizuna.transport.TransportException;
  * can open further streams to the same peer without dialing. Each connection
  * knows its far end through the dialer's local address, which the hub keeps unique.
  */
-final class MuxTransport implements Transport {
+final class MuxTransport extends OnMemory {
 
     private static final Map<InetSocketAddress, MuxConnection[]> PAIRS = new ConcurrentHashMap<>();
 
-    final MemoryTransport inner;
-
     MuxTransport(MemoryTransport inner) {
-        this.inner = inner;
-    }
-
-    @Override
-    public String protocolName() {
-        return inner.protocolName();
-    }
-
-    @Override
-    public int priority() {
-        return inner.priority();
+        super(inner);
     }
 
     @Override
     public TransportCapabilities capabilities() {
         return new TransportCapabilities(true, true, true, false, false, 0);
-    }
-
-    @Override
-    public boolean isAvailable() {
-        return inner.isAvailable();
-    }
-
-    @Override
-    public Optional<String> unavailableReason() {
-        return inner.unavailableReason();
     }
 
     @Override
@@ -83,14 +58,13 @@ final class MuxTransport implements Transport {
     }
 
     /** A memory connection that opens more streams on the same "connection". */
-    static final class MuxConnection implements MultiplexedConnection {
-        private final Connection first;
+    static final class MuxConnection extends ForwardingConnection implements MultiplexedConnection {
         private final MuxTransport transport;
         private volatile Consumer<Connection> onStream;
         int opened;
 
         MuxConnection(Connection first, MuxTransport transport) {
-            this.first = first;
+            super(first);
             this.transport = transport;
         }
 
@@ -120,46 +94,6 @@ final class MuxTransport implements Transport {
         @Override
         public void onStream(Consumer<Connection> acceptor) {
             this.onStream = acceptor;
-        }
-
-        @Override
-        public CompletionStage<Integer> read(ByteBuffer dst) {
-            return first.read(dst);
-        }
-
-        @Override
-        public CompletionStage<Void> write(ByteBuffer src) {
-            return first.write(src);
-        }
-
-        @Override
-        public CompletionStage<Void> flush() {
-            return first.flush();
-        }
-
-        @Override
-        public CompletionStage<Void> shutdownOutput() {
-            return first.shutdownOutput();
-        }
-
-        @Override
-        public CompletionStage<Void> close() {
-            return first.close();
-        }
-
-        @Override
-        public boolean isConnected() {
-            return first.isConnected();
-        }
-
-        @Override
-        public ConnectionInfo info() {
-            return first.info();
-        }
-
-        @Override
-        public CompletionStage<Void> closeFuture() {
-            return first.closeFuture();
         }
     }
 }

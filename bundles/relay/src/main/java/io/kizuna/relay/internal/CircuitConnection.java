@@ -478,21 +478,34 @@ final class CircuitConnection implements Connection {
         return f;
     }
 
+    /** Closes gracefully (TLS close_notify, then the hop); again, or once the transport stopped, it returns. */
     @Override
     public CompletionStage<Void> close() {
-        serial.execute(() -> {
-            if (closed.isDone()) {
-                return;
+        if (closed.isDone()) {
+            return closed.handle((v, e) -> null);
+        }
+        try {
+            serial.execute(() -> {
+                if (closed.isDone()) {
+                    return;
+                }
+                if (!outputShut && failure == null) {
+                    outputShut = true;
+                    tls.closeOutbound();
+                    flushOut();
+                }
+                inputEnded = true;
+                deliver();
+                finish();
+            });
+        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            // The relay transport stopped, and its executor with it: end the hop without the TLS goodbye.
+            try {
+                inner.close().whenComplete((v, e) -> closed.complete(null));
+            } catch (RuntimeException e) {
+                closed.complete(null);
             }
-            if (!outputShut && failure == null) {
-                outputShut = true;
-                tls.closeOutbound();
-                flushOut();
-            }
-            inputEnded = true;
-            deliver();
-            finish();
-        });
+        }
         return closed.handle((v, e) -> null);
     }
 

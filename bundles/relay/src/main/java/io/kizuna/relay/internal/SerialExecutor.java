@@ -23,7 +23,15 @@ final class SerialExecutor implements Executor {
             }
             running = true;
         }
-        pool.execute(this::drain);
+        try {
+            pool.execute(this::drain);
+        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            synchronized (tasks) { // the pool stopped: nothing queued here will run, so later tasks fail too
+                tasks.clear();
+                running = false;
+            }
+            throw stopped;
+        }
     }
 
     private void drain() {

@@ -112,4 +112,25 @@ class CircuitConnectionTest {
         // The impostor's side never completes a handshake, so it never reaches an application.
         assertThat(in).failsWithin(Duration.ofSeconds(10));
     }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void closingAfterTheTransportStoppedReturnsAndCompletes() throws Exception {
+        NodeIdentity dialer = Identities.generate();
+        NodeIdentity target = Identities.generate();
+        ExecutorService own = Executors.newFixedThreadPool(1);
+        CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, target.peerId(), hop,
+                own).toCompletableFuture();
+        CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, target, dialer.peerId(),
+                new InetSocketAddress("127.0.0.1", 1), hop, pool).toCompletableFuture();
+        CircuitConnection o = out.get(10, SECONDS);
+        in.get(10, SECONDS);
+
+        own.shutdownNow(); // as the relay transport's deactivate does with its pool
+        // A WebRTC peer closes its signaling stream once more at shutdown: that must neither throw nor hang.
+        o.close().toCompletableFuture().get(10, SECONDS);
+        assertThat(o.closeFuture()).isCompleted();
+        assertThat(o.isConnected()).isFalse();
+        o.close().toCompletableFuture().get(10, SECONDS);
+    }
 }

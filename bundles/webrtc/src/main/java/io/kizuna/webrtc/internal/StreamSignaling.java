@@ -119,10 +119,17 @@ final class StreamSignaling implements SignalingChannel {
         return closed;
     }
 
+    /** Closes the stream; this channel is closed afterwards even when the stream's transport has stopped. */
     @Override
     public void close() {
-        stream.close();
-        closed.complete(null);
+        try {
+            stream.close();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "WebRTC signaling stream to {0}: its close failed ({1}), the "
+                    + "transport below has stopped", stream.info().peerId().shortForm(), e.toString());
+        } finally {
+            closed.complete(null);
+        }
     }
 
     @Override

@@ -586,27 +586,46 @@ final class WebRtcPeer implements PeerConnectionObserver {
         close();
     }
 
-    /** Closes every stream and the peer connection. */
+    /**
+     * Closes every stream and the peer connection, and then reports it closed, whatever
+     * a step throws: the path the signaling went over may be gone (a relay transport
+     * that stopped first throws from its streams' close), and the peer may be gone too.
+     * libwebrtc's close does not wait for the peer.
+     */
     void close() {
-        if (loop.isShutdown()) {
-            closed.complete(null);
-            return;
+        try {
+            loop.execute(() -> {
+                if (closing) {
+                    return;
+                }
+                closing = true;
+                try {
+                    if (timeout != null) {
+                        timeout.cancel(false);
+                    }
+                    quietly("close the signaling path", signaling::close);
+                    for (DataChannelStream s : new ArrayList<>(streams)) {
+                        quietly("close " + s, () -> s.abort("the WebRTC connection closed"));
+                    }
+                    if (pc != null) {
+                        quietly("close the peer connection", pc::close);
+                    }
+                } finally {
+                    closed.complete(null);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            closed.complete(null); // the transport has stopped, and libwebrtc with it
         }
-        loop.execute(() -> {
-            if (closing) {
-                return;
-            }
-            closing = true;
-            if (timeout != null) {
-                timeout.cancel(false);
-            }
-            signaling.close();
-            new ArrayList<>(streams).forEach(s -> s.abort("the WebRTC connection closed"));
-            if (pc != null) {
-                pc.close();
-            }
-            closed.complete(null);
-        });
+    }
+
+    private void quietly(String what, Runnable step) {
+        try {
+            step.run();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "WebRTC connection with {0}: could not {1}: {2}", remote, what,
+                    e.toString());
+        }
     }
 
     // ------------------------------------------------------------------ streams

@@ -136,9 +136,12 @@ public final class WebRtcTransport implements Transport, StreamHandler {
         });
     }
 
-    /** Closes every peer connection and listener, then releases libwebrtc. */
+    /** Closes every peer connection and listener, then releases libwebrtc; once. */
     @Deactivate
-    void deactivate() {
+    synchronized void deactivate() {
+        if (!active) {
+            return;
+        }
         active = false;
         signaledAcceptors.clear();
         listeners.forEach(WebRtcListener::close);

@@ -26,6 +26,7 @@ final class MemoryStream implements Connection {
     private CompletableFuture<Integer> pendingRead;
     private ByteBuffer pendingDst;
     private boolean ended;
+    private volatile RuntimeException closeFailure;
 
     private MemoryStream(PeerId remote, ConnectionInfo.Direction direction, Endpoint.Hop via) {
         InetSocketAddress relay = new InetSocketAddress("127.0.0.1", 7400);
@@ -46,6 +47,35 @@ final class MemoryStream implements Connection {
         d.other = a;
         a.other = d;
         return new MemoryStream[] {d, a};
+    }
+
+    /**
+     * A connection manager that knows one relayed connection, to {@code connected},
+     * and whose signaling streams on it reach {@code peer}'s handler.
+     *
+     * @param dialer    the node the manager belongs to
+     * @param connected the peer it is connected to
+     * @param relay     the relay the connection passes through
+     * @param peer      the transport that answers the signaling
+     * @param opened    is given each stream pair opened (dialer's end, then the peer's)
+     * @return the manager
+     */
+    static io.kizuna.transport.ConnectionManager managerReaching(PeerId dialer, PeerId connected, PeerId relay,
+            WebRtcTransport peer, java.util.function.Consumer<MemoryStream[]> opened) {
+        return (io.kizuna.transport.ConnectionManager) java.lang.reflect.Proxy.newProxyInstance(
+                MemoryStream.class.getClassLoader(), new Class<?>[] {io.kizuna.transport.ConnectionManager.class},
+                (proxy, method, args) -> switch (method.getName()) {
+                    case "connections" -> args != null && args[0].equals(connected)
+                            ? java.util.List.of(pair(dialer, connected, relay)[0].info()) : java.util.List.of();
+                    case "openStream" -> {
+                        MemoryStream[] p = pair(dialer, connected, relay);
+                        opened.accept(p);
+                        peer.handle(p[1], StreamSignaling.PROTOCOL);
+                        yield CompletableFuture.completedFuture(p[0]);
+                    }
+                    case "toString" -> "test manager";
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
     }
 
     @Override
@@ -117,8 +147,22 @@ final class MemoryStream implements Connection {
         return CompletableFuture.completedFuture(null);
     }
 
+    /**
+     * From now on {@link #close()} throws, as the relay transport's streams did once
+     * it had stopped (its executor rejected the task).
+     *
+     * @param e what close throws
+     */
+    void failClose(RuntimeException e) {
+        closeFailure = e;
+    }
+
     @Override
     public CompletionStage<Void> close() {
+        RuntimeException e = closeFailure;
+        if (e != null) {
+            throw e;
+        }
         if (closed.complete(null)) {
             deliver(null, true);
             other.close();

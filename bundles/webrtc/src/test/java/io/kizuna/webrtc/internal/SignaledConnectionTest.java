@@ -3,10 +3,8 @@ package io.kizuna.webrtc.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.lang.reflect.Proxy;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -15,7 +13,6 @@ import java.util.concurrent.TimeUnit;
 import io.kizuna.identity.Identities;
 import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.Connection;
-import io.kizuna.transport.ConnectionManager;
 import io.kizuna.transport.PeerAddress;
 import io.kizuna.transport.PeerId;
 import io.kizuna.transport.TransportException;
@@ -50,18 +47,7 @@ class SignaledConnectionTest {
      * streams on it reach {@code peer}'s signaling handler.
      */
     private void managerReaching(PeerId connected) {
-        dialer.manager((ConnectionManager) Proxy.newProxyInstance(getClass().getClassLoader(),
-                new Class<?>[] {ConnectionManager.class}, (proxy, method, args) -> switch (method.getName()) {
-                    case "connections" -> args != null && args[0].equals(connected)
-                            ? List.of(MemoryStream.pair(dialerId.peerId(), connected, relay)[0].info()) : List.of();
-                    case "openStream" -> {
-                        MemoryStream[] pair = MemoryStream.pair(dialerId.peerId(), connected, relay);
-                        peer.handle(pair[1], StreamSignaling.PROTOCOL);
-                        yield CompletableFuture.completedFuture(pair[0]);
-                    }
-                    case "toString" -> "test manager";
-                    default -> throw new UnsupportedOperationException(method.getName());
-                }));
+        dialer.manager(MemoryStream.managerReaching(dialerId.peerId(), connected, relay, peer, pair -> { }));
     }
 
     @Test

@@ -1,0 +1,264 @@
+package io.kizuna.core.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+import io.kizuna.core.internal.memory.MemoryHub;
+import io.kizuna.core.internal.memory.MemoryTransport;
+import io.kizuna.core.internal.testing.TestIds;
+import io.kizuna.transport.Connection;
+import io.kizuna.transport.ConnectionInfo;
+import io.kizuna.transport.Endpoint;
+import io.kizuna.transport.Listener;
+import io.kizuna.transport.PeerAddress;
+import io.kizuna.transport.PeerId;
+import io.kizuna.transport.Transport;
+import io.kizuna.transport.TransportCapabilities;
+import io.kizuna.transport.TransportException;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The background upgrade of a relayed connection tries again after a failure,
+ * waiting longer each time, and stops at the limit, at a success, when the relayed
+ * connection closes and when a direct connection is pooled meanwhile. The relayed
+ * transport is memory connections that say they pass through a relay; the
+ * signaled one pairs memory connections directly and fails as often as told.
+ */
+@Timeout(60)
+class UpgradeRetryTest {
+
+    private static final Duration RETRY = Duration.ofMillis(200);
+    private static final Duration SLOW_RETRY = Duration.ofMillis(1500);
+
+    private final MemoryHub hub = new MemoryHub();
+    private final Map<PeerId, SignaledTransport> signaled = new ConcurrentHashMap<>();
+    private final List<Runnable> cleanup = new ArrayList<>();
+
+    /** One node: a relayed transport, a direct memory one and a signaled one, listening on the first two. */
+    private final class Peer {
+        final PeerId id = TestIds.newPeerId();
+        final ConnectionManagerImpl manager;
+        final MemoryTransport circuit = new MemoryTransport(id, "circuit", 10, 256 * 1024, 64, hub);
+        final MemoryTransport direct = new MemoryTransport(id, "mem", 50, 256 * 1024, 64, hub);
+        final SignaledTransport sig = new SignaledTransport(id);
+
+        Peer(int attempts) {
+            this(attempts, RETRY);
+        }
+
+        Peer(int attempts, Duration retry) {
+            manager = new ConnectionManagerImpl(Node.settings().listen("circuit://127.0.0.1:0", "mem://127.0.0.1:0")
+                    .upgradeAttempts(attempts).upgradeRetryDelay(retry).build(), id);
+            signaled.put(id, sig);
+            manager.bindTransport(new Relayed(circuit), Map.of(Transport.PROTOCOL, "circuit",
+                    Transport.PRIORITY, 10));
+            manager.bindTransport(direct, Map.of(Transport.PROTOCOL, "mem", Transport.PRIORITY, 50));
+            manager.bindTransport(sig, Map.of(Transport.PROTOCOL, "sig", Transport.PRIORITY, 90));
+            cleanup.add(() -> {
+                manager.deactivate();
+                circuit.shutdown();
+                direct.shutdown();
+                sig.inner.shutdown();
+            });
+        }
+
+        List<String> protocolsTo(Peer other) {
+            return manager.connections(other.id).stream().map(ConnectionInfo::protocol).sorted().toList();
+        }
+    }
+
+    @AfterEach
+    void stop() {
+        cleanup.forEach(Runnable::run);
+    }
+
+    private static void relayedDial(Peer from, Peer to) throws Exception {
+        ConnectionInfo i = ManagerTestSupport.get(from.manager.connectToPeer(to.manager.localAddress()
+                .only("circuit")));
+        assertThat(i.via()).as("the test's circuit transport is relayed").isPresent();
+    }
+
+    @Test
+    void failedAttemptsAreRetriedWithGrowingWaitsUpToTheLimit() throws Exception {
+        Peer a = new Peer(3);
+        Peer b = new Peer(3);
+        a.sig.failures.set(Integer.MAX_VALUE);
+
+        relayedDial(a, b);
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> a.sig.dials.size() == 3);
+        List<Long> t = a.sig.dials;
+        assertThat(t.get(1) - t.get(0)).as("the first wait").isGreaterThanOrEqualTo(RETRY.toNanos());
+        assertThat(t.get(2) - t.get(1)).as("the second wait, doubled").isGreaterThanOrEqualTo(2 * RETRY.toNanos());
+        // The next wait would be 800 ms: none comes after the limit.
+        Thread.sleep(4 * RETRY.toMillis() + 700);
+        assertThat(a.sig.dials).hasSize(3);
+        assertThat(a.protocolsTo(b)).as("the relayed connection stays").containsExactly("circuit");
+    }
+
+    @Test
+    void aSuccessfulRetryEndsTheRetries() throws Exception {
+        Peer a = new Peer(3);
+        Peer b = new Peer(3);
+        a.sig.failures.set(1);
+
+        relayedDial(a, b);
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> a.protocolsTo(b).contains("sig"));
+        Thread.sleep(4 * RETRY.toMillis() + 700);
+        assertThat(a.sig.dials).hasSize(2);
+        assertThat(a.protocolsTo(b)).containsExactly("circuit", "sig");
+    }
+
+    @Test
+    void closingTheRelayedConnectionEndsTheRetries() throws Exception {
+        // A wait long enough to close the relayed connection before the retry is due, on a loaded machine too.
+        Peer a = new Peer(3, SLOW_RETRY);
+        Peer b = new Peer(3, SLOW_RETRY);
+        a.sig.failures.set(Integer.MAX_VALUE);
+
+        relayedDial(a, b);
+        await().atMost(Duration.ofSeconds(15)).until(() -> a.sig.dials.size() == 1);
+        a.circuit.openConnections().forEach(Connection::close);
+        await().atMost(Duration.ofSeconds(10)).until(() -> a.protocolsTo(b).isEmpty());
+
+        Thread.sleep(SLOW_RETRY.toMillis() + 700);
+        assertThat(a.sig.dials).as("no retry after the relayed connection closed").hasSize(1);
+    }
+
+    @Test
+    void aDirectConnectionPooledMeanwhileEndsTheRetries() throws Exception {
+        Peer a = new Peer(3, SLOW_RETRY);
+        Peer b = new Peer(3, SLOW_RETRY);
+        a.sig.failures.set(Integer.MAX_VALUE);
+
+        relayedDial(a, b);
+        await().atMost(Duration.ofSeconds(15)).until(() -> a.sig.dials.size() == 1);
+        ManagerTestSupport.get(a.manager.connectToPeer(b.manager.localAddress().only("mem")));
+
+        Thread.sleep(SLOW_RETRY.toMillis() + 700);
+        assertThat(a.sig.dials).as("no retry once a direct connection is pooled").hasSize(1);
+        assertThat(a.protocolsTo(b)).containsExactly("circuit", "mem");
+    }
+
+    @Test
+    void stoppingTheManagerEndsTheRetries() throws Exception {
+        Peer a = new Peer(3, SLOW_RETRY);
+        Peer b = new Peer(3, SLOW_RETRY);
+        a.sig.failures.set(Integer.MAX_VALUE);
+
+        relayedDial(a, b);
+        await().atMost(Duration.ofSeconds(15)).until(() -> a.sig.dials.size() == 1);
+        a.manager.deactivate();
+
+        Thread.sleep(SLOW_RETRY.toMillis() + 700);
+        assertThat(a.sig.dials).as("no retry once the manager stopped").hasSize(1);
+    }
+
+    @Test
+    void oneAttemptMeansNoRetry() throws Exception {
+        Peer a = new Peer(1);
+        Peer b = new Peer(1);
+        a.sig.failures.set(Integer.MAX_VALUE);
+
+        relayedDial(a, b);
+        await().atMost(Duration.ofSeconds(15)).until(() -> a.sig.dials.size() == 1);
+        Thread.sleep(RETRY.toMillis() + 700);
+        assertThat(a.sig.dials).hasSize(1);
+    }
+
+    /** Memory connections that say they pass through a relay. */
+    private static final class Relayed extends OnMemory {
+        private final Endpoint.Hop via = new Endpoint.Hop(TestIds.newPeerId(), "mem");
+
+        Relayed(MemoryTransport inner) {
+            super(inner);
+        }
+
+        @Override
+        public CompletionStage<Connection> connect(PeerAddress peer, Duration timeout) {
+            return inner.connect(peer, timeout).thenApply(this::relayed);
+        }
+
+        @Override
+        public CompletionStage<Listener> listen(InetSocketAddress local, Consumer<Connection> acceptor) {
+            return inner.listen(local, c -> acceptor.accept(relayed(c)));
+        }
+
+        private Connection relayed(Connection c) {
+            return new ForwardingConnection(c) {
+                @Override
+                public ConnectionInfo info() {
+                    ConnectionInfo i = c.info();
+                    return new ConnectionInfo(i.id(), i.peerId(), i.protocol(), i.direction(), i.localAddress(),
+                            i.remoteAddress(), i.establishedAt(), i.bytesSent(), i.bytesReceived(), i.rtt(),
+                            i.bandwidth(), Optional.of(via));
+                }
+            };
+        }
+    }
+
+    /**
+     * A transport that accepts signaled connections and dials them without an
+     * endpoint, as WebRTC does: a dial pairs memory connections with the peer's
+     * signaled transport, after failing as many times as {@link #failures} says.
+     */
+    private final class SignaledTransport extends OnMemory {
+        final AtomicInteger failures = new AtomicInteger();
+        /** nanoTime of each dial */
+        final List<Long> dials = new CopyOnWriteArrayList<>();
+        private volatile Consumer<Connection> acceptor;
+
+        SignaledTransport(PeerId id) {
+            super(new MemoryTransport(id, "sig", 90, 256 * 1024, 64, hub));
+        }
+
+        @Override
+        public Optional<Runnable> acceptSignaled(Consumer<Connection> a) {
+            acceptor = a;
+            return Optional.of(() -> acceptor = null);
+        }
+
+        @Override
+        public CompletionStage<Connection> connect(PeerAddress peer, Duration timeout) {
+            dials.add(System.nanoTime());
+            if (failures.getAndDecrement() > 0) {
+                return CompletableFuture.failedFuture(new TransportException.ConnectionFailed(
+                        "ICE found no working candidate pair (test)", null));
+            }
+            SignaledTransport far = signaled.get(peer.peerId());
+            Consumer<Connection> a = far == null ? null : far.acceptor;
+            if (a == null) {
+                return CompletableFuture.failedFuture(new TransportException.AddressNotSupported("sig", peer));
+            }
+            try {
+                Connection[] p = inner.pairWith(far.inner);
+                a.accept(p[1]);
+                return CompletableFuture.completedFuture(p[0]);
+            } catch (TransportException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        }
+
+        @Override
+        public CompletionStage<Listener> listen(InetSocketAddress local, Consumer<Connection> a) {
+            return CompletableFuture.failedFuture(new TransportException.Io("sig listens nowhere", null));
+        }
+    }
+}
