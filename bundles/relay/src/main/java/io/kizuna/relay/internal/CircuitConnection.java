@@ -11,6 +11,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -498,7 +499,7 @@ final class CircuitConnection implements Connection {
                 deliver();
                 finish();
             });
-        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+        } catch (RejectedExecutionException stopped) {
             // The relay transport stopped, and its executor with it: end the hop without the TLS goodbye.
             try {
                 inner.close().whenComplete((v, e) -> closed.complete(null));

@@ -2,6 +2,7 @@ package io.kizuna.relay.internal;
 
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 
 /** Runs tasks one at a time, in order, on a shared executor (one per stream). */
 final class SerialExecutor implements Executor {
@@ -25,7 +26,7 @@ final class SerialExecutor implements Executor {
         }
         try {
             pool.execute(this::drain);
-        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+        } catch (RejectedExecutionException stopped) {
             synchronized (tasks) { // the pool stopped: nothing queued here will run, so later tasks fail too
                 tasks.clear();
                 running = false;

@@ -12,6 +12,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -173,7 +174,7 @@ final class WebRtcPeer implements PeerConnectionObserver {
                     f.complete(p);
                 });
             });
-        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+        } catch (RejectedExecutionException stopped) {
             f.complete(Optional.empty());
         }
         return f;
@@ -614,7 +615,7 @@ final class WebRtcPeer implements PeerConnectionObserver {
                     closed.complete(null);
                 }
             });
-        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+        } catch (RejectedExecutionException stopped) {
             closed.complete(null); // the transport has stopped, and libwebrtc with it
         }
     }
