@@ -30,6 +30,7 @@ import io.kizuna.transport.PeerAddress;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
+import io.kizuna.transport.support.Causes;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -157,7 +158,7 @@ public final class TcpTransport implements Transport {
                         .get(settings.closeTimeoutMillis() + 1000L, TimeUnit.MILLISECONDS);
             } catch (Exception e) {
                 LOG.log(System.Logger.Level.WARNING, "tcp transport: not every connection closed in time: {0}",
-                        TcpConnection.describe(e));
+                        Causes.describe(e));
             }
         }
         var terminated = group.shutdownGracefully(20, 2000, TimeUnit.MILLISECONDS);
@@ -244,7 +245,7 @@ public final class TcpTransport implements Transport {
                 result.complete(l);
             } else {
                 result.completeExceptionally(new TransportException.Io("cannot listen on " + where + ": "
-                        + TcpConnection.describe(f.cause()) + "; choose another address or port", f.cause()));
+                        + Causes.describe(f.cause()) + "; choose another address or port", f.cause()));
             }
         });
         return result;
@@ -421,7 +422,7 @@ public final class TcpTransport implements Transport {
         }
         String reason = cause instanceof ConnectException && cause.getMessage() != null
                 && cause.getMessage().toLowerCase(java.util.Locale.ROOT).contains("refused")
-                ? "connection refused" : TcpConnection.describe(cause);
+                ? "connection refused" : Causes.describe(cause);
         return new TransportException.ConnectionFailed("TCP connect to " + endpoint + " failed: " + reason
                 + "; check that the peer is running and listens there, and that no firewall blocks it", cause);
     }

@@ -30,6 +30,7 @@ import io.kizuna.transport.PeerAddress;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
+import io.kizuna.transport.support.Causes;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -188,7 +189,7 @@ public final class WebSocketTransport implements Transport {
                         .get(settings.closeTimeoutMillis() + 1000L, TimeUnit.MILLISECONDS);
             } catch (Exception e) {
                 LOG.log(System.Logger.Level.WARNING, "websocket transport: not every connection closed in time: {0}",
-                        WebSocketConnection.describe(e));
+                        Causes.describe(e));
             }
         }
         var terminated = group.shutdownGracefully(20, 2000, TimeUnit.MILLISECONDS);
@@ -296,7 +297,7 @@ public final class WebSocketTransport implements Transport {
                 result.complete(l);
             } else {
                 result.completeExceptionally(new TransportException.Io("cannot listen on " + where + ": "
-                        + WebSocketConnection.describe(f.cause()) + "; choose another address or port", f.cause()));
+                        + Causes.describe(f.cause()) + "; choose another address or port", f.cause()));
             }
         });
         return result;
@@ -462,7 +463,7 @@ public final class WebSocketTransport implements Transport {
         }
         String reason = cause instanceof ConnectException && cause.getMessage() != null
                 && cause.getMessage().toLowerCase(Locale.ROOT).contains("refused")
-                ? "connection refused" : WebSocketConnection.describe(cause);
+                ? "connection refused" : Causes.describe(cause);
         return new TransportException.ConnectionFailed("TCP connect to " + endpoint + " failed: " + reason
                 + "; check that the peer is running and listens there, and that no firewall or proxy blocks it",
                 cause);
