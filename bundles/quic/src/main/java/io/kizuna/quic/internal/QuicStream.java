@@ -1,6 +1,5 @@
 package io.kizuna.quic.internal;
 
-import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -8,8 +7,7 @@ import java.util.concurrent.CompletionStage;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.TransportException;
-import io.kizuna.transport.support.ChannelStream;
-import io.kizuna.transport.support.InboundBytes;
+import io.kizuna.transport.support.ByteBufStream;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
@@ -32,10 +30,7 @@ import io.netty.util.ReferenceCountUtil;
  * when the peer has not finished, so a writer on the other side learns of it
  * from a failed write.
  */
-final class QuicStream extends ChannelStream {
-
-    /** The largest slice of a write handed to quiche at once. */
-    private static final int WRITE_CHUNK = 64 * 1024;
+final class QuicStream extends ByteBufStream {
 
     /** Application error code of STOP_SENDING when this side closes before the peer finished. */
     static final int CLOSED_BY_APPLICATION = 0x100;
@@ -48,7 +43,6 @@ final class QuicStream extends ChannelStream {
     private volatile boolean closed;
 
     // Event-loop state.
-    private final InboundBytes inbound = new InboundBytes();
     private boolean peerReset;
     private boolean peerEndedLast;
     private int expectedPreamble = -1;
@@ -113,16 +107,6 @@ final class QuicStream extends ChannelStream {
         return closed;
     }
 
-    @Override
-    protected boolean hasData() {
-        return !inbound.isEmpty();
-    }
-
-    @Override
-    protected void deliver() {
-        delivered(inbound.moveTo(readDst));
-    }
-
     /** Asks quiche for more bytes while the read queue is below its bound. */
     @Override
     protected boolean wantsInput() {
@@ -130,21 +114,8 @@ final class QuicStream extends ChannelStream {
     }
 
     @Override
-    protected void discardInbound() {
-        inbound.release();
-    }
-
-    @Override
-    protected int chunkSize() {
-        return WRITE_CHUNK;
-    }
-
-    @Override
-    protected boolean writeChunk(ByteBuffer chunk) {
-        ByteBuf buf = ctx.alloc().directBuffer(chunk.remaining());
-        buf.writeBytes(chunk);
-        send(buf);
-        return true;
+    protected ByteBuf allocate(int bytes) {
+        return ctx.alloc().directBuffer(bytes);
     }
 
     @Override
@@ -236,14 +207,7 @@ final class QuicStream extends ChannelStream {
             }
             expectedPreamble = -1;
         }
-        if (!(msg instanceof ByteBuf buf) || appClosed || closed || !buf.isReadable()) {
-            ReferenceCountUtil.release(msg);
-            return;
-        }
-        inbound.add(buf);
-        if (readResult != null) {
-            deliver();
-        }
+        super.channelRead(ctx, msg);
     }
 
     /** The peer's FIN arrived: every byte it sent is in. */
@@ -251,11 +215,8 @@ final class QuicStream extends ChannelStream {
         if (inputEnded) {
             return;
         }
-        inputEnded = true;
         peerEndedLast = outputShutdown;
-        if (readResult != null && inbound.isEmpty()) {
-            completeRead(-1);
-        }
+        endInput();
         if (appClosed || outputShutdown && shutdownResult != null && shutdownResult.isDone()) {
             closeChannel(); // both directions ended in order
         }
@@ -282,11 +243,7 @@ final class QuicStream extends ChannelStream {
             failure = owner.lostReason(this);
         }
         settlePending();
-        if (appClosed || failure != null) {
-            inbound.release();
-        } else {
-            inbound.keepOnHeap();
-        }
+        keepOrReleaseInbound();
         completeCloseFuture();
         owner.streamClosed(this);
         ctx.fireChannelInactive();

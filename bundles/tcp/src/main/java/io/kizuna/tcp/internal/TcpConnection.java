@@ -4,7 +4,6 @@ import static io.kizuna.transport.support.Causes.describe;
 import static io.kizuna.transport.support.Causes.hasCause;
 
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.security.SecureRandom;
 import java.security.cert.CertificateException;
@@ -24,8 +23,7 @@ import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.ConnectionInfo.Direction;
 import io.kizuna.transport.PeerId;
 import io.kizuna.transport.TransportException;
-import io.kizuna.transport.support.ChannelStream;
-import io.kizuna.transport.support.InboundBytes;
+import io.kizuna.transport.support.ByteBufStream;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -36,7 +34,6 @@ import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
-import io.netty.util.ReferenceCountUtil;
 
 /**
  * One TLS-over-TCP connection: the last handler of its channel's pipeline, after
@@ -48,13 +45,10 @@ import io.netty.util.ReferenceCountUtil;
  * and the peer's authentication, and ends its direction with close_notify and
  * FIN. All mutable state is touched on the channel's event loop only.
  */
-final class TcpConnection extends ChannelStream {
+final class TcpConnection extends ByteBufStream {
 
     private static final System.Logger LOG = System.getLogger(TcpConnection.class.getName());
     private static final SecureRandom RANDOM = new SecureRandom();
-
-    /** The largest slice of a write handed to the TLS layer at once. */
-    private static final int WRITE_CHUNK = 64 * 1024;
 
     private enum State { HANDSHAKING, OPEN, CLOSED }
 
@@ -75,7 +69,6 @@ final class TcpConnection extends ChannelStream {
     private volatile InetSocketAddress remoteAddress;
 
     // Event-loop state.
-    private final InboundBytes inbound = new InboundBytes();
     private boolean outputShutdownDone;
 
     /**
@@ -143,16 +136,6 @@ final class TcpConnection extends ChannelStream {
         return state == State.CLOSED;
     }
 
-    @Override
-    protected boolean hasData() {
-        return !inbound.isEmpty();
-    }
-
-    @Override
-    protected void deliver() {
-        delivered(inbound.moveTo(readDst));
-    }
-
     /** Asks the channel for more bytes while the read queue is below its bound. */
     @Override
     protected boolean wantsInput() {
@@ -160,21 +143,8 @@ final class TcpConnection extends ChannelStream {
     }
 
     @Override
-    protected void discardInbound() {
-        inbound.release();
-    }
-
-    @Override
-    protected int chunkSize() {
-        return WRITE_CHUNK;
-    }
-
-    @Override
-    protected boolean writeChunk(ByteBuffer chunk) {
-        ByteBuf buf = ctx.alloc().heapBuffer(chunk.remaining());
-        buf.writeBytes(chunk);
-        send(buf);
-        return true;
+    protected ByteBuf allocate(int bytes) {
+        return ctx.alloc().heapBuffer(bytes);
     }
 
     @Override
@@ -318,27 +288,12 @@ final class TcpConnection extends ChannelStream {
                 + "; check that the peer is a kizuna node speaking TLS 1.3", c);
     }
 
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!(msg instanceof ByteBuf buf) || appClosed || state == State.CLOSED || !buf.isReadable()) {
-            ReferenceCountUtil.release(msg);
-            return;
-        }
-        inbound.add(buf);
-        if (readResult != null) {
-            deliver();
-        }
-    }
-
     /** The peer's close_notify (or, after it, its FIN) arrived: every byte it sent is in. */
     private void endOfInput() {
         if (inputEnded) {
             return;
         }
-        inputEnded = true;
-        if (readResult != null && inbound.isEmpty()) {
-            completeRead(-1);
-        }
+        endInput();
         if (outputShutdownDone) {
             closeChannel(); // both directions ended in order
         }
@@ -372,11 +327,7 @@ final class TcpConnection extends ChannelStream {
                     + " was lost without an orderly close", null);
         }
         settlePending();
-        if (appClosed || failure != null) {
-            inbound.release();
-        } else {
-            inbound.keepOnHeap();
-        }
+        keepOrReleaseInbound();
         if (wasOpen) {
             transport.closed(this);
         }

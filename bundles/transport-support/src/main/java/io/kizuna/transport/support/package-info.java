@@ -1,7 +1,9 @@
 /**
  * Code the stream transports share: the state machine of a connection that is
- * one Netty channel, its read queue, and the bookkeeping of a transport's
- * lifecycle, connections and dials.
+ * one Netty channel ({@link io.kizuna.transport.support.ChannelStream}), its read
+ * queue, the bookkeeping of a transport's lifecycle, connections and dials
+ * ({@link io.kizuna.transport.support.TransportLifecycle}), and the checks of
+ * its settings.
  *
  * <p>This package is not exported and belongs to no bundle of its own. Each
  * transport bundle (tcp, quic, websocket) copies it in privately with bnd's
