@@ -327,9 +327,8 @@ public final class QuicTransport implements Transport {
                 checkBuffers(ch, where);
                 QuicListener l = new QuicListener(ch);
                 listener.set(l);
-                lifecycle.listeners().add(l);
+                lifecycle.listening(l, ch);
                 lifecycle.register(ch);
-                ch.closeFuture().addListener(c -> lifecycle.listeners().remove(l));
                 result.complete(l);
             } else {
                 result.completeExceptionally(new TransportException.Io("cannot listen on " + where + ": "

@@ -2,6 +2,7 @@ package io.kizuna.transport.support;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -196,7 +197,7 @@ public final class TransportLifecycle<C extends Connection, L extends Listener> 
 
     /** @return the channels open now */
     public Set<Channel> channels() {
-        return channels;
+        return Collections.unmodifiableSet(channels);
     }
 
     /** @param c a connection now authenticated */
@@ -211,12 +212,23 @@ public final class TransportLifecycle<C extends Connection, L extends Listener> 
 
     /** @return the authenticated connections open now */
     public Set<C> connections() {
-        return connections;
+        return Collections.unmodifiableSet(connections);
     }
 
     /** @return the listeners open now */
     public Set<L> listeners() {
-        return listeners;
+        return Collections.unmodifiableSet(listeners);
+    }
+
+    /**
+     * Keeps a listener until its server channel closes, for stopping to close it.
+     *
+     * @param listener the listener
+     * @param channel  its channel
+     */
+    public void listening(L listener, Channel channel) {
+        listeners.add(listener);
+        channel.closeFuture().addListener(c -> listeners.remove(listener));
     }
 
     /**
@@ -233,8 +245,7 @@ public final class TransportLifecycle<C extends Connection, L extends Listener> 
         binding.addListener((ChannelFuture f) -> {
             if (f.isSuccess()) {
                 L l = listener.apply(f.channel());
-                listeners.add(l);
-                f.channel().closeFuture().addListener(c -> listeners.remove(l));
+                listening(l, f.channel());
                 result.complete(l);
             } else {
                 result.completeExceptionally(new TransportException.Io("cannot listen on " + where + ": "
