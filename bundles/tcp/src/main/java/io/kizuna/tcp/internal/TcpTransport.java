@@ -1,6 +1,5 @@
 package io.kizuna.tcp.internal;
 
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
@@ -22,9 +21,9 @@ import io.kizuna.transport.PeerAddress;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
-import io.kizuna.transport.support.Causes;
 import io.kizuna.transport.support.EndpointDial;
 import io.kizuna.transport.support.SocketListener;
+import io.kizuna.transport.support.TlsOverTcp;
 import io.kizuna.transport.support.TransportLifecycle;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
@@ -32,7 +31,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
@@ -250,22 +248,11 @@ public final class TcpTransport implements Transport {
             lifecycle.track(ch); // the slot was reserved for this channel; it is given back when the channel closes
             connecting.addListener((ChannelFuture f) -> {
                 if (!f.isSuccess()) {
-                    established.completeExceptionally(connectError(endpoint, connectTimeoutMillis, f.cause()));
+                    established.completeExceptionally(TlsOverTcp.connectError(endpoint, connectTimeoutMillis,
+                            f.cause(), "firewall"));
                 }
             });
         }
-    }
-
-    private TransportException connectError(Endpoint endpoint, int connectTimeoutMillis, Throwable cause) {
-        if (cause instanceof ConnectTimeoutException) {
-            return new TransportException.ConnectionTimeout("TCP connect to " + endpoint,
-                    Duration.ofMillis(connectTimeoutMillis));
-        }
-        String reason = cause instanceof ConnectException && cause.getMessage() != null
-                && cause.getMessage().toLowerCase(java.util.Locale.ROOT).contains("refused")
-                ? "connection refused" : Causes.describe(cause);
-        return new TransportException.ConnectionFailed("TCP connect to " + endpoint + " failed: " + reason
-                + "; check that the peer is running and listens there, and that no firewall blocks it", cause);
     }
 
     private SslContext clientContext(DialTrustManager trust) throws SSLException {
@@ -280,12 +267,7 @@ public final class TcpTransport implements Transport {
     }
 
     private SslHandler sslHandler(SslContext context, Channel ch) {
-        // No peer host: no session resumption, so every handshake proves the keys again.
-        SslHandler tls = context.newHandler(ch.alloc());
-        tls.setHandshakeTimeoutMillis(settings.handshakeTimeoutMillis());
-        tls.setCloseNotifyFlushTimeoutMillis(settings.closeTimeoutMillis());
-        tls.setCloseNotifyReadTimeoutMillis(0);
-        return tls;
+        return TlsOverTcp.handler(context, ch, settings.handshakeTimeoutMillis(), settings.closeTimeoutMillis());
     }
 
     private void channelOptions(Bootstrap b) {
