@@ -2,6 +2,7 @@ package io.kizuna.quic.internal;
 
 import java.util.Locale;
 
+import io.kizuna.transport.support.SettingsCheck;
 import io.netty.handler.codec.quic.QuicCongestionControlAlgorithm;
 
 /**
@@ -67,51 +68,38 @@ record QuicSettings(
     static final int DEFAULT_TOKEN_LIFETIME_SECONDS = 10;
     static final int DEFAULT_CLOSE_TIMEOUT_MILLIS = 2_000;
 
+    private static final SettingsCheck CHECK = new SettingsCheck("quic");
+
     /** Checks every value and resolves {@code ioThreads} 0 to min(2, processors). */
     QuicSettings {
-        positive("maxConnections", maxConnections);
-        positive("maxStreamsPerConnection", maxStreamsPerConnection);
-        positive("handshakeTimeoutMillis", handshakeTimeoutMillis);
-        positive("idleTimeoutMillis", idleTimeoutMillis);
+        CHECK.positive("maxConnections", maxConnections);
+        CHECK.positive("maxStreamsPerConnection", maxStreamsPerConnection);
+        CHECK.positive("handshakeTimeoutMillis", handshakeTimeoutMillis);
+        CHECK.positive("idleTimeoutMillis", idleTimeoutMillis);
         if (keepAliveMillis < 0 || keepAliveMillis >= idleTimeoutMillis) {
-            throw new IllegalArgumentException("quic configuration: keepAliveMillis=" + keepAliveMillis
+            throw CHECK.invalid("keepAliveMillis=" + keepAliveMillis
                     + " must be 0 (off) or more, and below idleTimeoutMillis=" + idleTimeoutMillis);
         }
-        positive("streamWindow", streamWindow);
-        positive("connectionWindow", connectionWindow);
-        positive("writeHighWaterMark", writeHighWaterMark);
-        positive("writeLowWaterMark", writeLowWaterMark);
-        positive("readQueueBytes", readQueueBytes);
-        positive("retryTokenLifetimeSeconds", retryTokenLifetimeSeconds);
-        positive("closeTimeoutMillis", closeTimeoutMillis);
+        CHECK.positive("streamWindow", streamWindow);
+        CHECK.positive("connectionWindow", connectionWindow);
+        CHECK.positive("writeHighWaterMark", writeHighWaterMark);
+        CHECK.positive("writeLowWaterMark", writeLowWaterMark);
+        CHECK.positive("readQueueBytes", readQueueBytes);
+        CHECK.positive("retryTokenLifetimeSeconds", retryTokenLifetimeSeconds);
+        CHECK.positive("closeTimeoutMillis", closeTimeoutMillis);
         if (congestionControl == null) {
-            throw new IllegalArgumentException("quic configuration: congestionControl must be set");
+            throw CHECK.invalid("congestionControl must be set");
         }
-        if (writeLowWaterMark > writeHighWaterMark) {
-            throw new IllegalArgumentException("quic configuration: writeLowWaterMark=" + writeLowWaterMark
-                    + " must not exceed writeHighWaterMark=" + writeHighWaterMark);
-        }
+        CHECK.waterMarks(writeLowWaterMark, writeHighWaterMark);
         if (connectionWindow < streamWindow) {
-            throw new IllegalArgumentException("quic configuration: connectionWindow=" + connectionWindow
+            throw CHECK.invalid("connectionWindow=" + connectionWindow
                     + " must be at least streamWindow=" + streamWindow);
         }
         if (udpReceiveBuffer < 0 || udpSendBuffer < 0) {
-            throw new IllegalArgumentException("quic configuration: udpReceiveBuffer=" + udpReceiveBuffer
+            throw CHECK.invalid("udpReceiveBuffer=" + udpReceiveBuffer
                     + " and udpSendBuffer=" + udpSendBuffer + " must be 0 (kernel default) or more");
         }
-        if (ioThreads < 0) {
-            throw new IllegalArgumentException("quic configuration: ioThreads=" + ioThreads
-                    + " must be 0 (automatic) or more");
-        }
-        if (ioThreads == 0) {
-            ioThreads = Math.min(2, Runtime.getRuntime().availableProcessors());
-        }
-    }
-
-    private static void positive(String name, int value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException("quic configuration: " + name + "=" + value + " must be positive");
-        }
+        ioThreads = CHECK.ioThreads(ioThreads);
     }
 
     /**
@@ -123,7 +111,7 @@ record QuicSettings(
         try {
             return QuicCongestionControlAlgorithm.valueOf(name.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException | NullPointerException e) {
-            throw new IllegalArgumentException("quic configuration: congestionControl=" + name
+            throw CHECK.invalid("congestionControl=" + name
                     + " is not one of CUBIC, RENO, BBR", e);
         }
     }

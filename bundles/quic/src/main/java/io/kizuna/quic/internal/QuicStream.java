@@ -1,24 +1,15 @@
 package io.kizuna.quic.internal;
 
-import java.nio.ByteBuffer;
 import java.time.Instant;
-import java.util.ArrayDeque;
-import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.TransportException;
+import io.kizuna.transport.support.ByteBufStream;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import io.netty.handler.codec.quic.QuicStreamResetException;
@@ -39,10 +30,7 @@ import io.netty.util.ReferenceCountUtil;
  * when the peer has not finished, so a writer on the other side learns of it
  * from a failed write.
  */
-final class QuicStream extends ChannelInboundHandlerAdapter implements Connection {
-
-    /** The largest slice of a write handed to quiche at once. */
-    private static final int WRITE_CHUNK = 64 * 1024;
+final class QuicStream extends ByteBufStream {
 
     /** Application error code of STOP_SENDING when this side closes before the peer finished. */
     static final int CLOSED_BY_APPLICATION = 0x100;
@@ -50,41 +38,17 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
     private final QuicConnection owner;
     private final QuicStreamChannel channel;
     private final QuicSettings settings;
-    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
-    private final CompletableFuture<Void> closedQuietly = closeFuture.exceptionally(e -> null);
-    private final AtomicBoolean reading = new AtomicBoolean();
-    private final AtomicBoolean writing = new AtomicBoolean();
-    private final AtomicLong bytesSent = new AtomicLong();
-    private final AtomicLong bytesReceived = new AtomicLong();
     private final Instant openedAt = Instant.now();
-    private final ChannelFutureListener writeListener = f -> {
-        if (!f.isSuccess()) {
-            writeFailed(f.cause());
-        }
-    };
 
     private volatile boolean closed;
 
     // Event-loop state.
-    private ChannelHandlerContext ctx;
-    private final ArrayDeque<ByteBuf> inbound = new ArrayDeque<>();
-    private long queuedBytes;
-    private boolean readRequested;
-    private boolean inputEnded;
     private boolean peerReset;
     private boolean peerEndedLast;
     private int expectedPreamble = -1;
-    private boolean outputShutdown;
-    private boolean appClosed;
-    private TransportException failure;
-    private ByteBuffer readDst;
-    private CompletableFuture<Integer> readResult;
-    private ByteBuffer writeSrc;
-    private CompletableFuture<Void> writeResult;
-    private ChannelFuture lastWrite;
-    private CompletableFuture<Void> shutdownResult;
 
     QuicStream(QuicConnection owner, QuicStreamChannel channel) {
+        super(channel, QuicTransport.PROTOCOL_NAME);
         this.owner = owner;
         this.channel = channel;
         this.settings = owner.settings();
@@ -105,59 +69,6 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
     // ------------------------------------------------------------------ Connection
 
     @Override
-    public CompletionStage<Integer> read(ByteBuffer dst) {
-        Objects.requireNonNull(dst, "dst");
-        if (!dst.hasRemaining() || dst.isReadOnly()) {
-            return CompletableFuture.failedFuture(new IllegalArgumentException(
-                    "read needs a writable buffer with space remaining (position " + dst.position() + ", limit "
-                            + dst.limit() + (dst.isReadOnly() ? ", read-only" : "") + ")"));
-        }
-        if (!reading.compareAndSet(false, true)) {
-            return CompletableFuture.failedFuture(new IllegalStateException("a read is already in progress on "
-                    + this + "; wait for its stage to complete before reading again"));
-        }
-        CompletableFuture<Integer> result = new CompletableFuture<>();
-        if (!onLoop(() -> startRead(dst, result))) {
-            reading.set(false);
-            result.completeExceptionally(stopped());
-        }
-        return result;
-    }
-
-    @Override
-    public CompletionStage<Void> write(ByteBuffer src) {
-        Objects.requireNonNull(src, "src");
-        if (!writing.compareAndSet(false, true)) {
-            return CompletableFuture.failedFuture(new IllegalStateException("a write is already in progress on "
-                    + this + "; wait for its stage to complete before writing again"));
-        }
-        CompletableFuture<Void> result = new CompletableFuture<>();
-        if (!onLoop(() -> startWrite(src, result))) {
-            writing.set(false);
-            result.completeExceptionally(stopped());
-        }
-        return result;
-    }
-
-    @Override
-    public CompletionStage<Void> flush() {
-        CompletableFuture<Void> result = new CompletableFuture<>();
-        if (!onLoop(() -> doFlush(result))) {
-            result.completeExceptionally(stopped());
-        }
-        return result;
-    }
-
-    @Override
-    public CompletionStage<Void> shutdownOutput() {
-        CompletableFuture<Void> result = new CompletableFuture<>();
-        if (!onLoop(() -> doShutdownOutput(result))) {
-            result.completeExceptionally(stopped());
-        }
-        return result;
-    }
-
-    @Override
     public CompletionStage<Void> close() {
         if (!onLoop(this::closeByApplication)) {
             closeFuture.complete(null);
@@ -176,11 +87,6 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
     }
 
     @Override
-    public CompletionStage<Void> closeFuture() {
-        return closeFuture.minimalCompletionStage();
-    }
-
-    @Override
     public String toString() {
         return "quic stream " + channel.streamId() + " of " + owner;
     }
@@ -189,192 +95,36 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
         return openedAt;
     }
 
-    // ------------------------------------------------------------------ operations, on the event loop
+    // ------------------------------------------------------------------ the stream's hooks, on the event loop
 
-    private void startRead(ByteBuffer dst, CompletableFuture<Integer> result) {
-        readDst = dst;
-        readResult = result;
-        if (appClosed) {
-            failRead(new TransportException.Io(this + " is closed; open a new one", null));
-        } else if (!inbound.isEmpty()) {
-            deliver();
-            requestInput();
-        } else if (inputEnded) {
-            completeRead(-1);
-        } else if (failure != null) {
-            failRead(failure);
-        } else if (closed) {
-            failRead(new TransportException.Io(this + " is closed", null));
-        } else {
-            requestInput();
-        }
+    @Override
+    protected String name() {
+        return toString();
     }
 
-    private void deliver() {
-        ByteBuffer dst = readDst;
-        int n = 0;
-        while (dst.hasRemaining() && !inbound.isEmpty()) {
-            ByteBuf head = inbound.peek();
-            int k = Math.min(dst.remaining(), head.readableBytes());
-            int limit = dst.limit();
-            dst.limit(dst.position() + k);
-            head.readBytes(dst);
-            dst.limit(limit);
-            n += k;
-            if (!head.isReadable()) {
-                inbound.poll().release();
-            }
-        }
-        queuedBytes -= n;
-        bytesReceived.addAndGet(n);
-        completeRead(n);
+    @Override
+    protected boolean isClosed() {
+        return closed;
     }
 
     /** Asks quiche for more bytes while the read queue is below its bound. */
-    private void requestInput() {
-        if (!readRequested && !inputEnded && !closed && queuedBytes < settings.readQueueBytes()
-                && channel.isActive()) {
-            readRequested = true;
-            ctx.read();
-        }
+    @Override
+    protected boolean wantsInput() {
+        return !inputEnded && !closed && inbound.bytes() < settings.readQueueBytes();
     }
 
-    private void completeRead(int n) {
-        CompletableFuture<Integer> r = readResult;
-        readResult = null;
-        readDst = null;
-        reading.set(false);
-        r.complete(n);
+    @Override
+    protected ByteBuf allocate(int bytes) {
+        return ctx.alloc().directBuffer(bytes);
     }
 
-    private void failRead(Throwable e) {
-        CompletableFuture<Integer> r = readResult;
-        readResult = null;
-        readDst = null;
-        reading.set(false);
-        r.completeExceptionally(e);
+    @Override
+    protected TransportException ioError(String doing, Throwable cause) {
+        return streamError(doing, cause);
     }
 
-    private void startWrite(ByteBuffer src, CompletableFuture<Void> result) {
-        writeSrc = src;
-        writeResult = result;
-        TransportException refused = writeRefusal();
-        if (refused != null) {
-            failWrite(refused);
-        } else {
-            writeMore();
-        }
-    }
-
-    private TransportException writeRefusal() {
-        if (failure != null) {
-            return failure;
-        }
-        if (appClosed || closed) {
-            return new TransportException.Io(this + " is closed; open a new one to write", null);
-        }
-        if (outputShutdown) {
-            return new TransportException.Io(this + " has shut down its output; nothing more can be written "
-                    + "on it", null);
-        }
-        return null;
-    }
-
-    private void writeMore() {
-        ByteBuffer src = writeSrc;
-        while (writeResult != null && src.hasRemaining()) { // a failed chunk fails the write: stop there
-            if (!channel.isWritable()) {
-                ctx.flush();
-                if (!channel.isWritable()) {
-                    return; // channelWritabilityChanged resumes
-                }
-            }
-            int n = Math.min(src.remaining(), WRITE_CHUNK);
-            ByteBuf buf = ctx.alloc().directBuffer(n);
-            int limit = src.limit();
-            src.limit(src.position() + n);
-            buf.writeBytes(src);
-            src.limit(limit);
-            lastWrite = ctx.write(buf);
-            lastWrite.addListener(writeListener);
-            bytesSent.addAndGet(n);
-        }
-        ctx.flush();
-        if (writeResult != null && channel.isWritable()) {
-            completeWrite();
-        }
-    }
-
-    private void writeFailed(Throwable cause) {
-        if (failure == null && !appClosed) {
-            failure = streamError("writing to", cause);
-        }
-        if (writeResult != null) {
-            failWrite(failure != null ? failure
-                    : new TransportException.Io(this + " closed before the write completed", cause));
-        }
-    }
-
-    private void completeWrite() {
-        CompletableFuture<Void> r = writeResult;
-        writeResult = null;
-        writeSrc = null;
-        writing.set(false);
-        r.complete(null);
-    }
-
-    private void failWrite(Throwable e) {
-        CompletableFuture<Void> r = writeResult;
-        writeResult = null;
-        writeSrc = null;
-        writing.set(false);
-        r.completeExceptionally(e);
-    }
-
-    private void doFlush(CompletableFuture<Void> result) {
-        TransportException refused = writeRefusal();
-        if (refused != null && !(outputShutdown && failure == null && !appClosed)) {
-            result.completeExceptionally(refused);
-            return;
-        }
-        ctx.flush();
-        ChannelFuture last = lastWrite;
-        if (last == null) {
-            result.complete(null);
-            return;
-        }
-        last.addListener(f -> {
-            if (f.isSuccess()) {
-                result.complete(null);
-            } else {
-                result.completeExceptionally(streamError("flushing to", f.cause()));
-            }
-        });
-    }
-
-    private void doShutdownOutput(CompletableFuture<Void> result) {
-        if (shutdownResult != null) {
-            shutdownResult.whenComplete((v, e) -> {
-                if (e == null) {
-                    result.complete(null);
-                } else {
-                    result.completeExceptionally(e);
-                }
-            });
-            return;
-        }
-        TransportException refused = writeRefusal();
-        if (refused != null) {
-            result.completeExceptionally(refused);
-            return;
-        }
-        if (writeResult != null) {
-            result.completeExceptionally(new IllegalStateException("a write is in progress on " + this
-                    + "; wait for it to complete before shutting down output"));
-            return;
-        }
-        outputShutdown = true;
-        shutdownResult = result;
+    @Override
+    protected void endOutput(CompletableFuture<Void> result) {
         channel.shutdownOutput().addListener(fin -> {
             if (fin.isSuccess()) {
                 result.complete(null);
@@ -388,17 +138,8 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
     }
 
     private void closeByApplication() {
-        if (appClosed) {
+        if (!closedByApplication()) {
             return;
-        }
-        appClosed = true;
-        releaseInbound();
-        if (readResult != null) {
-            failRead(new TransportException.Io(this + " was closed by this side while a read waited", null));
-        }
-        if (writeResult != null && writeSrc.hasRemaining()) {
-            failWrite(new TransportException.Io(this + " was closed by this side before the write was taken",
-                    null));
         }
         if (!channel.isActive()) {
             closeChannel();
@@ -426,30 +167,18 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
         }
     }
 
-    private void closeChannel() {
+    @Override
+    protected void closeChannel() {
         if (channel.isOpen()) {
             channel.close();
         }
-    }
-
-    private boolean onLoop(Runnable task) {
-        try {
-            channel.eventLoop().execute(task);
-            return true;
-        } catch (RejectedExecutionException e) {
-            return false;
-        }
-    }
-
-    private TransportException stopped() {
-        return new TransportException.Io("the quic transport has stopped, " + this + " with it", null);
     }
 
     // ------------------------------------------------------------------ channel events
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
+        super.handlerAdded(ctx);
         owner.streamOpened(this);
     }
 
@@ -478,30 +207,7 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
             }
             expectedPreamble = -1;
         }
-        if (!(msg instanceof ByteBuf buf) || appClosed || closed || !buf.isReadable()) {
-            ReferenceCountUtil.release(msg);
-            return;
-        }
-        inbound.add(buf);
-        queuedBytes += buf.readableBytes();
-        if (readResult != null) {
-            deliver();
-        }
-    }
-
-    @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
-        readRequested = false;
-        requestInput();
-        ctx.fireChannelReadComplete();
-    }
-
-    @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (writeResult != null && channel.isWritable()) {
-            writeMore();
-        }
-        ctx.fireChannelWritabilityChanged();
+        super.channelRead(ctx, msg);
     }
 
     /** The peer's FIN arrived: every byte it sent is in. */
@@ -509,27 +215,11 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
         if (inputEnded) {
             return;
         }
-        inputEnded = true;
         peerEndedLast = outputShutdown;
-        if (readResult != null && inbound.isEmpty()) {
-            completeRead(-1);
-        }
+        endInput();
         if (appClosed || outputShutdown && shutdownResult != null && shutdownResult.isDone()) {
             closeChannel(); // both directions ended in order
         }
-    }
-
-    private void fail(TransportException why) {
-        if (failure == null) {
-            failure = why;
-        }
-        if (readResult != null) {
-            failRead(failure);
-        }
-        if (writeResult != null) {
-            failWrite(failure);
-        }
-        closeChannel();
     }
 
     @Override
@@ -552,47 +242,11 @@ final class QuicStream extends ChannelInboundHandlerAdapter implements Connectio
         if (!orderly && failure == null) {
             failure = owner.lostReason(this);
         }
-        if (readResult != null) {
-            if (failure == null && inbound.isEmpty()) {
-                completeRead(-1);
-            } else if (failure != null) {
-                failRead(failure);
-            }
-        }
-        if (writeResult != null) {
-            failWrite(failure != null ? failure
-                    : new TransportException.Io(this + " closed before the write completed", null));
-        }
-        if (appClosed || failure != null) {
-            releaseInbound();
-        } else {
-            keepInboundOnHeap();
-        }
-        if (failure == null) {
-            closeFuture.complete(null);
-        } else {
-            closeFuture.completeExceptionally(failure);
-        }
+        settlePending();
+        keepOrReleaseInbound();
+        completeCloseFuture();
         owner.streamClosed(this);
         ctx.fireChannelInactive();
-    }
-
-    private void releaseInbound() {
-        ByteBuf b;
-        while ((b = inbound.poll()) != null) {
-            b.release();
-        }
-        queuedBytes = 0;
-    }
-
-    /** Bytes that arrived before an orderly end stay readable; pooled memory goes back to the pool. */
-    private void keepInboundOnHeap() {
-        int n = inbound.size();
-        for (int i = 0; i < n; i++) {
-            ByteBuf b = inbound.poll();
-            inbound.add(Unpooled.copiedBuffer(b));
-            b.release();
-        }
     }
 
     private TransportException streamError(String doing, Throwable cause) {

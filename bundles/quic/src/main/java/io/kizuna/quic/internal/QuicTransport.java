@@ -10,15 +10,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
@@ -34,6 +30,8 @@ import io.kizuna.transport.PeerId;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
+import io.kizuna.transport.support.EndpointDial;
+import io.kizuna.transport.support.TransportLifecycle;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -59,7 +57,6 @@ import io.netty.handler.codec.quic.QuicStreamChannel;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import org.osgi.service.component.annotations.Activate;
@@ -120,12 +117,9 @@ public final class QuicTransport implements Transport {
     private final QuicSslContext clientContext;
     private final DialTrustManager dialTrust;
     private final ChannelHandler streamInitializer;
-    private final AtomicBoolean active = new AtomicBoolean(true);
+    private final TransportLifecycle<QuicConnection, QuicListener> lifecycle;
     private final AtomicBoolean warnedBuffers = new AtomicBoolean();
     private final AtomicLong cappedBuffers = new AtomicLong();
-    private final AtomicInteger openConnections = new AtomicInteger();
-    private final AtomicLong refusedForLimit = new AtomicLong();
-    private final AtomicLong refusedHandshakes = new AtomicLong();
     private final AtomicLong handshakes = new AtomicLong();
     private final AtomicLong amplificationDrops = new AtomicLong();
     private final AtomicLong keepAlives = new AtomicLong();
@@ -133,9 +127,6 @@ public final class QuicTransport implements Transport {
     private final AtomicLong resetsSuppressed = new AtomicLong();
     private final AtomicLong resetsReceived = new AtomicLong();
     private final StatelessResets resets;
-    private final Set<QuicConnection> connections = ConcurrentHashMap.newKeySet();
-    private final Set<Channel> sockets = ConcurrentHashMap.newKeySet();
-    private final Set<QuicListener> listeners = ConcurrentHashMap.newKeySet();
     private final List<RetryTokens> retryTokens = new CopyOnWriteArrayList<>();
     /** Endpoint -> the PeerId that proved its key there last: 0-RTT goes only to the peer a ticket came from. */
     private final java.util.Map<String, PeerId> knownPeers = java.util.Collections.synchronizedMap(
@@ -164,6 +155,7 @@ public final class QuicTransport implements Transport {
     QuicTransport(NodeIdentity identity, QuicSettings settings) {
         this.identity = Objects.requireNonNull(identity, "identity");
         this.settings = Objects.requireNonNull(settings, "settings");
+        this.lifecycle = new TransportLifecycle<>(PROTOCOL_NAME, PID, settings.maxConnections(), LOG);
         this.unavailable = nativeProblem();
         this.datagrams = DatagramIo.choose(settings.segmentationOffload());
         this.dialTrust = DialTrustManager.shared(identity.trustManager());
@@ -210,21 +202,18 @@ public final class QuicTransport implements Transport {
      */
     @Deactivate
     void deactivate() {
-        if (!active.compareAndSet(true, false) || group == null) {
+        if (!lifecycle.stop() || group == null) {
             return;
         }
         List<CompletableFuture<?>> closing = new ArrayList<>();
-        for (QuicListener l : listeners) {
+        for (QuicListener l : lifecycle.listeners()) {
             l.close();
         }
-        for (QuicConnection c : connections) {
+        for (QuicConnection c : lifecycle.connections()) {
             closing.add(c.closeFuture().toCompletableFuture().exceptionally(e -> null));
             c.channel().eventLoop().execute(() -> c.closeNow(QuicConnection.REFUSED, "transport stopped"));
         }
-        boolean onEventLoop = false;
-        for (EventExecutor e : group) {
-            onEventLoop |= e.inEventLoop();
-        }
+        boolean onEventLoop = TransportLifecycle.inEventLoop(group);
         if (!onEventLoop) {
             // CONNECTION_CLOSE leaves at once; quiche then drains for three probe timeouts before it calls a
             // connection closed. The peers need the packet, not the drain: wait a little, not the whole drain.
@@ -233,10 +222,10 @@ public final class QuicTransport implements Transport {
                         .get(Math.min(settings.closeTimeoutMillis(), STOP_DRAIN_MILLIS), TimeUnit.MILLISECONDS);
             } catch (Exception e) {
                 LOG.log(System.Logger.Level.DEBUG, "quic transport: stopping while {0} connections drain",
-                        connections.size());
+                        lifecycle.connections().size());
             }
         }
-        for (Channel s : sockets) {
+        for (Channel s : lifecycle.channels()) {
             s.close();
         }
         var terminated = group.shutdownGracefully(0, 1000, TimeUnit.MILLISECONDS);
@@ -264,7 +253,7 @@ public final class QuicTransport implements Transport {
 
     @Override
     public boolean isAvailable() {
-        return unavailable == null && active.get();
+        return unavailable == null && lifecycle.isActive();
     }
 
     @Override
@@ -272,7 +261,7 @@ public final class QuicTransport implements Transport {
         if (unavailable != null) {
             return Optional.of(unavailable);
         }
-        return active.get() ? Optional.empty() : Optional.of("the quic transport has stopped");
+        return lifecycle.unavailableReason();
     }
 
     @Override
@@ -290,8 +279,8 @@ public final class QuicTransport implements Transport {
         if (timeout.isNegative() || timeout.isZero()) {
             return CompletableFuture.failedFuture(new TransportException.ConnectionTimeout("dialing " + peer, timeout));
         }
-        if (openConnections.get() >= settings.maxConnections()) {
-            return CompletableFuture.failedFuture(limitReached("dialing " + peer));
+        if (lifecycle.open() >= settings.maxConnections()) {
+            return CompletableFuture.failedFuture(lifecycle.limitReached("dialing " + peer));
         }
         return new Dial(peer, endpoints, timeout).start();
     }
@@ -338,12 +327,8 @@ public final class QuicTransport implements Transport {
                 checkBuffers(ch, where);
                 QuicListener l = new QuicListener(ch);
                 listener.set(l);
-                listeners.add(l);
-                sockets.add(ch);
-                ch.closeFuture().addListener(c -> {
-                    listeners.remove(l);
-                    sockets.remove(ch);
-                });
+                lifecycle.listening(l, ch);
+                lifecycle.register(ch);
                 result.complete(l);
             } else {
                 result.completeExceptionally(new TransportException.Io("cannot listen on " + where + ": "
@@ -363,12 +348,12 @@ public final class QuicTransport implements Transport {
     private void accepted(QuicChannel ch, QuicListener listener, Consumer<Connection> acceptor) {
         String target = ch.remoteSocketAddress() instanceof InetSocketAddress a
                 ? new Endpoint(PROTOCOL_NAME, a).toString() : "quic://unknown";
-        if (!active.get() || listener == null || !listener.accepting()) {
+        if (!lifecycle.isActive() || listener == null || !listener.accepting()) {
             refuse(ch, "not accepting");
             return;
         }
-        if (!reserve()) {
-            refusedForLimit.incrementAndGet();
+        if (!lifecycle.reserve()) {
+            lifecycle.refusedForLimitNow();
             LOG.log(System.Logger.Level.WARNING, "quic: refused inbound connection from {0}: limit "
                     + "maxConnections={1} reached", target, settings.maxConnections());
             refuse(ch, "connection limit");
@@ -377,19 +362,12 @@ public final class QuicTransport implements Transport {
         handshakes.incrementAndGet();
         listener.connectionOpened();
         ch.closeFuture().addListener(f -> {
-            release();
+            lifecycle.release();
             listener.connectionClosed();
         });
         CompletableFuture<QuicConnection> established = new CompletableFuture<>();
         ch.pipeline().addLast(new QuicConnection(this, Direction.INBOUND, target, null, established));
-        established.thenAccept(c -> {
-            try {
-                acceptor.accept(c);
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "quic: the acceptor failed on " + c + "; closing it", e);
-                c.close();
-            }
-        });
+        lifecycle.handOver(established, acceptor);
     }
 
     /**
@@ -427,88 +405,15 @@ public final class QuicTransport implements Transport {
     // ------------------------------------------------------------------ outbound
 
     /** One dial: the peer's quic endpoints in order, within one overall timeout. */
-    private final class Dial {
-        private final PeerAddress peer;
-        private final List<Endpoint> endpoints;
-        private final Duration timeout;
-        private final long deadline;
-        private final CompletableFuture<Connection> result = new CompletableFuture<>();
-        private final List<TransportException> failures = new ArrayList<>();
-        private int next;
-        private volatile Channel current;
+    private final class Dial extends EndpointDial<QuicConnection> {
 
         Dial(PeerAddress peer, List<Endpoint> endpoints, Duration timeout) {
-            this.peer = peer;
-            this.endpoints = endpoints;
-            this.timeout = timeout;
-            this.deadline = System.nanoTime() + timeout.toNanos();
+            super(lifecycle, group, peer, endpoints, timeout, settings.handshakeTimeoutMillis());
         }
 
-        CompletableFuture<Connection> start() {
-            ScheduledFuture<?> timer;
-            try {
-                timer = group.schedule(this::timedOut, timeout.toNanos(), TimeUnit.NANOSECONDS);
-            } catch (RejectedExecutionException stopping) {
-                result.completeExceptionally(new TransportException.ConnectionFailed("cannot dial " + peer
-                        + ": the quic transport has stopped", stopping));
-                return result;
-            }
-            result.whenComplete((c, e) -> timer.cancel(false));
-            tryNext();
-            return result;
-        }
-
-        private void timedOut() {
-            if (result.completeExceptionally(new TransportException.ConnectionTimeout("dialing " + peer
-                    + " over quic", timeout))) {
-                Channel c = current;
-                if (c != null) {
-                    c.close();
-                }
-            }
-        }
-
-        private synchronized void tryNext() {
-            if (result.isDone()) {
-                return;
-            }
-            if (next >= endpoints.size()) {
-                result.completeExceptionally(TransportException.ConnectionFailed.summarize(peer.peerId(),
-                        PROTOCOL_NAME, endpoints.size(), failures));
-                return;
-            }
-            Endpoint endpoint = endpoints.get(next++);
-            long remainingMillis = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-            if (remainingMillis <= 0) {
-                timedOut();
-                return;
-            }
-            if (!active.get()) {
-                result.completeExceptionally(new TransportException.ConnectionFailed("cannot dial " + peer
-                        + ": the quic transport has stopped", null));
-                return;
-            }
-            if (!reserve()) {
-                result.completeExceptionally(limitReached("dialing " + peer));
-                return;
-            }
-            CompletableFuture<QuicConnection> established = new CompletableFuture<>();
-            attempt(endpoint, (int) Math.min(settings.handshakeTimeoutMillis(), remainingMillis), established);
-            established.whenComplete((c, e) -> {
-                if (e == null) {
-                    if (!result.complete(c)) {
-                        c.close(); // the dial timed out meanwhile
-                    }
-                } else {
-                    synchronized (this) {
-                        failures.add(TransportException.unwrap(e));
-                    }
-                    tryNext();
-                }
-            });
-        }
-
-        private void attempt(Endpoint endpoint, int handshakeMillis, CompletableFuture<QuicConnection> established) {
+        @Override
+        protected void attempt(Endpoint endpoint, int handshakeMillis, CompletableFuture<QuicConnection> established) {
+            PeerAddress peer = peer();
             InetSocketAddress remote = endpoint.address();
             QuicConnection conn = new QuicConnection(QuicTransport.this, Direction.OUTBOUND, endpoint.toString(),
                     peer.peerId(), established);
@@ -536,18 +441,17 @@ public final class QuicTransport implements Transport {
             try {
                 local = sourceFor(remote);
             } catch (IOException e) {
-                release();
+                lifecycle.release();
                 established.completeExceptionally(new TransportException.ConnectionFailed("no route to "
                         + endpoint + ": " + describe(e), e));
                 return;
             }
             ChannelFuture binding = b.bind(local);
             Channel socket = binding.channel();
-            current = socket;
-            sockets.add(socket);
+            current(socket);
+            lifecycle.register(socket);
             socket.closeFuture().addListener(f -> {
-                sockets.remove(socket);
-                release();
+                lifecycle.release();
                 dialTrust.forget(engine.get());
             });
             established.whenComplete((c, e) -> {
@@ -700,27 +604,6 @@ public final class QuicTransport implements Transport {
 
     // ------------------------------------------------------------------ bookkeeping
 
-    private boolean reserve() {
-        int n;
-        do {
-            n = openConnections.get();
-            if (n >= settings.maxConnections()) {
-                return false;
-            }
-        } while (!openConnections.compareAndSet(n, n + 1));
-        return true;
-    }
-
-    private void release() {
-        openConnections.decrementAndGet();
-    }
-
-    private TransportException.LimitExceeded limitReached(String what) {
-        return new TransportException.LimitExceeded("maxConnections", settings.maxConnections(), what
-                + " over quic: " + openConnections.get() + " connections are open; close some or raise "
-                + "maxConnections in configuration " + PID);
-    }
-
     void keepAliveReceived() {
         keepAlives.incrementAndGet();
     }
@@ -759,15 +642,15 @@ public final class QuicTransport implements Transport {
     }
 
     void opened(QuicConnection c) {
-        connections.add(c);
+        lifecycle.opened(c);
     }
 
     void closed(QuicConnection c) {
-        connections.remove(c);
+        lifecycle.closed(c);
     }
 
     void refusedHandshake() {
-        refusedHandshakes.incrementAndGet();
+        lifecycle.refusedHandshake();
     }
 
     QuicSettings settings() {
@@ -785,12 +668,12 @@ public final class QuicTransport implements Transport {
 
     /** @return inbound connections refused because maxConnections was reached */
     long refusedForLimit() {
-        return refusedForLimit.get();
+        return lifecycle.refusedForLimit();
     }
 
     /** @return inbound connections whose handshake or authentication failed */
     long refusedHandshakes() {
-        return refusedHandshakes.get();
+        return lifecycle.refusedHandshakes();
     }
 
     /** @return socket buffers the kernel granted smaller than configured (each logged once per transport) */

@@ -1,21 +1,18 @@
 package io.kizuna.tcp.internal;
 
+import static io.kizuna.transport.support.Causes.describe;
+import static io.kizuna.transport.support.Causes.hasCause;
+
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.security.SecureRandom;
 import java.security.cert.CertificateException;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.HexFormat;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 
 import javax.net.ssl.SSLSession;
 
@@ -26,13 +23,10 @@ import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.ConnectionInfo.Direction;
 import io.kizuna.transport.PeerId;
 import io.kizuna.transport.TransportException;
+import io.kizuna.transport.support.ByteBufStream;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.DecoderException;
@@ -40,27 +34,21 @@ import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
-import io.netty.util.ReferenceCountUtil;
 
 /**
  * One TLS-over-TCP connection: the last handler of its channel's pipeline, after
  * the {@link SslHandler}, and the {@link Connection} the application holds.
  *
- * <p>All mutable state is touched on the channel's event loop only; the public
- * methods hand their work to it. Reads are driven by demand (auto-read is off):
- * the channel is asked for more only while fewer than the read-queue bound of
- * bytes wait for the application. A write hands its bytes to the TLS layer in
- * chunks while the channel is writable and completes once everything is taken
- * and the channel is writable again, so at most the high-water mark (plus one
- * chunk) of a connection's outbound bytes waits in memory.
+ * <p>The reads, writes, flushes and their limits are {@link ChannelStream}'s:
+ * demand-driven reads bounded by the read queue, writes handed to the TLS layer
+ * in chunks while the channel is writable. This class adds the TLS handshake
+ * and the peer's authentication, and ends its direction with close_notify and
+ * FIN. All mutable state is touched on the channel's event loop only.
  */
-final class TcpConnection extends ChannelInboundHandlerAdapter implements Connection {
+final class TcpConnection extends ByteBufStream {
 
     private static final System.Logger LOG = System.getLogger(TcpConnection.class.getName());
     private static final SecureRandom RANDOM = new SecureRandom();
-
-    /** The largest slice of a write handed to the TLS layer at once. */
-    private static final int WRITE_CHUNK = 64 * 1024;
 
     private enum State { HANDSHAKING, OPEN, CLOSED }
 
@@ -73,17 +61,6 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Connec
     private final DialTrustManager expectation;
     private final CompletableFuture<TcpConnection> established;
     private final String id;
-    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
-    private final CompletableFuture<Void> closedQuietly = closeFuture.exceptionally(e -> null);
-    private final AtomicBoolean reading = new AtomicBoolean();
-    private final AtomicBoolean writing = new AtomicBoolean();
-    private final AtomicLong bytesSent = new AtomicLong();
-    private final AtomicLong bytesReceived = new AtomicLong();
-    private final ChannelFutureListener writeListener = f -> {
-        if (!f.isSuccess()) {
-            writeFailed(f.cause());
-        }
-    };
 
     private volatile State state = State.HANDSHAKING;
     private volatile PeerId peerId;
@@ -92,21 +69,7 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Connec
     private volatile InetSocketAddress remoteAddress;
 
     // Event-loop state.
-    private ChannelHandlerContext ctx;
-    private final ArrayDeque<ByteBuf> inbound = new ArrayDeque<>();
-    private long queuedBytes;
-    private boolean readRequested;
-    private boolean inputEnded;
-    private boolean outputShutdown;
     private boolean outputShutdownDone;
-    private boolean appClosed;
-    private TransportException failure;
-    private ByteBuffer readDst;
-    private CompletableFuture<Integer> readResult;
-    private ByteBuffer writeSrc;
-    private CompletableFuture<Void> writeResult;
-    private ChannelFuture lastWrite;
-    private CompletableFuture<Void> shutdownResult;
 
     /**
      * @param transport   the transport that owns it
@@ -119,6 +82,7 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Connec
      */
     TcpConnection(TcpTransport transport, Channel channel, SslHandler tls, Direction direction, String target,
             DialTrustManager expectation, CompletableFuture<TcpConnection> established) {
+        super(channel, TcpTransport.PROTOCOL_NAME);
         this.transport = transport;
         this.settings = transport.settings();
         this.channel = channel;
@@ -139,59 +103,6 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Connec
     // ------------------------------------------------------------------ Connection
 
     @Override
-    public CompletionStage<Integer> read(ByteBuffer dst) {
-        Objects.requireNonNull(dst, "dst");
-        if (!dst.hasRemaining() || dst.isReadOnly()) {
-            return CompletableFuture.failedFuture(new IllegalArgumentException(
-                    "read needs a writable buffer with space remaining (position " + dst.position() + ", limit "
-                            + dst.limit() + (dst.isReadOnly() ? ", read-only" : "") + ")"));
-        }
-        if (!reading.compareAndSet(false, true)) {
-            return CompletableFuture.failedFuture(new IllegalStateException("a read is already in progress on "
-                    + "connection " + id + "; wait for its stage to complete before reading again"));
-        }
-        CompletableFuture<Integer> result = new CompletableFuture<>();
-        if (!onLoop(() -> startRead(dst, result))) {
-            reading.set(false);
-            result.completeExceptionally(stopped());
-        }
-        return result;
-    }
-
-    @Override
-    public CompletionStage<Void> write(ByteBuffer src) {
-        Objects.requireNonNull(src, "src");
-        if (!writing.compareAndSet(false, true)) {
-            return CompletableFuture.failedFuture(new IllegalStateException("a write is already in progress on "
-                    + "connection " + id + "; wait for its stage to complete before writing again"));
-        }
-        CompletableFuture<Void> result = new CompletableFuture<>();
-        if (!onLoop(() -> startWrite(src, result))) {
-            writing.set(false);
-            result.completeExceptionally(stopped());
-        }
-        return result;
-    }
-
-    @Override
-    public CompletionStage<Void> flush() {
-        CompletableFuture<Void> result = new CompletableFuture<>();
-        if (!onLoop(() -> doFlush(result))) {
-            result.completeExceptionally(stopped());
-        }
-        return result;
-    }
-
-    @Override
-    public CompletionStage<Void> shutdownOutput() {
-        CompletableFuture<Void> result = new CompletableFuture<>();
-        if (!onLoop(() -> doShutdownOutput(result))) {
-            result.completeExceptionally(stopped());
-        }
-        return result;
-    }
-
-    @Override
     public CompletionStage<Void> close() {
         onLoop(this::closeByApplication);
         return closedQuietly.minimalCompletionStage();
@@ -209,202 +120,40 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Connec
     }
 
     @Override
-    public CompletionStage<Void> closeFuture() {
-        return closeFuture.minimalCompletionStage();
-    }
-
-    @Override
     public String toString() {
         return "tcp connection " + id + " " + direction.name().toLowerCase(java.util.Locale.ROOT) + " " + who();
     }
 
-    // ------------------------------------------------------------------ operations, on the event loop
+    // ------------------------------------------------------------------ the stream's hooks, on the event loop
 
-    private void startRead(ByteBuffer dst, CompletableFuture<Integer> result) {
-        readDst = dst;
-        readResult = result;
-        if (appClosed) {
-            failRead(new TransportException.Io("connection " + id + " is closed; open a new one", null));
-        } else if (!inbound.isEmpty()) {
-            deliver();
-            requestInput();
-        } else if (inputEnded) {
-            completeRead(-1);
-        } else if (failure != null) {
-            failRead(failure);
-        } else if (state == State.CLOSED) {
-            failRead(new TransportException.Io("connection " + id + " is closed", null));
-        } else {
-            requestInput();
-        }
+    @Override
+    protected String name() {
+        return "connection " + id;
     }
 
-    private void deliver() {
-        ByteBuffer dst = readDst;
-        int n = 0;
-        while (dst.hasRemaining() && !inbound.isEmpty()) {
-            ByteBuf head = inbound.peek();
-            int k = Math.min(dst.remaining(), head.readableBytes());
-            int limit = dst.limit();
-            dst.limit(dst.position() + k);
-            head.readBytes(dst);
-            dst.limit(limit);
-            n += k;
-            if (!head.isReadable()) {
-                inbound.poll().release();
-            }
-        }
-        queuedBytes -= n;
-        bytesReceived.addAndGet(n);
-        completeRead(n);
+    @Override
+    protected boolean isClosed() {
+        return state == State.CLOSED;
     }
 
     /** Asks the channel for more bytes while the read queue is below its bound. */
-    private void requestInput() {
-        if (state == State.OPEN && !readRequested && !inputEnded && !appClosed
-                && queuedBytes < settings.readQueueBytes() && channel.isActive()) {
-            readRequested = true;
-            ctx.read();
-        }
+    @Override
+    protected boolean wantsInput() {
+        return state == State.OPEN && !inputEnded && !appClosed && inbound.bytes() < settings.readQueueBytes();
     }
 
-    private void completeRead(int n) {
-        CompletableFuture<Integer> r = readResult;
-        readResult = null;
-        readDst = null;
-        reading.set(false);
-        r.complete(n);
+    @Override
+    protected ByteBuf allocate(int bytes) {
+        return ctx.alloc().heapBuffer(bytes);
     }
 
-    private void failRead(Throwable e) {
-        CompletableFuture<Integer> r = readResult;
-        readResult = null;
-        readDst = null;
-        reading.set(false);
-        r.completeExceptionally(e);
+    @Override
+    protected TransportException ioError(String doing, Throwable cause) {
+        return new TransportException.Io(doing + " " + who() + " failed: " + describe(cause), cause);
     }
 
-    private void startWrite(ByteBuffer src, CompletableFuture<Void> result) {
-        writeSrc = src;
-        writeResult = result;
-        TransportException refused = writeRefusal();
-        if (refused != null) {
-            failWrite(refused);
-        } else {
-            writeMore();
-        }
-    }
-
-    private TransportException writeRefusal() {
-        if (failure != null) {
-            return failure;
-        }
-        if (appClosed || state == State.CLOSED) {
-            return new TransportException.Io("connection " + id + " is closed; open a new one to write", null);
-        }
-        if (outputShutdown) {
-            return new TransportException.Io("connection " + id + " has shut down its output; nothing more can "
-                    + "be written on it", null);
-        }
-        return null;
-    }
-
-    private void writeMore() {
-        ByteBuffer src = writeSrc;
-        while (writeResult != null && src.hasRemaining()) { // a failed chunk fails the write: stop there
-            if (!channel.isWritable()) {
-                ctx.flush();
-                if (!channel.isWritable()) {
-                    return; // channelWritabilityChanged resumes
-                }
-            }
-            int n = Math.min(src.remaining(), WRITE_CHUNK);
-            ByteBuf buf = ctx.alloc().heapBuffer(n);
-            int limit = src.limit();
-            src.limit(src.position() + n);
-            buf.writeBytes(src);
-            src.limit(limit);
-            lastWrite = ctx.write(buf);
-            lastWrite.addListener(writeListener);
-            bytesSent.addAndGet(n);
-        }
-        ctx.flush();
-        if (writeResult != null && channel.isWritable()) {
-            completeWrite();
-        }
-    }
-
-    private void writeFailed(Throwable cause) {
-        if (failure == null && !appClosed) {
-            failure = new TransportException.Io("writing to " + who() + " failed: " + describe(cause), cause);
-        }
-        if (writeResult != null) {
-            failWrite(failure != null ? failure
-                    : new TransportException.Io("connection " + id + " closed before the write completed", cause));
-        }
-    }
-
-    private void completeWrite() {
-        CompletableFuture<Void> r = writeResult;
-        writeResult = null;
-        writeSrc = null;
-        writing.set(false);
-        r.complete(null);
-    }
-
-    private void failWrite(Throwable e) {
-        CompletableFuture<Void> r = writeResult;
-        writeResult = null;
-        writeSrc = null;
-        writing.set(false);
-        r.completeExceptionally(e);
-    }
-
-    private void doFlush(CompletableFuture<Void> result) {
-        TransportException refused = writeRefusal();
-        if (refused != null && !(outputShutdown && failure == null && !appClosed)) {
-            result.completeExceptionally(refused);
-            return;
-        }
-        ctx.flush();
-        ChannelFuture last = lastWrite;
-        if (last == null) {
-            result.complete(null);
-            return;
-        }
-        last.addListener(f -> {
-            if (f.isSuccess()) {
-                result.complete(null);
-            } else {
-                result.completeExceptionally(new TransportException.Io("flushing to " + who() + " failed: "
-                        + describe(f.cause()), f.cause()));
-            }
-        });
-    }
-
-    private void doShutdownOutput(CompletableFuture<Void> result) {
-        if (shutdownResult != null) {
-            shutdownResult.whenComplete((v, e) -> {
-                if (e == null) {
-                    result.complete(null);
-                } else {
-                    result.completeExceptionally(e);
-                }
-            });
-            return;
-        }
-        TransportException refused = writeRefusal();
-        if (refused != null) {
-            result.completeExceptionally(refused);
-            return;
-        }
-        if (writeResult != null) {
-            result.completeExceptionally(new IllegalStateException("a write is in progress on connection " + id
-                    + "; wait for it to complete before shutting down output"));
-            return;
-        }
-        outputShutdown = true;
-        shutdownResult = result;
+    @Override
+    protected void endOutput(CompletableFuture<Void> result) {
         // TLS 1.3 allows half-close: close_notify ends our direction only, the
         // peer may go on writing. Then FIN, so the peer's socket sees EOF too.
         tls.closeOutbound().addListener(sent -> {
@@ -429,48 +178,20 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Connec
     }
 
     private void closeByApplication() {
-        if (appClosed) {
-            return;
+        if (closedByApplication()) {
+            closeChannel();
         }
-        appClosed = true;
-        releaseInbound();
-        if (readResult != null) {
-            failRead(new TransportException.Io("connection " + id + " was closed by this side while a read "
-                    + "waited", null));
-        }
-        if (writeResult != null && writeSrc.hasRemaining()) {
-            failWrite(new TransportException.Io("connection " + id + " was closed by this side before the "
-                    + "write was taken", null));
-        }
-        closeChannel();
     }
 
     /** Closes gracefully: through the TLS handler, so close_notify goes out before FIN. */
-    private void closeChannel() {
+    @Override
+    protected void closeChannel() {
         if (channel.isOpen()) {
             ctx.close();
         }
     }
 
-    private boolean onLoop(Runnable task) {
-        try {
-            channel.eventLoop().execute(task);
-            return true;
-        } catch (RejectedExecutionException e) {
-            return false;
-        }
-    }
-
-    private TransportException stopped() {
-        return new TransportException.Io("the tcp transport has stopped, connection " + id + " with it", null);
-    }
-
     // ------------------------------------------------------------------ channel events
-
-    @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
-    }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
@@ -567,59 +288,15 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Connec
                 + "; check that the peer is a kizuna node speaking TLS 1.3", c);
     }
 
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!(msg instanceof ByteBuf buf) || appClosed || state == State.CLOSED || !buf.isReadable()) {
-            ReferenceCountUtil.release(msg);
-            return;
-        }
-        inbound.add(buf);
-        queuedBytes += buf.readableBytes();
-        if (readResult != null) {
-            deliver();
-        }
-    }
-
-    @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
-        readRequested = false;
-        requestInput();
-        ctx.fireChannelReadComplete();
-    }
-
-    @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (writeResult != null && channel.isWritable()) {
-            writeMore();
-        }
-        ctx.fireChannelWritabilityChanged();
-    }
-
     /** The peer's close_notify (or, after it, its FIN) arrived: every byte it sent is in. */
     private void endOfInput() {
         if (inputEnded) {
             return;
         }
-        inputEnded = true;
-        if (readResult != null && inbound.isEmpty()) {
-            completeRead(-1);
-        }
+        endInput();
         if (outputShutdownDone) {
             closeChannel(); // both directions ended in order
         }
-    }
-
-    private void fail(TransportException why) {
-        if (failure == null) {
-            failure = why;
-        }
-        if (readResult != null) {
-            failRead(failure);
-        }
-        if (writeResult != null) {
-            failWrite(failure);
-        }
-        closeChannel();
     }
 
     @Override
@@ -649,49 +326,13 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Connec
             failure = new TransportException.Io("connection " + id + " to " + who()
                     + " was lost without an orderly close", null);
         }
-        if (readResult != null) {
-            if (failure == null && inbound.isEmpty()) {
-                completeRead(-1);
-            } else if (failure != null) {
-                failRead(failure);
-            }
-        }
-        if (writeResult != null) {
-            failWrite(failure != null ? failure
-                    : new TransportException.Io("connection " + id + " closed before the write completed", null));
-        }
-        if (appClosed || failure != null) {
-            releaseInbound();
-        } else {
-            keepInboundOnHeap();
-        }
+        settlePending();
+        keepOrReleaseInbound();
         if (wasOpen) {
             transport.closed(this);
         }
-        if (failure == null) {
-            closeFuture.complete(null);
-        } else {
-            closeFuture.completeExceptionally(failure);
-        }
+        completeCloseFuture();
         ctx.fireChannelInactive();
-    }
-
-    private void releaseInbound() {
-        ByteBuf b;
-        while ((b = inbound.poll()) != null) {
-            b.release();
-        }
-        queuedBytes = 0;
-    }
-
-    /** Bytes that arrived before an orderly end stay readable; pooled memory goes back to the pool. */
-    private void keepInboundOnHeap() {
-        int n = inbound.size();
-        for (int i = 0; i < n; i++) {
-            ByteBuf b = inbound.poll();
-            inbound.add(Unpooled.copiedBuffer(b));
-            b.release();
-        }
     }
 
     // ------------------------------------------------------------------ helpers
@@ -699,19 +340,5 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Connec
     private String who() {
         PeerId p = peerId != null ? peerId : expectation != null ? expectation.expected() : null;
         return p != null ? p + " at " + target : "the dialer at " + target;
-    }
-
-    private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (type.isInstance(c)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    static String describe(Throwable t) {
-        Throwable c = t instanceof DecoderException && t.getCause() != null ? t.getCause() : t;
-        return c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName();
     }
 }

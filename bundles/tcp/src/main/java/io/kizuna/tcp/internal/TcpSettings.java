@@ -1,5 +1,7 @@
 package io.kizuna.tcp.internal;
 
+import io.kizuna.transport.support.SettingsCheck;
+
 /**
  * The TCP transport's settings, checked. Built from {@link TcpConfig} inside the
  * framework and directly in tests.
@@ -41,33 +43,20 @@ record TcpSettings(
     static final int DEFAULT_READ_QUEUE_BYTES = 256 * 1024;
     static final int DEFAULT_CLOSE_TIMEOUT_MILLIS = 2_000;
 
+    private static final SettingsCheck CHECK = new SettingsCheck("tcp");
+
     /** Checks every value and resolves {@code ioThreads} 0 to min(2, processors). */
     TcpSettings {
-        positive("backlog", backlog);
-        positive("maxConnections", maxConnections);
-        positive("connectTimeoutMillis", connectTimeoutMillis);
-        positive("handshakeTimeoutMillis", handshakeTimeoutMillis);
-        positive("writeHighWaterMark", writeHighWaterMark);
-        positive("writeLowWaterMark", writeLowWaterMark);
-        positive("readQueueBytes", readQueueBytes);
-        positive("closeTimeoutMillis", closeTimeoutMillis);
-        if (writeLowWaterMark > writeHighWaterMark) {
-            throw new IllegalArgumentException("tcp configuration: writeLowWaterMark=" + writeLowWaterMark
-                    + " must not exceed writeHighWaterMark=" + writeHighWaterMark);
-        }
-        if (ioThreads < 0) {
-            throw new IllegalArgumentException("tcp configuration: ioThreads=" + ioThreads
-                    + " must be 0 (automatic) or more");
-        }
-        if (ioThreads == 0) {
-            ioThreads = Math.min(2, Runtime.getRuntime().availableProcessors());
-        }
-    }
-
-    private static void positive(String name, int value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException("tcp configuration: " + name + "=" + value + " must be positive");
-        }
+        CHECK.positive("backlog", backlog);
+        CHECK.positive("maxConnections", maxConnections);
+        CHECK.positive("connectTimeoutMillis", connectTimeoutMillis);
+        CHECK.positive("handshakeTimeoutMillis", handshakeTimeoutMillis);
+        CHECK.positive("writeHighWaterMark", writeHighWaterMark);
+        CHECK.positive("writeLowWaterMark", writeLowWaterMark);
+        CHECK.positive("readQueueBytes", readQueueBytes);
+        CHECK.positive("closeTimeoutMillis", closeTimeoutMillis);
+        CHECK.waterMarks(writeLowWaterMark, writeHighWaterMark);
+        ioThreads = CHECK.ioThreads(ioThreads);
     }
 
     /** @return the defaults of {@link TcpConfig} */

@@ -1,21 +1,12 @@
 package io.kizuna.tcp.internal;
 
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 import javax.net.ssl.SSLException;
@@ -30,13 +21,16 @@ import io.kizuna.transport.PeerAddress;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
+import io.kizuna.transport.support.EndpointDial;
+import io.kizuna.transport.support.SocketListener;
+import io.kizuna.transport.support.TlsOverTcp;
+import io.kizuna.transport.support.TransportLifecycle;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
@@ -50,8 +44,6 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.EventExecutor;
-import io.netty.util.concurrent.ScheduledFuture;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -87,13 +79,7 @@ public final class TcpTransport implements Transport {
     private final TcpSettings settings;
     private final EventLoopGroup group;
     private final SslContext serverContext;
-    private final AtomicBoolean active = new AtomicBoolean(true);
-    private final AtomicInteger openChannels = new AtomicInteger();
-    private final AtomicLong refusedForLimit = new AtomicLong();
-    private final AtomicLong refusedHandshakes = new AtomicLong();
-    private final Set<TcpConnection> connections = ConcurrentHashMap.newKeySet();
-    private final Set<Channel> channels = ConcurrentHashMap.newKeySet();
-    private final Set<TcpListener> listeners = ConcurrentHashMap.newKeySet();
+    private final TransportLifecycle<TcpConnection, SocketListener> lifecycle;
 
     /**
      * Activated by Declarative Services.
@@ -115,6 +101,7 @@ public final class TcpTransport implements Transport {
     TcpTransport(NodeIdentity identity, TcpSettings settings) throws SSLException {
         this.identity = Objects.requireNonNull(identity, "identity");
         this.settings = Objects.requireNonNull(settings, "settings");
+        this.lifecycle = new TransportLifecycle<>(PROTOCOL_NAME, PID, settings.maxConnections(), LOG);
         this.serverContext = SslContextBuilder.forServer(identity.keyManager())
                 .trustManager(identity.trustManager())
                 .sslProvider(SslProvider.JDK)
@@ -131,38 +118,8 @@ public final class TcpTransport implements Transport {
      */
     @Deactivate
     void deactivate() {
-        if (!active.compareAndSet(true, false)) {
-            return;
-        }
-        List<CompletableFuture<?>> closing = new ArrayList<>();
-        for (TcpListener l : listeners) {
-            closing.add(l.close().toCompletableFuture());
-        }
-        for (TcpConnection c : connections) {
-            closing.add(c.close().toCompletableFuture());
-        }
-        for (Channel ch : channels) {
-            TcpConnection c = ch.pipeline().get(TcpConnection.class);
-            if (c == null || !connections.contains(c)) {
-                ch.close(); // still in its handshake: nothing to close gracefully
-            }
-        }
-        boolean onEventLoop = false;
-        for (EventExecutor e : group) {
-            onEventLoop |= e.inEventLoop();
-        }
-        if (!onEventLoop) {
-            try {
-                CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new))
-                        .get(settings.closeTimeoutMillis() + 1000L, TimeUnit.MILLISECONDS);
-            } catch (Exception e) {
-                LOG.log(System.Logger.Level.WARNING, "tcp transport: not every connection closed in time: {0}",
-                        TcpConnection.describe(e));
-            }
-        }
-        var terminated = group.shutdownGracefully(20, 2000, TimeUnit.MILLISECONDS);
-        if (!onEventLoop) {
-            terminated.awaitUninterruptibly(3000);
+        if (lifecycle.stop()) {
+            lifecycle.stop(group, TcpConnection.class, TcpConnection::close, settings.closeTimeoutMillis() + 1000L);
         }
     }
 
@@ -185,12 +142,12 @@ public final class TcpTransport implements Transport {
 
     @Override
     public boolean isAvailable() {
-        return active.get();
+        return lifecycle.isActive();
     }
 
     @Override
     public Optional<String> unavailableReason() {
-        return active.get() ? Optional.empty() : Optional.of("the tcp transport has stopped");
+        return lifecycle.unavailableReason();
     }
 
     @Override
@@ -198,18 +155,9 @@ public final class TcpTransport implements Transport {
         Objects.requireNonNull(peer, "peer");
         Objects.requireNonNull(timeout, "timeout");
         List<Endpoint> endpoints = peer.endpoints(PROTOCOL_NAME);
-        if (endpoints.isEmpty()) {
-            return CompletableFuture.failedFuture(new TransportException.AddressNotSupported(PROTOCOL_NAME, peer));
-        }
-        if (!active.get()) {
-            return CompletableFuture.failedFuture(new TransportException.ConnectionFailed("cannot dial " + peer
-                    + ": the tcp transport has stopped", null));
-        }
-        if (timeout.isNegative() || timeout.isZero()) {
-            return CompletableFuture.failedFuture(new TransportException.ConnectionTimeout("dialing " + peer, timeout));
-        }
-        if (openChannels.get() >= settings.maxConnections()) {
-            return CompletableFuture.failedFuture(limitReached("dialing " + peer));
+        Optional<TransportException> refused = lifecycle.refuseDial(peer, timeout, endpoints);
+        if (refused.isPresent()) {
+            return CompletableFuture.failedFuture(refused.get());
         }
         return new Dial(peer, endpoints, timeout).start();
     }
@@ -219,9 +167,9 @@ public final class TcpTransport implements Transport {
         Objects.requireNonNull(local, "local");
         Objects.requireNonNull(acceptor, "acceptor");
         String where = PROTOCOL_NAME + "://" + local.getHostString() + ":" + local.getPort();
-        if (!active.get()) {
-            return CompletableFuture.failedFuture(new TransportException.Io("cannot listen on " + where
-                    + ": the tcp transport has stopped", null));
+        if (!lifecycle.isActive()) {
+            return CompletableFuture.failedFuture(new TransportException.Io("cannot listen on " + where + ": "
+                    + lifecycle.stoppedReason(), null));
         }
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
@@ -235,19 +183,7 @@ public final class TcpTransport implements Transport {
                     }
                 });
         childOptions(b);
-        CompletableFuture<Listener> result = new CompletableFuture<>();
-        b.bind(local).addListener((ChannelFuture f) -> {
-            if (f.isSuccess()) {
-                TcpListener l = new TcpListener(f.channel());
-                listeners.add(l);
-                f.channel().closeFuture().addListener(c -> listeners.remove(l));
-                result.complete(l);
-            } else {
-                result.completeExceptionally(new TransportException.Io("cannot listen on " + where + ": "
-                        + TcpConnection.describe(f.cause()) + "; choose another address or port", f.cause()));
-            }
-        });
-        return result;
+        return lifecycle.bound(b.bind(local), ch -> new SocketListener(ch, PROTOCOL_NAME), where);
     }
 
     @Override
@@ -258,116 +194,41 @@ public final class TcpTransport implements Transport {
     // ------------------------------------------------------------------ inbound
 
     private void accepted(SocketChannel ch, Consumer<Connection> acceptor) {
-        if (!active.get()) {
-            ch.close();
+        if (!lifecycle.admit(ch)) {
             return;
         }
-        if (!reserve()) {
-            refusedForLimit.incrementAndGet();
-            LOG.log(System.Logger.Level.WARNING, "tcp: closed inbound connection from {0}: limit maxConnections={1}"
-                    + " reached", ch.remoteAddress(), settings.maxConnections());
-            ch.close();
-            return;
-        }
-        track(ch);
         InetSocketAddress remote = ch.remoteAddress();
         String target = new Endpoint(PROTOCOL_NAME, remote).toString();
         SslHandler tls = sslHandler(serverContext, ch);
         CompletableFuture<TcpConnection> established = new CompletableFuture<>();
         ch.pipeline().addLast("tls", tls).addLast("kizuna", new TcpConnection(this, ch, tls, Direction.INBOUND,
                 target, null, established));
-        established.thenAccept(c -> {
-            try {
-                acceptor.accept(c);
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "tcp: the acceptor failed on " + c + "; closing it", e);
-                c.close();
-            }
-        });
+        lifecycle.handOver(established, acceptor);
     }
 
     // ------------------------------------------------------------------ outbound
 
     /** One dial: the peer's tcp endpoints in order, within one overall timeout. */
-    private final class Dial {
-        private final PeerAddress peer;
-        private final List<Endpoint> endpoints;
-        private final Duration timeout;
-        private final long deadline;
-        private final CompletableFuture<Connection> result = new CompletableFuture<>();
-        private final List<TransportException> failures = new ArrayList<>();
-        private int next;
-        private volatile Channel current;
+    private final class Dial extends EndpointDial<TcpConnection> {
 
         Dial(PeerAddress peer, List<Endpoint> endpoints, Duration timeout) {
-            this.peer = peer;
-            this.endpoints = endpoints;
-            this.timeout = timeout;
-            this.deadline = System.nanoTime() + timeout.toNanos();
+            super(lifecycle, group, peer, endpoints, timeout, settings.connectTimeoutMillis());
         }
 
-        CompletableFuture<Connection> start() {
-            ScheduledFuture<?> timer;
-            try {
-                timer = group.schedule(this::timedOut, timeout.toNanos(), TimeUnit.NANOSECONDS);
-            } catch (RejectedExecutionException stopping) {
-                result.completeExceptionally(new TransportException.ConnectionFailed("cannot dial " + peer
-                        + ": the tcp transport has stopped", stopping));
-                return result;
-            }
-            result.whenComplete((c, e) -> timer.cancel(false));
-            tryNext();
-            return result;
-        }
-
-        private void timedOut() {
-            if (result.completeExceptionally(new TransportException.ConnectionTimeout("dialing " + peer
-                    + " over tcp", timeout))) {
-                Channel c = current;
-                if (c != null) {
-                    c.close();
-                }
-            }
-        }
-
-        private synchronized void tryNext() {
-            if (result.isDone()) {
-                return;
-            }
-            if (next >= endpoints.size()) {
-                result.completeExceptionally(summary());
-                return;
-            }
-            Endpoint endpoint = endpoints.get(next++);
-            long remainingMillis = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-            if (remainingMillis <= 0) {
-                timedOut();
-                return;
-            }
-            if (!active.get()) {
-                result.completeExceptionally(new TransportException.ConnectionFailed("cannot dial " + peer
-                        + ": the tcp transport has stopped", null));
-                return;
-            }
-            if (!reserve()) {
-                result.completeExceptionally(limitReached("dialing " + peer));
-                return;
-            }
-            attempt(endpoint, (int) Math.min(settings.connectTimeoutMillis(), remainingMillis));
-        }
-
-        private void attempt(Endpoint endpoint, int connectTimeoutMillis) {
+        @Override
+        protected void attempt(Endpoint endpoint, int connectTimeoutMillis,
+                CompletableFuture<TcpConnection> established) {
+            PeerAddress peer = peer();
             DialTrustManager trust = DialTrustManager.forPeer(identity.trustManager(), peer.peerId());
             SslContext context;
             try {
                 context = clientContext(trust);
             } catch (SSLException e) {
-                release();
-                result.completeExceptionally(new TransportException.ConnectionFailed("cannot set up TLS to dial "
-                        + peer + ": " + e.getMessage(), e));
+                lifecycle.release();
+                fail(new TransportException.ConnectionFailed("cannot set up TLS to dial " + peer + ": "
+                        + e.getMessage(), e));
                 return;
             }
-            CompletableFuture<TcpConnection> established = new CompletableFuture<>();
             Bootstrap b = new Bootstrap()
                     .group(group)
                     .channel(NioSocketChannel.class)
@@ -383,47 +244,15 @@ public final class TcpTransport implements Transport {
             channelOptions(b);
             ChannelFuture connecting = b.connect(endpoint.address());
             Channel ch = connecting.channel();
-            current = ch;
-            // The slot was reserved for this channel; it is given back when the channel closes.
-            ch.closeFuture().addListener(f -> release());
-            channels.add(ch);
-            ch.closeFuture().addListener(f -> channels.remove(ch));
+            current(ch);
+            lifecycle.track(ch); // the slot was reserved for this channel; it is given back when the channel closes
             connecting.addListener((ChannelFuture f) -> {
                 if (!f.isSuccess()) {
-                    established.completeExceptionally(connectError(endpoint, connectTimeoutMillis, f.cause()));
-                }
-            });
-            established.whenComplete((c, e) -> {
-                if (e == null) {
-                    if (!result.complete(c)) {
-                        c.close(); // the dial timed out meanwhile
-                    }
-                } else {
-                    synchronized (this) {
-                        failures.add(TransportException.unwrap(e));
-                    }
-                    tryNext();
+                    established.completeExceptionally(TlsOverTcp.connectError(endpoint, connectTimeoutMillis,
+                            f.cause(), "firewall"));
                 }
             });
         }
-
-        /** The most telling failure when every endpoint failed. */
-        private TransportException summary() {
-            return TransportException.ConnectionFailed.summarize(peer.peerId(), PROTOCOL_NAME, endpoints.size(),
-                    failures);
-        }
-    }
-
-    private TransportException connectError(Endpoint endpoint, int connectTimeoutMillis, Throwable cause) {
-        if (cause instanceof ConnectTimeoutException) {
-            return new TransportException.ConnectionTimeout("TCP connect to " + endpoint,
-                    Duration.ofMillis(connectTimeoutMillis));
-        }
-        String reason = cause instanceof ConnectException && cause.getMessage() != null
-                && cause.getMessage().toLowerCase(java.util.Locale.ROOT).contains("refused")
-                ? "connection refused" : TcpConnection.describe(cause);
-        return new TransportException.ConnectionFailed("TCP connect to " + endpoint + " failed: " + reason
-                + "; check that the peer is running and listens there, and that no firewall blocks it", cause);
     }
 
     private SslContext clientContext(DialTrustManager trust) throws SSLException {
@@ -438,12 +267,7 @@ public final class TcpTransport implements Transport {
     }
 
     private SslHandler sslHandler(SslContext context, Channel ch) {
-        // No peer host: no session resumption, so every handshake proves the keys again.
-        SslHandler tls = context.newHandler(ch.alloc());
-        tls.setHandshakeTimeoutMillis(settings.handshakeTimeoutMillis());
-        tls.setCloseNotifyFlushTimeoutMillis(settings.closeTimeoutMillis());
-        tls.setCloseNotifyReadTimeoutMillis(0);
-        return tls;
+        return TlsOverTcp.handler(context, ch, settings.handshakeTimeoutMillis(), settings.closeTimeoutMillis());
     }
 
     private void channelOptions(Bootstrap b) {
@@ -466,43 +290,16 @@ public final class TcpTransport implements Transport {
 
     // ------------------------------------------------------------------ bookkeeping
 
-    private boolean reserve() {
-        int n;
-        do {
-            n = openChannels.get();
-            if (n >= settings.maxConnections()) {
-                return false;
-            }
-        } while (!openChannels.compareAndSet(n, n + 1));
-        return true;
-    }
-
-    private void release() {
-        openChannels.decrementAndGet();
-    }
-
-    private void track(Channel ch) {
-        ch.closeFuture().addListener(f -> release());
-        channels.add(ch);
-        ch.closeFuture().addListener(f -> channels.remove(ch));
-    }
-
-    private TransportException.LimitExceeded limitReached(String what) {
-        return new TransportException.LimitExceeded("maxConnections", settings.maxConnections(), what
-                + " over tcp: " + openChannels.get() + " connections are open; close some or raise "
-                + "maxConnections in configuration " + PID);
-    }
-
     void opened(TcpConnection c) {
-        connections.add(c);
+        lifecycle.opened(c);
     }
 
     void closed(TcpConnection c) {
-        connections.remove(c);
+        lifecycle.closed(c);
     }
 
     void refusedHandshake() {
-        refusedHandshakes.incrementAndGet();
+        lifecycle.refusedHandshake();
     }
 
     TcpSettings settings() {
@@ -515,16 +312,16 @@ public final class TcpTransport implements Transport {
 
     /** @return connections open now, handshakes included */
     int openChannels() {
-        return openChannels.get();
+        return lifecycle.open();
     }
 
     /** @return inbound connections closed at once because maxConnections was reached */
     long refusedForLimit() {
-        return refusedForLimit.get();
+        return lifecycle.refusedForLimit();
     }
 
     /** @return inbound connections whose handshake or authentication failed */
     long refusedHandshakes() {
-        return refusedHandshakes.get();
+        return lifecycle.refusedHandshakes();
     }
 }

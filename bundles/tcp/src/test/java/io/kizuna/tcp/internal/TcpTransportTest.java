@@ -30,6 +30,7 @@ import io.kizuna.transport.PeerAddress;
 import io.kizuna.transport.PeerId;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportException;
+import io.kizuna.transport.support.SocketListener;
 import io.kizuna.transport.testing.TransportContractTest;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
@@ -96,7 +97,7 @@ class TcpTransportTest extends TransportContractTest {
         }
         assertThat(tcp(p.accepted()).channel().pipeline().get(SslHandler.class).engine().getNeedClientAuth())
                 .as("the listener requires the dialer's certificate").isTrue();
-        Channel server = ((TcpListener) p.listener()).channel();
+        Channel server = ((SocketListener) p.listener()).channel();
         assertThat(server.config().getOption(ChannelOption.SO_BACKLOG)).isEqualTo(s.backlog());
         assertThat(server.config().getOption(ChannelOption.SO_REUSEADDR)).isTrue();
         assertThat(p.dialerNode().priority()).isEqualTo(100);

@@ -1,5 +1,8 @@
 package io.kizuna.websocket.internal;
 
+import static io.kizuna.transport.support.Causes.describe;
+import static io.kizuna.transport.support.Causes.hasCause;
+
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
@@ -11,14 +14,10 @@ import java.util.ArrayDeque;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 
 import javax.net.ssl.SSLSession;
 
@@ -28,13 +27,11 @@ import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.ConnectionInfo.Direction;
 import io.kizuna.transport.PeerId;
 import io.kizuna.transport.TransportException;
+import io.kizuna.transport.support.ChannelStream;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
@@ -77,10 +74,11 @@ import org.java_websocket.handshake.ServerHandshakeBuilder;
  * <p>Reads are demand-driven (auto-read off): messages wait, as received
  * (compressed or not), while fewer than the read-queue bound of bytes wait for
  * the application. A compressed message is inflated only when the application
- * reads it, into at most {@code maxMessageSize} bytes. A write completes once the
- * channel is writable again, as in the TCP transport.
+ * reads it, into at most {@code maxMessageSize} bytes. Writes, flushes and their
+ * limits are {@link ChannelStream}'s, as in the TCP transport: a write completes
+ * once the channel is writable again.
  */
-final class WebSocketConnection extends ChannelInboundHandlerAdapter implements Connection {
+final class WebSocketConnection extends ChannelStream {
 
     private static final System.Logger LOG = System.getLogger(WebSocketConnection.class.getName());
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -105,17 +103,6 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
     private final CompletableFuture<WebSocketConnection> established;
     private final String id;
     private final WebSocketImpl engine;
-    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
-    private final CompletableFuture<Void> closedQuietly = closeFuture.exceptionally(e -> null);
-    private final AtomicBoolean reading = new AtomicBoolean();
-    private final AtomicBoolean writing = new AtomicBoolean();
-    private final AtomicLong bytesSent = new AtomicLong();
-    private final AtomicLong bytesReceived = new AtomicLong();
-    private final ChannelFutureListener writeListener = f -> {
-        if (!f.isSuccess()) {
-            writeFailed(f.cause());
-        }
-    };
 
     private volatile State state = State.HANDSHAKING;
     private volatile PeerId peerId;
@@ -124,28 +111,15 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
     private volatile InetSocketAddress remoteAddress;
 
     // Event-loop state.
-    private ChannelHandlerContext ctx;
     private final ArrayDeque<Message> inbound = new ArrayDeque<>();
     private ByteBuffer current;
     private long queuedBytes;
     private long handshakeBytes;
     private long lastReceived = System.nanoTime();
-    private boolean readRequested;
-    private boolean inWriteMore;
-    private boolean inputEnded;
     private boolean eofReceived;
-    private boolean outputShutdown;
     private boolean outputShutdownDone;
-    private boolean appClosed;
     private boolean closing;
     private boolean closedByPeer;
-    private TransportException failure;
-    private ByteBuffer readDst;
-    private CompletableFuture<Integer> readResult;
-    private ByteBuffer writeSrc;
-    private CompletableFuture<Void> writeResult;
-    private ChannelFuture lastWrite;
-    private CompletableFuture<Void> shutdownResult;
     private ScheduledFuture<?> handshakeTimer;
     private ScheduledFuture<?> keepAlive;
     private ScheduledFuture<?> closeTimer;
@@ -163,6 +137,7 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
     WebSocketConnection(WebSocketTransport transport, Channel channel, SslHandler tls, Direction direction,
             String target, PeerId expected, boolean anonymousAllowed,
             CompletableFuture<WebSocketConnection> established) {
+        super(channel, WebSocketTransport.PROTOCOL_NAME);
         this.transport = transport;
         this.settings = transport.settings();
         this.channel = channel;
@@ -187,59 +162,6 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
     }
 
     // ------------------------------------------------------------------ Connection
-
-    @Override
-    public CompletionStage<Integer> read(ByteBuffer dst) {
-        Objects.requireNonNull(dst, "dst");
-        if (!dst.hasRemaining() || dst.isReadOnly()) {
-            return CompletableFuture.failedFuture(new IllegalArgumentException(
-                    "read needs a writable buffer with space remaining (position " + dst.position() + ", limit "
-                            + dst.limit() + (dst.isReadOnly() ? ", read-only" : "") + ")"));
-        }
-        if (!reading.compareAndSet(false, true)) {
-            return CompletableFuture.failedFuture(new IllegalStateException("a read is already in progress on "
-                    + "connection " + id + "; wait for its stage to complete before reading again"));
-        }
-        CompletableFuture<Integer> result = new CompletableFuture<>();
-        if (!onLoop(() -> startRead(dst, result))) {
-            reading.set(false);
-            result.completeExceptionally(stopped());
-        }
-        return result;
-    }
-
-    @Override
-    public CompletionStage<Void> write(ByteBuffer src) {
-        Objects.requireNonNull(src, "src");
-        if (!writing.compareAndSet(false, true)) {
-            return CompletableFuture.failedFuture(new IllegalStateException("a write is already in progress on "
-                    + "connection " + id + "; wait for its stage to complete before writing again"));
-        }
-        CompletableFuture<Void> result = new CompletableFuture<>();
-        if (!onLoop(() -> startWrite(src, result))) {
-            writing.set(false);
-            result.completeExceptionally(stopped());
-        }
-        return result;
-    }
-
-    @Override
-    public CompletionStage<Void> flush() {
-        CompletableFuture<Void> result = new CompletableFuture<>();
-        if (!onLoop(() -> doFlush(result))) {
-            result.completeExceptionally(stopped());
-        }
-        return result;
-    }
-
-    @Override
-    public CompletionStage<Void> shutdownOutput() {
-        CompletableFuture<Void> result = new CompletableFuture<>();
-        if (!onLoop(() -> doShutdownOutput(result))) {
-            result.completeExceptionally(stopped());
-        }
-        return result;
-    }
 
     @Override
     public CompletionStage<Void> close() {
@@ -272,20 +194,25 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
     }
 
     @Override
-    public CompletionStage<Void> closeFuture() {
-        return closeFuture.minimalCompletionStage();
-    }
-
-    @Override
     public String toString() {
         return "websocket connection " + id + " " + direction.name().toLowerCase(Locale.ROOT) + " " + who();
     }
 
     // ------------------------------------------------------------------ reads, on the event loop
 
-    private void startRead(ByteBuffer dst, CompletableFuture<Integer> result) {
-        readDst = dst;
-        readResult = result;
+    @Override
+    protected String name() {
+        return "connection " + id;
+    }
+
+    @Override
+    protected boolean isClosed() {
+        return state == State.CLOSED;
+    }
+
+    /** As the stream's, except that a failure wins over the end of input, and inflating may fail the read. */
+    @Override
+    protected void startRead() {
         if (appClosed) {
             failRead(new TransportException.Io("connection " + id + " is closed; open a new one", null));
         } else if (hasData()) {
@@ -304,7 +231,8 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
     }
 
     /** @return whether bytes are ready for the reader, inflating the next message when needed */
-    private boolean hasData() {
+    @Override
+    protected boolean hasData() {
         while ((current == null || !current.hasRemaining()) && !inbound.isEmpty()) {
             Message m = inbound.poll();
             queuedBytes -= m.payload().remaining();
@@ -324,191 +252,75 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
         return current != null && current.hasRemaining();
     }
 
-    private void deliver() {
+    @Override
+    protected void deliver() {
         ByteBuffer dst = readDst;
         int n = Math.min(dst.remaining(), current.remaining());
         int limit = current.limit();
         current.limit(current.position() + n);
         dst.put(current);
         current.limit(limit);
-        bytesReceived.addAndGet(n);
-        completeRead(n);
+        delivered(n);
         requestInput();
     }
 
     /** Asks the channel for more bytes while the read queue is below its bound (or to finish a close). */
-    private void requestInput() {
-        if (readRequested || !channel.isActive()) {
-            return;
-        }
-        boolean want = switch (state) {
+    @Override
+    protected boolean wantsInput() {
+        return switch (state) {
             case HANDSHAKING -> true;
             case OPEN -> closing || (!appClosed && queuedBytes < settings.readQueueBytes());
             case CLOSED -> false;
         };
-        if (want) {
-            readRequested = true;
-            ctx.read();
-        }
     }
 
-    private void completeRead(int n) {
-        CompletableFuture<Integer> r = readResult;
-        readResult = null;
-        readDst = null;
-        reading.set(false);
-        r.complete(n);
-    }
-
-    private void failRead(Throwable e) {
-        CompletableFuture<Integer> r = readResult;
-        readResult = null;
-        readDst = null;
-        reading.set(false);
-        r.completeExceptionally(e);
+    @Override
+    protected void discardInbound() {
+        inbound.clear();
+        current = null;
+        queuedBytes = 0;
     }
 
     // ------------------------------------------------------------------ writes, on the event loop
 
-    private void startWrite(ByteBuffer src, CompletableFuture<Void> result) {
-        writeSrc = src;
-        writeResult = result;
-        TransportException refused = writeRefusal();
-        if (refused != null) {
-            failWrite(refused);
-        } else {
-            writeMore();
-        }
+    @Override
+    protected boolean refusesWrites() {
+        return closing || state == State.CLOSED || !engine.isOpen();
     }
 
-    private TransportException writeRefusal() {
-        if (failure != null) {
-            return failure;
-        }
-        if (appClosed || closing || state == State.CLOSED || !engine.isOpen()) {
-            return new TransportException.Io("connection " + id + " is closed; open a new one to write", null);
-        }
-        if (outputShutdown) {
-            return new TransportException.Io("connection " + id + " has shut down its output; nothing more can "
-                    + "be written on it", null);
-        }
-        return null;
+    @Override
+    protected boolean closingHere() {
+        return appClosed || closing;
     }
 
-    private void writeMore() {
-        if (inWriteMore) {
-            return; // a flush below made the channel writable again: the running loop goes on
-        }
-        inWriteMore = true;
+    @Override
+    protected int chunkSize() {
+        return settings.sendMessageSize();
+    }
+
+    /** One binary message per chunk. */
+    @Override
+    protected boolean writeChunk(ByteBuffer chunk) {
+        ByteBuffer message = ByteBuffer.allocate(chunk.remaining());
+        message.put(chunk);
+        message.flip();
         try {
-            sendMore();
-        } finally {
-            inWriteMore = false;
+            engine.send(message);
+        } catch (WebsocketNotConnectedException e) {
+            failWrite(new TransportException.Io("connection " + id + " to " + who()
+                    + " closed before the write completed", e));
+            return false;
         }
+        return true;
     }
 
-    private void sendMore() {
-        ByteBuffer src = writeSrc;
-        while (writeResult != null && src.hasRemaining()) { // a failed message fails the write: stop there
-            if (!channel.isWritable()) {
-                ctx.flush();
-                if (!channel.isWritable()) {
-                    return; // channelWritabilityChanged resumes
-                }
-            }
-            int n = Math.min(src.remaining(), settings.sendMessageSize());
-            ByteBuffer message = ByteBuffer.allocate(n);
-            int limit = src.limit();
-            src.limit(src.position() + n);
-            message.put(src);
-            src.limit(limit);
-            message.flip();
-            try {
-                engine.send(message);
-            } catch (WebsocketNotConnectedException e) {
-                failWrite(new TransportException.Io("connection " + id + " to " + who()
-                        + " closed before the write completed", e));
-                return;
-            }
-            bytesSent.addAndGet(n);
-        }
-        ctx.flush();
-        if (writeResult != null && channel.isWritable()) {
-            completeWrite();
-        }
+    @Override
+    protected TransportException ioError(String doing, Throwable cause) {
+        return new TransportException.Io(doing + " " + who() + " failed: " + describe(cause), cause);
     }
 
-    private void writeFailed(Throwable cause) {
-        if (failure == null && !appClosed && !closing) {
-            failure = new TransportException.Io("writing to " + who() + " failed: " + describe(cause), cause);
-        }
-        if (writeResult != null) {
-            failWrite(failure != null ? failure
-                    : new TransportException.Io("connection " + id + " closed before the write completed", cause));
-        }
-    }
-
-    private void completeWrite() {
-        CompletableFuture<Void> r = writeResult;
-        writeResult = null;
-        writeSrc = null;
-        writing.set(false);
-        r.complete(null);
-    }
-
-    private void failWrite(Throwable e) {
-        CompletableFuture<Void> r = writeResult;
-        writeResult = null;
-        writeSrc = null;
-        writing.set(false);
-        r.completeExceptionally(e);
-    }
-
-    private void doFlush(CompletableFuture<Void> result) {
-        TransportException refused = writeRefusal();
-        if (refused != null && !(outputShutdown && failure == null && !appClosed)) {
-            result.completeExceptionally(refused);
-            return;
-        }
-        ctx.flush();
-        ChannelFuture last = lastWrite;
-        if (last == null) {
-            result.complete(null);
-            return;
-        }
-        last.addListener(f -> {
-            if (f.isSuccess()) {
-                result.complete(null);
-            } else {
-                result.completeExceptionally(new TransportException.Io("flushing to " + who() + " failed: "
-                        + describe(f.cause()), f.cause()));
-            }
-        });
-    }
-
-    private void doShutdownOutput(CompletableFuture<Void> result) {
-        if (shutdownResult != null) {
-            shutdownResult.whenComplete((v, e) -> {
-                if (e == null) {
-                    result.complete(null);
-                } else {
-                    result.completeExceptionally(e);
-                }
-            });
-            return;
-        }
-        TransportException refused = writeRefusal();
-        if (refused != null) {
-            result.completeExceptionally(refused);
-            return;
-        }
-        if (writeResult != null) {
-            result.completeExceptionally(new IllegalStateException("a write is in progress on connection " + id
-                    + "; wait for it to complete before shutting down output"));
-            return;
-        }
-        outputShutdown = true;
-        shutdownResult = result;
+    @Override
+    protected void endOutput(CompletableFuture<Void> result) {
         // kizuna.v1: an empty binary message ends this direction; the peer may go on writing.
         engine.send(ByteBuffer.allocate(0));
         ctx.flush();
@@ -527,22 +339,9 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
     }
 
     private void closeByApplication(int code, String reason) {
-        if (appClosed) {
-            return;
+        if (closedByApplication()) {
+            startClose(code, reason);
         }
-        appClosed = true;
-        inbound.clear();
-        current = null;
-        queuedBytes = 0;
-        if (readResult != null) {
-            failRead(new TransportException.Io("connection " + id + " was closed by this side while a read "
-                    + "waited", null));
-        }
-        if (writeResult != null && writeSrc.hasRemaining()) {
-            failWrite(new TransportException.Io("connection " + id + " was closed by this side before the "
-                    + "write was taken", null));
-        }
-        startClose(code, reason);
     }
 
     /**
@@ -559,24 +358,11 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
     }
 
     /** Closes gracefully: through the TLS handler, so close_notify goes out before FIN. */
-    private void closeChannel() {
+    @Override
+    protected void closeChannel() {
         if (channel.isOpen()) {
             ctx.close();
         }
-    }
-
-    private boolean onLoop(Runnable task) {
-        try {
-            channel.eventLoop().execute(task);
-            return true;
-        } catch (RejectedExecutionException e) {
-            return false;
-        }
-    }
-
-    private TransportException stopped() {
-        return new TransportException.Io("the websocket transport has stopped, connection " + id + " with it",
-                null);
     }
 
     // ------------------------------------------------------------------ engine events
@@ -644,8 +430,7 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
         public void onWriteDemand(WebSocket conn) {
             ByteBuffer b;
             while ((b = engine.outQueue.poll()) != null) {
-                lastWrite = ctx.write(Unpooled.wrappedBuffer(b));
-                lastWrite.addListener(writeListener);
+                send(Unpooled.wrappedBuffer(b));
             }
         }
 
@@ -809,11 +594,6 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
     // ------------------------------------------------------------------ channel events
 
     @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
-    }
-
-    @Override
     public void channelActive(ChannelHandlerContext ctx) {
         handshakeTimer = ctx.executor().schedule(() -> handshakeFailed(new SslHandshakeTimeoutException(
                 "no WebSocket upgrade within " + settings.handshakeTimeoutMillis() + " ms")),
@@ -965,21 +745,6 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
     }
 
     @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
-        readRequested = false;
-        requestInput();
-        ctx.fireChannelReadComplete();
-    }
-
-    @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (writeResult != null && channel.isWritable()) {
-            writeMore();
-        }
-        ctx.fireChannelWritabilityChanged();
-    }
-
-    @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         if (state == State.HANDSHAKING) {
             handshakeFailed(cause);
@@ -1009,19 +774,7 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
             failure = new TransportException.Io("connection " + id + " to " + who()
                     + " was lost without a WebSocket Close", null);
         }
-        if (readResult != null) {
-            if (failure != null) {
-                failRead(failure);
-            } else if (hasData()) {
-                deliver();
-            } else if (readResult != null) {
-                completeRead(-1);
-            }
-        }
-        if (writeResult != null) {
-            failWrite(failure != null ? failure
-                    : new TransportException.Io("connection " + id + " closed before the write completed", null));
-        }
+        settlePending();
         if (failure != null && !closedByPeer) {
             inbound.clear(); // lost with the connection; what came before a peer's Close stays readable
             current = null;
@@ -1030,11 +783,7 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
         if (wasOpen) {
             transport.closed(this);
         }
-        if (failure == null) {
-            closeFuture.complete(null);
-        } else {
-            closeFuture.completeExceptionally(failure);
-        }
+        completeCloseFuture();
         ctx.fireChannelInactive();
     }
 
@@ -1049,19 +798,5 @@ final class WebSocketConnection extends ChannelInboundHandlerAdapter implements 
     private String who() {
         PeerId p = peerId != null ? peerId : expected;
         return p != null ? p + " at " + target : "the dialer at " + target;
-    }
-
-    private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (type.isInstance(c)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    static String describe(Throwable t) {
-        Throwable c = t instanceof DecoderException && t.getCause() != null ? t.getCause() : t;
-        return c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName();
     }
 }

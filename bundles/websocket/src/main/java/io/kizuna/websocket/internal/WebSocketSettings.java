@@ -1,5 +1,7 @@
 package io.kizuna.websocket.internal;
 
+import io.kizuna.transport.support.SettingsCheck;
+
 /**
  * The WebSocket transport's settings, checked. Built from {@link WebSocketConfig}
  * inside the framework and directly in tests.
@@ -64,56 +66,42 @@ record WebSocketSettings(
     /** The hard ceiling of frame and message sizes, far below {@code Integer.MAX_VALUE}. */
     static final int MAX_MESSAGE_CEILING = 16 * 1024 * 1024;
 
+    private static final SettingsCheck CHECK = new SettingsCheck("websocket");
+
     /** Checks every value and resolves {@code ioThreads} 0 to min(2, processors). */
     WebSocketSettings {
         if (path == null || !path.startsWith("/") || path.length() > 256 || !path.matches("[A-Za-z0-9/._~-]+")) {
-            throw new IllegalArgumentException("websocket configuration: path=" + path
+            throw CHECK.invalid("path=" + path
                     + " must start with / and use only letters, digits and / . _ ~ - (at most 256)");
         }
-        positive("backlog", backlog);
-        positive("maxConnections", maxConnections);
-        positive("connectTimeoutMillis", connectTimeoutMillis);
-        positive("handshakeTimeoutMillis", handshakeTimeoutMillis);
-        positive("maxHandshakeBytes", maxHandshakeBytes);
-        positive("maxFrameSize", maxFrameSize);
-        positive("maxMessageSize", maxMessageSize);
-        positive("sendMessageSize", sendMessageSize);
-        positive("pingIntervalMillis", pingIntervalMillis);
-        positive("deadPeerTimeoutMillis", deadPeerTimeoutMillis);
-        positive("writeHighWaterMark", writeHighWaterMark);
-        positive("writeLowWaterMark", writeLowWaterMark);
-        positive("readQueueBytes", readQueueBytes);
-        positive("closeTimeoutMillis", closeTimeoutMillis);
+        CHECK.positive("backlog", backlog);
+        CHECK.positive("maxConnections", maxConnections);
+        CHECK.positive("connectTimeoutMillis", connectTimeoutMillis);
+        CHECK.positive("handshakeTimeoutMillis", handshakeTimeoutMillis);
+        CHECK.positive("maxHandshakeBytes", maxHandshakeBytes);
+        CHECK.positive("maxFrameSize", maxFrameSize);
+        CHECK.positive("maxMessageSize", maxMessageSize);
+        CHECK.positive("sendMessageSize", sendMessageSize);
+        CHECK.positive("pingIntervalMillis", pingIntervalMillis);
+        CHECK.positive("deadPeerTimeoutMillis", deadPeerTimeoutMillis);
+        CHECK.positive("writeHighWaterMark", writeHighWaterMark);
+        CHECK.positive("writeLowWaterMark", writeLowWaterMark);
+        CHECK.positive("readQueueBytes", readQueueBytes);
+        CHECK.positive("closeTimeoutMillis", closeTimeoutMillis);
         if (maxMessageSize > MAX_MESSAGE_CEILING) {
-            throw new IllegalArgumentException("websocket configuration: maxMessageSize=" + maxMessageSize
+            throw CHECK.invalid("maxMessageSize=" + maxMessageSize
                     + " must not exceed " + MAX_MESSAGE_CEILING);
         }
         if (maxFrameSize > maxMessageSize) {
-            throw new IllegalArgumentException("websocket configuration: maxFrameSize=" + maxFrameSize
+            throw CHECK.invalid("maxFrameSize=" + maxFrameSize
                     + " must not exceed maxMessageSize=" + maxMessageSize);
         }
         if (deadPeerTimeoutMillis <= pingIntervalMillis) {
-            throw new IllegalArgumentException("websocket configuration: deadPeerTimeoutMillis="
+            throw CHECK.invalid("deadPeerTimeoutMillis="
                     + deadPeerTimeoutMillis + " must exceed pingIntervalMillis=" + pingIntervalMillis);
         }
-        if (writeLowWaterMark > writeHighWaterMark) {
-            throw new IllegalArgumentException("websocket configuration: writeLowWaterMark=" + writeLowWaterMark
-                    + " must not exceed writeHighWaterMark=" + writeHighWaterMark);
-        }
-        if (ioThreads < 0) {
-            throw new IllegalArgumentException("websocket configuration: ioThreads=" + ioThreads
-                    + " must be 0 (automatic) or more");
-        }
-        if (ioThreads == 0) {
-            ioThreads = Math.min(2, Runtime.getRuntime().availableProcessors());
-        }
-    }
-
-    private static void positive(String name, int value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException("websocket configuration: " + name + "=" + value
-                    + " must be positive");
-        }
+        CHECK.waterMarks(writeLowWaterMark, writeHighWaterMark);
+        ioThreads = CHECK.ioThreads(ioThreads);
     }
 
     /** @return the defaults of {@link WebSocketConfig} */

@@ -1,21 +1,12 @@
 package io.kizuna.websocket.internal;
 
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -30,13 +21,16 @@ import io.kizuna.transport.PeerAddress;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
+import io.kizuna.transport.support.EndpointDial;
+import io.kizuna.transport.support.SocketListener;
+import io.kizuna.transport.support.TlsOverTcp;
+import io.kizuna.transport.support.TransportLifecycle;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
@@ -50,8 +44,6 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.EventExecutor;
-import io.netty.util.concurrent.ScheduledFuture;
 
 import org.java_websocket.framing.CloseFrame;
 import org.osgi.service.component.annotations.Activate;
@@ -97,17 +89,11 @@ public final class WebSocketTransport implements Transport {
     private final SslContext serverContext;
     private final SslContext harnessContext;
     private final SslContext clientContext;
-    private final AtomicBoolean active = new AtomicBoolean(true);
-    private final AtomicInteger openChannels = new AtomicInteger();
-    private final AtomicLong refusedForLimit = new AtomicLong();
-    private final AtomicLong refusedHandshakes = new AtomicLong();
+    private final TransportLifecycle<WebSocketConnection, SocketListener> lifecycle;
     private final AtomicLong closedTooBig = new AtomicLong();
     private final AtomicLong protocolViolations = new AtomicLong();
     private final AtomicLong deadPeers = new AtomicLong();
     private final AtomicLong pongs = new AtomicLong();
-    private final Set<WebSocketConnection> connections = ConcurrentHashMap.newKeySet();
-    private final Set<Channel> channels = ConcurrentHashMap.newKeySet();
-    private final Set<WssListener> listeners = ConcurrentHashMap.newKeySet();
 
     /**
      * Activated by Declarative Services.
@@ -129,6 +115,7 @@ public final class WebSocketTransport implements Transport {
     WebSocketTransport(NodeIdentity identity, WebSocketSettings settings) throws SSLException {
         this.identity = Objects.requireNonNull(identity, "identity");
         this.settings = Objects.requireNonNull(settings, "settings");
+        this.lifecycle = new TransportLifecycle<>(PROTOCOL_NAME, PID, settings.maxConnections(), LOG);
         // OPTIONAL: a browser's wss handshake completes, and its upgrade is then refused
         // (unless a test harness allows anonymous dialers); a certificate that is presented
         // must be bound to a node key, or TLS fails.
@@ -161,39 +148,10 @@ public final class WebSocketTransport implements Transport {
     /** Closes every connection with Close 1001, then the listeners, then stops the event loops. */
     @Deactivate
     void deactivate() {
-        if (!active.compareAndSet(true, false)) {
-            return;
-        }
-        List<CompletableFuture<?>> closing = new ArrayList<>();
-        for (WssListener l : listeners) {
-            closing.add(l.close().toCompletableFuture());
-        }
-        for (WebSocketConnection c : connections) {
-            closing.add(c.close(CloseFrame.GOING_AWAY, "the kizuna websocket transport is stopping")
-                    .toCompletableFuture());
-        }
-        for (Channel ch : channels) {
-            WebSocketConnection c = ch.pipeline().get(WebSocketConnection.class);
-            if (c == null || !connections.contains(c)) {
-                ch.close(); // still in its handshake: nothing to close gracefully
-            }
-        }
-        boolean onEventLoop = false;
-        for (EventExecutor e : group) {
-            onEventLoop |= e.inEventLoop();
-        }
-        if (!onEventLoop) {
-            try {
-                CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new))
-                        .get(settings.closeTimeoutMillis() + 1000L, TimeUnit.MILLISECONDS);
-            } catch (Exception e) {
-                LOG.log(System.Logger.Level.WARNING, "websocket transport: not every connection closed in time: {0}",
-                        WebSocketConnection.describe(e));
-            }
-        }
-        var terminated = group.shutdownGracefully(20, 2000, TimeUnit.MILLISECONDS);
-        if (!onEventLoop) {
-            terminated.awaitUninterruptibly(3000);
+        if (lifecycle.stop()) {
+            lifecycle.stop(group, WebSocketConnection.class,
+                    c -> c.close(CloseFrame.GOING_AWAY, "the kizuna websocket transport is stopping"),
+                    settings.closeTimeoutMillis() + 1000L);
         }
     }
 
@@ -216,12 +174,12 @@ public final class WebSocketTransport implements Transport {
 
     @Override
     public boolean isAvailable() {
-        return active.get();
+        return lifecycle.isActive();
     }
 
     @Override
     public Optional<String> unavailableReason() {
-        return active.get() ? Optional.empty() : Optional.of("the websocket transport has stopped");
+        return lifecycle.unavailableReason();
     }
 
     @Override
@@ -229,18 +187,9 @@ public final class WebSocketTransport implements Transport {
         Objects.requireNonNull(peer, "peer");
         Objects.requireNonNull(timeout, "timeout");
         List<Endpoint> endpoints = peer.endpoints(PROTOCOL_NAME);
-        if (endpoints.isEmpty()) {
-            return CompletableFuture.failedFuture(new TransportException.AddressNotSupported(PROTOCOL_NAME, peer));
-        }
-        if (!active.get()) {
-            return CompletableFuture.failedFuture(new TransportException.ConnectionFailed("cannot dial " + peer
-                    + ": the websocket transport has stopped", null));
-        }
-        if (timeout.isNegative() || timeout.isZero()) {
-            return CompletableFuture.failedFuture(new TransportException.ConnectionTimeout("dialing " + peer, timeout));
-        }
-        if (openChannels.get() >= settings.maxConnections()) {
-            return CompletableFuture.failedFuture(limitReached("dialing " + peer));
+        Optional<TransportException> refused = lifecycle.refuseDial(peer, timeout, endpoints);
+        if (refused.isPresent()) {
+            return CompletableFuture.failedFuture(refused.get());
         }
         return new Dial(peer, endpoints, timeout).start();
     }
@@ -268,9 +217,9 @@ public final class WebSocketTransport implements Transport {
         Objects.requireNonNull(local, "local");
         Objects.requireNonNull(acceptor, "acceptor");
         String where = PROTOCOL_NAME + "://" + local.getHostString() + ":" + local.getPort();
-        if (!active.get()) {
-            return CompletableFuture.failedFuture(new TransportException.Io("cannot listen on " + where
-                    + ": the websocket transport has stopped", null));
+        if (!lifecycle.isActive()) {
+            return CompletableFuture.failedFuture(new TransportException.Io("cannot listen on " + where + ": "
+                    + lifecycle.stoppedReason(), null));
         }
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
@@ -287,19 +236,7 @@ public final class WebSocketTransport implements Transport {
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark());
-        CompletableFuture<Listener> result = new CompletableFuture<>();
-        b.bind(local).addListener((ChannelFuture f) -> {
-            if (f.isSuccess()) {
-                WssListener l = new WssListener(f.channel());
-                listeners.add(l);
-                f.channel().closeFuture().addListener(c -> listeners.remove(l));
-                result.complete(l);
-            } else {
-                result.completeExceptionally(new TransportException.Io("cannot listen on " + where + ": "
-                        + WebSocketConnection.describe(f.cause()) + "; choose another address or port", f.cause()));
-            }
-        });
-        return result;
+        return lifecycle.bound(b.bind(local), ch -> new SocketListener(ch, PROTOCOL_NAME), where);
     }
 
     @Override
@@ -311,106 +248,29 @@ public final class WebSocketTransport implements Transport {
 
     private void accepted(SocketChannel ch, SslContext context, Consumer<Connection> acceptor,
             Consumer<Connection> anonymous) {
-        if (!active.get()) {
-            ch.close();
+        if (!lifecycle.admit(ch)) {
             return;
         }
-        if (!reserve()) {
-            refusedForLimit.incrementAndGet();
-            LOG.log(System.Logger.Level.WARNING, "websocket: closed inbound connection from {0}: limit "
-                    + "maxConnections={1} reached", ch.remoteAddress(), settings.maxConnections());
-            ch.close();
-            return;
-        }
-        track(ch);
         String target = new Endpoint(PROTOCOL_NAME, ch.remoteAddress()).toString();
         SslHandler tls = sslHandler(context, ch);
         CompletableFuture<WebSocketConnection> established = new CompletableFuture<>();
         ch.pipeline().addLast("tls", tls).addLast("kizuna", new WebSocketConnection(this, ch, tls,
                 Direction.INBOUND, target, null, anonymous != null, established));
-        established.thenAccept(c -> {
-            try {
-                (c.anonymous() ? anonymous : acceptor).accept(c);
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "websocket: the acceptor failed on " + c + "; closing it", e);
-                c.close();
-            }
-        });
+        lifecycle.handOver(established, c -> (c.anonymous() ? anonymous : acceptor).accept(c));
     }
 
     // ------------------------------------------------------------------ outbound
 
     /** One dial: the peer's websocket endpoints in order, within one overall timeout. */
-    private final class Dial {
-        private final PeerAddress peer;
-        private final List<Endpoint> endpoints;
-        private final Duration timeout;
-        private final long deadline;
-        private final CompletableFuture<Connection> result = new CompletableFuture<>();
-        private final List<TransportException> failures = new ArrayList<>();
-        private int next;
-        private volatile Channel current;
+    private final class Dial extends EndpointDial<WebSocketConnection> {
 
         Dial(PeerAddress peer, List<Endpoint> endpoints, Duration timeout) {
-            this.peer = peer;
-            this.endpoints = endpoints;
-            this.timeout = timeout;
-            this.deadline = System.nanoTime() + timeout.toNanos();
+            super(lifecycle, group, peer, endpoints, timeout, settings.connectTimeoutMillis());
         }
 
-        CompletableFuture<Connection> start() {
-            ScheduledFuture<?> timer;
-            try {
-                timer = group.schedule(this::timedOut, timeout.toNanos(), TimeUnit.NANOSECONDS);
-            } catch (RejectedExecutionException stopping) {
-                result.completeExceptionally(new TransportException.ConnectionFailed("cannot dial " + peer
-                        + ": the websocket transport has stopped", stopping));
-                return result;
-            }
-            result.whenComplete((c, e) -> timer.cancel(false));
-            tryNext();
-            return result;
-        }
-
-        private void timedOut() {
-            if (result.completeExceptionally(new TransportException.ConnectionTimeout("dialing " + peer
-                    + " over websocket", timeout))) {
-                Channel c = current;
-                if (c != null) {
-                    c.close();
-                }
-            }
-        }
-
-        private synchronized void tryNext() {
-            if (result.isDone()) {
-                return;
-            }
-            if (next >= endpoints.size()) {
-                result.completeExceptionally(TransportException.ConnectionFailed.summarize(peer.peerId(),
-                        PROTOCOL_NAME, endpoints.size(), failures));
-                return;
-            }
-            Endpoint endpoint = endpoints.get(next++);
-            long remainingMillis = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-            if (remainingMillis <= 0) {
-                timedOut();
-                return;
-            }
-            if (!active.get()) {
-                result.completeExceptionally(new TransportException.ConnectionFailed("cannot dial " + peer
-                        + ": the websocket transport has stopped", null));
-                return;
-            }
-            if (!reserve()) {
-                result.completeExceptionally(limitReached("dialing " + peer));
-                return;
-            }
-            attempt(endpoint, (int) Math.min(settings.connectTimeoutMillis(), remainingMillis));
-        }
-
-        private void attempt(Endpoint endpoint, int connectTimeoutMillis) {
-            CompletableFuture<WebSocketConnection> established = new CompletableFuture<>();
+        @Override
+        protected void attempt(Endpoint endpoint, int connectTimeoutMillis,
+                CompletableFuture<WebSocketConnection> established) {
             Bootstrap b = new Bootstrap()
                     .group(group)
                     .channel(NioSocketChannel.class)
@@ -425,56 +285,24 @@ public final class WebSocketTransport implements Transport {
                             SslHandler tls = sslHandler(clientContext, ch);
                             ch.pipeline().addLast("tls", tls).addLast("kizuna", new WebSocketConnection(
                                     WebSocketTransport.this, ch, tls, Direction.OUTBOUND, endpoint.toString(),
-                                    peer.peerId(), false, established));
+                                    peer().peerId(), false, established));
                         }
                     });
             ChannelFuture connecting = b.connect(endpoint.address());
             Channel ch = connecting.channel();
-            current = ch;
-            // The slot was reserved for this channel; it is given back when the channel closes.
-            ch.closeFuture().addListener(f -> release());
-            channels.add(ch);
-            ch.closeFuture().addListener(f -> channels.remove(ch));
+            current(ch);
+            lifecycle.track(ch); // the slot was reserved for this channel; it is given back when the channel closes
             connecting.addListener((ChannelFuture f) -> {
                 if (!f.isSuccess()) {
-                    established.completeExceptionally(connectError(endpoint, connectTimeoutMillis, f.cause()));
-                }
-            });
-            established.whenComplete((c, e) -> {
-                if (e == null) {
-                    if (!result.complete(c)) {
-                        c.close(); // the dial timed out meanwhile
-                    }
-                } else {
-                    synchronized (this) {
-                        failures.add(TransportException.unwrap(e));
-                    }
-                    tryNext();
+                    established.completeExceptionally(TlsOverTcp.connectError(endpoint, connectTimeoutMillis,
+                            f.cause(), "firewall or proxy"));
                 }
             });
         }
-    }
-
-    private static TransportException connectError(Endpoint endpoint, int connectTimeoutMillis, Throwable cause) {
-        if (cause instanceof ConnectTimeoutException) {
-            return new TransportException.ConnectionTimeout("TCP connect to " + endpoint,
-                    Duration.ofMillis(connectTimeoutMillis));
-        }
-        String reason = cause instanceof ConnectException && cause.getMessage() != null
-                && cause.getMessage().toLowerCase(Locale.ROOT).contains("refused")
-                ? "connection refused" : WebSocketConnection.describe(cause);
-        return new TransportException.ConnectionFailed("TCP connect to " + endpoint + " failed: " + reason
-                + "; check that the peer is running and listens there, and that no firewall or proxy blocks it",
-                cause);
     }
 
     private SslHandler sslHandler(SslContext context, Channel ch) {
-        // No peer host: no session resumption, so every handshake proves the keys again.
-        SslHandler tls = context.newHandler(ch.alloc());
-        tls.setHandshakeTimeoutMillis(settings.handshakeTimeoutMillis());
-        tls.setCloseNotifyFlushTimeoutMillis(settings.closeTimeoutMillis());
-        tls.setCloseNotifyReadTimeoutMillis(0);
-        return tls;
+        return TlsOverTcp.handler(context, ch, settings.handshakeTimeoutMillis(), settings.closeTimeoutMillis());
     }
 
     private WriteBufferWaterMark waterMark() {
@@ -483,43 +311,16 @@ public final class WebSocketTransport implements Transport {
 
     // ------------------------------------------------------------------ bookkeeping
 
-    private boolean reserve() {
-        int n;
-        do {
-            n = openChannels.get();
-            if (n >= settings.maxConnections()) {
-                return false;
-            }
-        } while (!openChannels.compareAndSet(n, n + 1));
-        return true;
-    }
-
-    private void release() {
-        openChannels.decrementAndGet();
-    }
-
-    private void track(Channel ch) {
-        ch.closeFuture().addListener(f -> release());
-        channels.add(ch);
-        ch.closeFuture().addListener(f -> channels.remove(ch));
-    }
-
-    private TransportException.LimitExceeded limitReached(String what) {
-        return new TransportException.LimitExceeded("maxConnections", settings.maxConnections(), what
-                + " over websocket: " + openChannels.get() + " connections are open; close some or raise "
-                + "maxConnections in configuration " + PID);
-    }
-
     void opened(WebSocketConnection c) {
-        connections.add(c);
+        lifecycle.opened(c);
     }
 
     void closed(WebSocketConnection c) {
-        connections.remove(c);
+        lifecycle.closed(c);
     }
 
     void refusedHandshake() {
-        refusedHandshakes.incrementAndGet();
+        lifecycle.refusedHandshake();
     }
 
     /** Counts a connection this side closed for bad input: 1009 (too big) apart from the rest. */
@@ -549,17 +350,17 @@ public final class WebSocketTransport implements Transport {
 
     /** @return connections open now, handshakes included */
     int openChannels() {
-        return openChannels.get();
+        return lifecycle.open();
     }
 
     /** @return inbound connections closed at once because maxConnections was reached */
     long refusedForLimit() {
-        return refusedForLimit.get();
+        return lifecycle.refusedForLimit();
     }
 
     /** @return inbound connections whose TLS handshake, authentication or upgrade failed */
     long refusedHandshakes() {
-        return refusedHandshakes.get();
+        return lifecycle.refusedHandshakes();
     }
 
     /** @return connections closed with 1009: a frame, a message or an inflated message over its bound */

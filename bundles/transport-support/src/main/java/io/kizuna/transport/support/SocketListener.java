@@ -1,4 +1,4 @@
-package io.kizuna.tcp.internal;
+package io.kizuna.transport.support;
 
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletableFuture;
@@ -8,20 +8,25 @@ import io.kizuna.transport.Endpoint;
 import io.kizuna.transport.Listener;
 import io.netty.channel.Channel;
 
-/** A bound TCP server socket; closing it stops accepting, accepted connections stay. */
-final class TcpListener implements Listener {
+/** A bound server socket; closing it stops accepting, accepted connections stay. */
+public final class SocketListener implements Listener {
 
     private final Channel channel;
     private final InetSocketAddress localAddress;
     private final Endpoint endpoint;
 
-    TcpListener(Channel channel) {
+    /**
+     * @param channel  the bound server channel
+     * @param protocol the transport's protocol name, for its endpoint
+     */
+    public SocketListener(Channel channel, String protocol) {
         this.channel = channel;
         this.localAddress = (InetSocketAddress) channel.localAddress();
-        this.endpoint = new Endpoint(TcpTransport.PROTOCOL_NAME, localAddress);
+        this.endpoint = new Endpoint(protocol, localAddress);
     }
 
-    Channel channel() {
+    /** @return the server channel */
+    public Channel channel() {
         return channel;
     }
 
@@ -47,6 +52,6 @@ final class TcpListener implements Listener {
 
     @Override
     public String toString() {
-        return "tcp listener " + endpoint;
+        return endpoint.protocol() + " listener " + endpoint;
     }
 }
