@@ -44,14 +44,6 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             description = "Flow-control window per connection, over all its streams")
     int connectionWindow() default QuicSettings.DEFAULT_CONNECTION_WINDOW;
 
-    @AttributeDefinition(name = "Write high-water mark (bytes)",
-            description = "A write completes only once fewer bytes than this wait to be sent on its stream")
-    int writeHighWaterMark() default QuicSettings.DEFAULT_WRITE_HIGH_WATER_MARK;
-
-    @AttributeDefinition(name = "Write low-water mark (bytes)",
-            description = "A held-back write completes once the bytes waiting drop below this")
-    int writeLowWaterMark() default QuicSettings.DEFAULT_WRITE_LOW_WATER_MARK;
-
     @AttributeDefinition(name = "Read queue (bytes)",
             description = "Bytes taken from a stream ahead of the application; beyond this the stream's flow "
                     + "control holds the peer back")

@@ -17,8 +17,6 @@ import io.netty.handler.codec.quic.QuicCongestionControlAlgorithm;
  * @param keepAliveMillis           how often a dialer sends an ack-eliciting keep-alive, 0 for never
  * @param streamWindow              flow-control window per stream
  * @param connectionWindow          flow-control window per connection
- * @param writeHighWaterMark        outbound bytes per stream above which writes are held back
- * @param writeLowWaterMark         outbound bytes per stream below which held-back writes complete
  * @param readQueueBytes            bytes taken from a stream ahead of the application
  * @param congestionControl         quiche's congestion controller
  * @param udpReceiveBuffer          SO_RCVBUF, 0 for the kernel default
@@ -39,8 +37,6 @@ record QuicSettings(
         int keepAliveMillis,
         int streamWindow,
         int connectionWindow,
-        int writeHighWaterMark,
-        int writeLowWaterMark,
         int readQueueBytes,
         QuicCongestionControlAlgorithm congestionControl,
         int udpReceiveBuffer,
@@ -60,8 +56,6 @@ record QuicSettings(
     static final int DEFAULT_KEEP_ALIVE_MILLIS = 10_000;
     static final int DEFAULT_STREAM_WINDOW = 4 * 1024 * 1024;
     static final int DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024;
-    static final int DEFAULT_WRITE_HIGH_WATER_MARK = 256 * 1024;
-    static final int DEFAULT_WRITE_LOW_WATER_MARK = 128 * 1024;
     static final int DEFAULT_READ_QUEUE_BYTES = 256 * 1024;
     static final String DEFAULT_CONGESTION_CONTROL = "CUBIC";
     static final int DEFAULT_UDP_BUFFER = 4 * 1024 * 1024;
@@ -82,15 +76,12 @@ record QuicSettings(
         }
         CHECK.positive("streamWindow", streamWindow);
         CHECK.positive("connectionWindow", connectionWindow);
-        CHECK.positive("writeHighWaterMark", writeHighWaterMark);
-        CHECK.positive("writeLowWaterMark", writeLowWaterMark);
         CHECK.positive("readQueueBytes", readQueueBytes);
         CHECK.positive("retryTokenLifetimeSeconds", retryTokenLifetimeSeconds);
         CHECK.positive("closeTimeoutMillis", closeTimeoutMillis);
         if (congestionControl == null) {
             throw CHECK.invalid("congestionControl must be set");
         }
-        CHECK.waterMarks(writeLowWaterMark, writeHighWaterMark);
         if (connectionWindow < streamWindow) {
             throw CHECK.invalid("connectionWindow=" + connectionWindow
                     + " must be at least streamWindow=" + streamWindow);
@@ -121,8 +112,7 @@ record QuicSettings(
         return new QuicSettings(DEFAULT_PRIORITY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_STREAMS,
                 DEFAULT_HANDSHAKE_TIMEOUT_MILLIS, DEFAULT_IDLE_TIMEOUT_MILLIS, DEFAULT_KEEP_ALIVE_MILLIS,
                 DEFAULT_STREAM_WINDOW,
-                DEFAULT_CONNECTION_WINDOW, DEFAULT_WRITE_HIGH_WATER_MARK, DEFAULT_WRITE_LOW_WATER_MARK,
-                DEFAULT_READ_QUEUE_BYTES, congestionControl(DEFAULT_CONGESTION_CONTROL), DEFAULT_UDP_BUFFER,
+                DEFAULT_CONNECTION_WINDOW, DEFAULT_READ_QUEUE_BYTES, congestionControl(DEFAULT_CONGESTION_CONTROL), DEFAULT_UDP_BUFFER,
                 DEFAULT_UDP_BUFFER, true, true, DEFAULT_TOKEN_LIFETIME_SECONDS, false, 0, DEFAULT_CLOSE_TIMEOUT_MILLIS);
     }
 
@@ -134,7 +124,7 @@ record QuicSettings(
     static QuicSettings from(QuicConfig c) {
         return new QuicSettings(c.kizuna_transport_priority(), c.maxConnections(), c.maxStreamsPerConnection(),
                 c.handshakeTimeoutMillis(), c.idleTimeoutMillis(), c.keepAliveMillis(), c.streamWindow(),
-                c.connectionWindow(), c.writeHighWaterMark(), c.writeLowWaterMark(), c.readQueueBytes(),
+                c.connectionWindow(), c.readQueueBytes(),
                 congestionControl(c.congestionControl()), c.udpReceiveBuffer(), c.udpSendBuffer(),
                 c.segmentationOffload(), c.retry(), c.retryTokenLifetimeSeconds(), c.earlyData(), c.ioThreads(),
                 c.closeTimeoutMillis());
@@ -142,57 +132,50 @@ record QuicSettings(
 
     QuicSettings withMaxConnections(int value) {
         return new QuicSettings(priority, value, maxStreamsPerConnection, handshakeTimeoutMillis, idleTimeoutMillis,
-                keepAliveMillis, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark, readQueueBytes,
+                keepAliveMillis, streamWindow, connectionWindow, readQueueBytes,
                 congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
                 retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withStreamWindow(int value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, keepAliveMillis, value, Math.max(connectionWindow, value), writeHighWaterMark,
-                writeLowWaterMark, readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer,
+                idleTimeoutMillis, keepAliveMillis, value, Math.max(connectionWindow, value), readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer,
                 segmentationOffload, retry, retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withRetry(boolean value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, writeHighWaterMark,
-                writeLowWaterMark, readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer,
+                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer,
                 segmentationOffload, value, retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withSegmentationOffload(boolean value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, writeHighWaterMark,
-                writeLowWaterMark, readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, value, retry,
+                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, value, retry,
                 retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withKeepAlive(int value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, value, streamWindow, connectionWindow, writeHighWaterMark, writeLowWaterMark,
-                readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
+                idleTimeoutMillis, value, streamWindow, connectionWindow, readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
                 retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withEarlyData(boolean value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, writeHighWaterMark,
-                writeLowWaterMark, readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer,
+                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, readQueueBytes, congestionControl, udpReceiveBuffer, udpSendBuffer,
                 segmentationOffload, retry, retryTokenLifetimeSeconds, value, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withCongestionControl(QuicCongestionControlAlgorithm value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, writeHighWaterMark,
-                writeLowWaterMark, readQueueBytes, value, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
+                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, readQueueBytes, value, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
                 retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 
     QuicSettings withUdpBuffers(int value) {
         return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, handshakeTimeoutMillis,
-                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, writeHighWaterMark,
-                writeLowWaterMark, readQueueBytes, congestionControl, value, value, segmentationOffload, retry,
+                idleTimeoutMillis, keepAliveMillis, streamWindow, connectionWindow, readQueueBytes, congestionControl, value, value, segmentationOffload, retry,
                 retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
     }
 }

@@ -42,7 +42,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.handler.codec.quic.Quic;
 import io.netty.handler.codec.quic.QuicChannel;
@@ -387,8 +386,6 @@ public final class QuicTransport implements Transport {
         protected void initChannel(QuicStreamChannel ch) {
             ch.config().setAutoRead(false);
             ch.config().setAllowHalfClosure(true);
-            ch.config().setWriteBufferWaterMark(new WriteBufferWaterMark(settings.writeLowWaterMark(),
-                    settings.writeHighWaterMark()));
             QuicConnection owner = ch.parent().attr(CONNECTION).get();
             if (owner == null) {
                 ch.close();
