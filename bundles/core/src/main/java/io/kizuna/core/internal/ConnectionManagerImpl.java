@@ -1161,6 +1161,16 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                 .max(Comparator.comparingInt(signaledHere::get));
     }
 
+    /**
+     * @param peer a peer
+     * @return whether a background upgrade of a relayed connection to it runs (an attempt or a wait for the next)
+     */
+    boolean upgrading(PeerId peer) {
+        synchronized (lock) {
+            return upgrading.contains(peer);
+        }
+    }
+
     /** After a relayed dial: set up a direct connection over a signaled transport in the background. */
     private void upgradeLater(ControlSession relayed) {
         PeerId peer = relayed.peer();

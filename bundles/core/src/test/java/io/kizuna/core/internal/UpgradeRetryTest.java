@@ -106,9 +106,8 @@ class UpgradeRetryTest {
         List<Long> t = a.sig.dials;
         assertThat(t.get(1) - t.get(0)).as("the first wait").isGreaterThanOrEqualTo(RETRY.toNanos());
         assertThat(t.get(2) - t.get(1)).as("the second wait, doubled").isGreaterThanOrEqualTo(2 * RETRY.toNanos());
-        // The next wait would be 800 ms: none comes after the limit.
-        Thread.sleep(4 * RETRY.toMillis() + 700);
-        assertThat(a.sig.dials).hasSize(3);
+        awaitUpgradeEnded(a, b);
+        assertThat(a.sig.dials).as("no attempt after the limit").hasSize(3);
         assertThat(a.protocolsTo(b)).as("the relayed connection stays").containsExactly("circuit");
     }
 
@@ -121,7 +120,7 @@ class UpgradeRetryTest {
         relayedDial(a, b);
 
         await().atMost(Duration.ofSeconds(15)).until(() -> a.protocolsTo(b).contains("sig"));
-        Thread.sleep(4 * RETRY.toMillis() + 700);
+        awaitUpgradeEnded(a, b);
         assertThat(a.sig.dials).hasSize(2);
         assertThat(a.protocolsTo(b)).containsExactly("circuit", "sig");
     }
@@ -138,7 +137,7 @@ class UpgradeRetryTest {
         a.circuit.openConnections().forEach(Connection::close);
         await().atMost(Duration.ofSeconds(10)).until(() -> a.protocolsTo(b).isEmpty());
 
-        Thread.sleep(SLOW_RETRY.toMillis() + 700);
+        awaitUpgradeEnded(a, b);
         assertThat(a.sig.dials).as("no retry after the relayed connection closed").hasSize(1);
     }
 
@@ -152,7 +151,7 @@ class UpgradeRetryTest {
         await().atMost(Duration.ofSeconds(15)).until(() -> a.sig.dials.size() == 1);
         ManagerTestSupport.get(a.manager.connectToPeer(b.manager.localAddress().only("mem")));
 
-        Thread.sleep(SLOW_RETRY.toMillis() + 700);
+        awaitUpgradeEnded(a, b); // at the time of the retry, which finds the direct connection
         assertThat(a.sig.dials).as("no retry once a direct connection is pooled").hasSize(1);
         assertThat(a.protocolsTo(b)).containsExactly("circuit", "mem");
     }
@@ -167,6 +166,8 @@ class UpgradeRetryTest {
         await().atMost(Duration.ofSeconds(15)).until(() -> a.sig.dials.size() == 1);
         a.manager.deactivate();
 
+        // Stopping drops the waiting retry with the manager's timer, so nothing ends that could be awaited:
+        // only waiting past the time the retry was due shows that it never came.
         Thread.sleep(SLOW_RETRY.toMillis() + 700);
         assertThat(a.sig.dials).as("no retry once the manager stopped").hasSize(1);
     }
@@ -179,8 +180,13 @@ class UpgradeRetryTest {
 
         relayedDial(a, b);
         await().atMost(Duration.ofSeconds(15)).until(() -> a.sig.dials.size() == 1);
-        Thread.sleep(RETRY.toMillis() + 700);
+        awaitUpgradeEnded(a, b);
         assertThat(a.sig.dials).hasSize(1);
+    }
+
+    /** Waits until {@code from}'s upgrade to {@code to} has ended: no attempt can follow. */
+    private static void awaitUpgradeEnded(Peer from, Peer to) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> !from.manager.upgrading(to.id));
     }
 
     /** Memory connections that say they pass through a relay. */
