@@ -124,9 +124,22 @@ final class Bench {
      * @param link      the link profile's name
      * @param who       {@code iperf3} or a Kizuna transport
      * @param direction {@code upload} (B to A) or {@code download}
-     * @param mbits     one figure per run
+     * @param mbits     one figure per run that completed
+     * @param wanted    runs asked for
+     * @param failures  why each run that is missing failed, after its retries (a comparison peer's runs may fail
+     *                  without aborting the harness; Kizuna's and iperf3's may not)
      */
-    record Goodput(String link, String who, String direction, List<Double> mbits) { }
+    record Goodput(String link, String who, String direction, List<Double> mbits, int wanted, List<String> failures) {
+
+        Goodput(String link, String who, String direction, List<Double> mbits) {
+            this(link, who, direction, mbits, mbits.size(), List.of());
+        }
+
+        Goodput {
+            mbits = List.copyOf(mbits);
+            failures = List.copyOf(failures);
+        }
+    }
 
     /**
      * Connect plus a round trip of the control hello, one kind.
@@ -195,6 +208,10 @@ final class Bench {
     private static final Pattern LIBP2P_RUN = Pattern.compile("\\{\"transport\":\"(\\w+)\",\"run\":(\\d+),"
             + "\"connectMs\":([\\d.]+),\"uploadBytes\":(\\d+),\"uploadSeconds\":([\\d.]+),"
             + "\"downloadBytes\":(\\d+),\"downloadSeconds\":([\\d.]+)");
+    private static final Pattern LIBP2P_ERROR = Pattern.compile("\\{\"transport\":\"\\w+\",\"run\":(\\d+),"
+            + "\"error\":\"((?:[^\"\\\\]|\\\\.)*)\"");
+    /** Client processes a comparison peer transport gets: the first, and two retries of the runs still missing. */
+    private static final int LIBP2P_ATTEMPTS = 3;
     private static final int PORT = 7400;
     private static final int PORT_NO_RETRY = 7401;
     /** The first port of the nodes that take the connection load (each takes two, from here up). */
@@ -600,55 +617,124 @@ final class Bench {
 
     // ------------------------------------------------------------------ js-libp2p
 
-    /** js-libp2p's perf over its TCP, QUIC and WebSockets on the same link, one warm-up run not counted. */
+    /**
+     * js-libp2p's perf over its TCP, QUIC and WebSockets on the same link. Each client process makes one warm-up
+     * run, not counted, then the runs still missing; a run that fails is tried again in a new client process, up
+     * to {@link #LIBP2P_ATTEMPTS} processes in all. A comparison peer that still fails is recorded with its
+     * reasons and never aborts the harness.
+     */
     private void libp2p(Lab lab, Link link, Lab.Site a, Lab.Site b, double rtt) {
         Path log = lab.work().resolve("libp2p-server.log");
         Process server = lab.start(a.client(), log, options.libp2p().toString(), "server", "--listen", a.clientIp(),
                 "--tcp-port", "7500", "--quic-port", "7500", "--ws-port", "7501", "--key-file",
                 lab.work().resolve("libp2p.key").toString());
-        String addrs = null;
+        try {
+            String addrs = libp2pReady(server, log);
+            if (addrs == null) {
+                String why = server.isAlive() ? "the js-libp2p server was not ready in 60 s"
+                        : "the js-libp2p server exited";
+                say("  " + why + ": " + BenchNode.read(log));
+                for (String kind : List.of("tcp", "quic", "ws")) {
+                    recordPeerRuns(link, rtt, "js-libp2p " + kind, new PeerRuns(options.runs(), List.of(why)));
+                }
+                return;
+            }
+            for (String addr : addrs.replace("\"", "").split(",")) {
+                String kind = addr.contains("/quic") ? "quic" : addr.contains("/ws") ? "ws" : "tcp";
+                recordPeerRuns(link, rtt, "js-libp2p " + kind, libp2pRuns(lab, b, link, addr));
+            }
+        } finally {
+            server.destroy();
+        }
+    }
+
+    /** @return the server's listen addresses, once it printed them, or null when it exits or takes over 60 s */
+    private static String libp2pReady(Process server, Path log) {
         long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
-        while (addrs == null && System.nanoTime() < deadline) {
+        while (System.nanoTime() < deadline) {
             Matcher m = READY_LIBP2P.matcher(BenchNode.read(log));
             if (m.find()) {
-                addrs = m.group(1);
-            } else if (!server.isAlive()) {
-                throw new Lab.LabException("the js-libp2p server exited: " + BenchNode.read(log));
-            } else {
-                pause(100);
+                return m.group(1);
             }
+            if (!server.isAlive()) {
+                return null;
+            }
+            pause(100);
         }
-        if (addrs == null) {
-            throw new Lab.LabException("the js-libp2p server was not ready in 60 s: " + BenchNode.read(log));
+        return null;
+    }
+
+    /**
+     * The runs of one comparison peer transport, with retries.
+     *
+     * @param wanted     runs asked for
+     * @param up         upload Mbit/s of each completed run
+     * @param down       download Mbit/s of each completed run
+     * @param connect    connect plus first round trip, ms, of each completed run
+     * @param failures   why each counted run that failed, failed, in order (warm-ups are only logged)
+     */
+    record PeerRuns(int wanted, List<Double> up, List<Double> down, List<Double> connect, List<String> failures) {
+
+        PeerRuns(int wanted, List<String> failures) {
+            this(wanted, List.of(), List.of(), List.of(), failures);
         }
-        for (String addr : addrs.replace("\"", "").split(",")) {
-            String kind = addr.contains("/quic") ? "quic" : addr.contains("/ws") ? "ws" : "tcp";
+
+        /** @return why each of the runs still missing failed: the last failures seen, one per missing run */
+        List<String> missing() {
+            int n = wanted - up.size();
+            return n <= 0 ? List.of() : failures.subList(Math.max(0, failures.size() - n), failures.size());
+        }
+    }
+
+    private PeerRuns libp2pRuns(Lab lab, Lab.Site b, Link link, String addr) {
+        List<Double> up = new ArrayList<>();
+        List<Double> down = new ArrayList<>();
+        List<Double> connect = new ArrayList<>();
+        List<String> failures = new ArrayList<>();
+        for (int attempt = 1; attempt <= LIBP2P_ATTEMPTS && up.size() < options.runs(); attempt++) {
+            int missing = options.runs() - up.size();
             Lab.Result r = lab.runFor(b.client(), COMMAND_SECONDS, options.libp2p().toString(), "client", "--server",
                     addr, "--upload", Long.toString(link.bytes()), "--download", Long.toString(link.bytes()), "--runs",
-                    Integer.toString(options.runs() + 1));
-            List<Double> up = new ArrayList<>();
-            List<Double> down = new ArrayList<>();
-            List<Double> connect = new ArrayList<>();
+                    Integer.toString(missing + 1));
+            int completed = 0;
             Matcher m = LIBP2P_RUN.matcher(r.output());
             while (m.find()) {
                 if (Integer.parseInt(m.group(2)) == 0) {
                     continue; // the warm-up
                 }
+                completed++;
                 connect.add(Double.parseDouble(m.group(3)));
                 up.add(Long.parseLong(m.group(4)) * 8 / Double.parseDouble(m.group(5)) / 1e6);
                 down.add(Long.parseLong(m.group(6)) * 8 / Double.parseDouble(m.group(7)) / 1e6);
             }
-            if (r.exit() != 0 || up.size() != options.runs()) {
-                throw new Lab.LabException("js-libp2p over " + kind + " did not finish " + options.runs() + " runs: "
-                        + r.output());
+            List<String> errors = new ArrayList<>();
+            Matcher e = LIBP2P_ERROR.matcher(r.output());
+            while (e.find()) {
+                if (e.group(1).equals("0")) {
+                    say("  js-libp2p warm-up run to " + addr + " failed (not counted): " + e.group(2));
+                } else {
+                    errors.add(e.group(2));
+                }
             }
-            record(new Goodput(link.name(), "js-libp2p " + kind, "upload", up));
-            record(new Goodput(link.name(), "js-libp2p " + kind, "download", down));
-            if (link.name().equals(options.setupLink())) {
-                setups.add(new Setup("js-libp2p " + kind + " (connect + 1-byte perf round trip)", rtt, connect));
+            if (errors.isEmpty() && completed < missing) {
+                // no run line at all: the client itself failed; its last line says why
+                List<String> lines = r.output().lines().filter(l -> !l.isBlank()).toList();
+                errors.add("client exited with " + r.exit() + (lines.isEmpty() ? "" : ": " + lines.get(lines.size() - 1)));
             }
+            for (String error : errors) {
+                say("  js-libp2p attempt " + attempt + " of " + LIBP2P_ATTEMPTS + " to " + addr + " failed: " + error);
+            }
+            failures.addAll(errors);
         }
-        server.destroy();
+        return new PeerRuns(options.runs(), up, down, connect, failures);
+    }
+
+    private void recordPeerRuns(Link link, double rtt, String who, PeerRuns runs) {
+        record(new Goodput(link.name(), who, "upload", runs.up(), runs.wanted(), runs.missing()));
+        record(new Goodput(link.name(), who, "download", runs.down(), runs.wanted(), runs.missing()));
+        if (link.name().equals(options.setupLink()) && !runs.connect().isEmpty()) {
+            setups.add(new Setup(who + " (connect + 1-byte perf round trip)", rtt, runs.connect()));
+        }
     }
 
     // ------------------------------------------------------------------ set-up
@@ -724,8 +810,8 @@ final class Bench {
 
     private void record(Goodput g) {
         goodput.add(g);
-        say(String.format(Locale.ROOT, "  %-6s %-8s median %.1f Mbit/s %s", g.who(), g.direction(),
-                BenchReport.median(g.mbits()), g.mbits()));
+        say(String.format(Locale.ROOT, "  %-6s %-8s %s %s", g.who(), g.direction(), BenchReport.figure(g),
+                g.mbits()));
     }
 
     /** @return the IPv4 address of the node's own tcp endpoint (not a relay's) */

@@ -233,13 +233,30 @@ final class BenchReport {
                 .findFirst();
     }
 
-    private static String figure(Bench.Goodput g) {
-        return fmt(median(g.mbits()), 1) + " [" + fmt(Collections.min(g.mbits()), 1) + "–"
-                + fmt(Collections.max(g.mbits()), 1) + "]";
+    /**
+     * @return the median with the range, and, when runs failed, how many of those asked for completed and why
+     *         the others failed, e.g. {@code 93.1 [92.0–94.2] (2 of 3 runs; 1 failed: closed by peer)}
+     */
+    static String figure(Bench.Goodput g) {
+        String figure = g.mbits().isEmpty() ? "no run"
+                : fmt(median(g.mbits()), 1) + " [" + fmt(Collections.min(g.mbits()), 1) + "–"
+                        + fmt(Collections.max(g.mbits()), 1) + "]";
+        int failed = g.wanted() - g.mbits().size();
+        if (failed <= 0) {
+            return figure;
+        }
+        return figure + " (" + g.mbits().size() + " of " + g.wanted() + " runs; " + failed + " failed: "
+                + String.join("; ", g.failures().stream().distinct().map(BenchReport::cell).toList()) + ")";
+    }
+
+    /** @return text made safe for one Markdown table cell */
+    private static String cell(String text) {
+        String line = text.replace('|', '/').replace('\n', ' ').strip();
+        return line.length() > 160 ? line.substring(0, 160) + "..." : line;
     }
 
     private static String ratio(Optional<Bench.Goodput> g, Optional<Bench.Goodput> base) {
-        if (g.isEmpty() || base.isEmpty()) {
+        if (g.isEmpty() || base.isEmpty() || g.get().mbits().isEmpty() || base.get().mbits().isEmpty()) {
             return "";
         }
         return fmt(100 * median(g.get().mbits()) / median(base.get().mbits()), 0) + "%";
@@ -268,8 +285,10 @@ final class BenchReport {
         List<String> g = new ArrayList<>();
         for (Bench.Goodput x : results.goodput()) {
             g.add("    {\"link\": " + str(x.link()) + ", \"who\": " + str(x.who()) + ", \"direction\": "
-                    + str(x.direction()) + ", \"median\": " + fmt(median(x.mbits()), 3) + ", \"runs\": "
-                    + numbers(x.mbits()) + "}");
+                    + str(x.direction()) + ", \"median\": "
+                    + (x.mbits().isEmpty() ? "null" : fmt(median(x.mbits()), 3)) + ", \"runs\": "
+                    + numbers(x.mbits()) + ", \"wanted\": " + x.wanted() + ", \"failed\": ["
+                    + String.join(", ", x.failures().stream().map(BenchReport::str).toList()) + "]}");
         }
         s.append(String.join(",\n", g)).append("\n  ],\n");
         s.append("  \"setupMs\": [\n");
@@ -332,7 +351,7 @@ final class BenchReport {
             Bench.Link link = links.get(i);
             int x0 = 20 + i * panelW;
             double max = results.goodput().stream().filter(g -> g.link().equals(link.name()))
-                    .mapToDouble(g -> median(g.mbits())).max().orElse(1) * 1.15;
+                    .filter(g -> !g.mbits().isEmpty()).mapToDouble(g -> median(g.mbits())).max().orElse(1) * 1.15;
             int base = top + panelH;
             s.append("<line x1=\"").append(x0 + 40).append("\" y1=\"").append(top).append("\" x2=\"").append(x0 + 40)
                     .append("\" y2=\"").append(base).append("\" stroke=\"#888\"/>\n");
@@ -346,7 +365,7 @@ final class BenchReport {
                 for (int d = 0; d < 2; d++) {
                     String direction = d == 0 ? "upload" : "download";
                     Optional<Bench.Goodput> g = find(link.name(), transports.get(t), direction);
-                    if (g.isEmpty()) {
+                    if (g.isEmpty() || g.get().mbits().isEmpty()) {
                         continue;
                     }
                     double v = median(g.get().mbits());
@@ -360,7 +379,7 @@ final class BenchReport {
             }
             for (int d = 0; d < 2; d++) {
                 Optional<Bench.Goodput> ip = find(link.name(), "iperf3", d == 0 ? "upload" : "download");
-                if (ip.isPresent()) {
+                if (ip.isPresent() && !ip.get().mbits().isEmpty()) {
                     int y = base - (int) Math.round(panelH * median(ip.get().mbits()) / max);
                     s.append("<line x1=\"").append(x0 + 40).append("\" y1=\"").append(y).append("\" x2=\"")
                             .append(x0 + panelW - 10).append("\" y2=\"").append(y).append("\" stroke=\"")

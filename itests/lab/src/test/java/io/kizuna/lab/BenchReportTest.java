@@ -26,6 +26,34 @@ class BenchReportTest {
     }
 
     @Test
+    void aComparisonPeersFailedRunsAreCountedAndExplainedInTheTableAndTheJson() {
+        Bench.Options o = Bench.Options.parse("--smoke", "--dist", "target/none", "--out", "target/none");
+        String link = o.links().get(0).name();
+        List<Bench.Goodput> goodput = List.of(new Bench.Goodput(link, "iperf3", "upload", List.of(100.0)),
+                new Bench.Goodput(link, "tcp", "upload", List.of(50.0)),
+                new Bench.Goodput(link, "js-libp2p ws", "upload", List.of(40.0, 44.0), 3,
+                        List.of("Unexpected EOF - stream closed while reading 0/1 bytes")),
+                new Bench.Goodput(link, "js-libp2p quic", "upload", List.of(), 3,
+                        List.of("closed by peer: 0", "closed by peer: 0", "the js-libp2p server | exited")));
+        BenchReport report = new BenchReport(new Bench.Results(o, goodput, List.of(), List.of(), List.of(), List.of(),
+                List.of(), Map.of()));
+
+        assertThat(report.markdown())
+                .contains("| js-libp2p ws | 42.0 [40.0–44.0] (2 of 3 runs; 1 failed: Unexpected EOF - stream closed "
+                        + "while reading 0/1 bytes) |")
+                .contains("| js-libp2p quic | no run (0 of 3 runs; 3 failed: closed by peer: 0; the js-libp2p server / "
+                        + "exited) |")
+                .contains("| Kizuna tcp | 50.0 [50.0–50.0] |");
+        assertThat(report.json())
+                .contains("\"who\": \"js-libp2p ws\", \"direction\": \"upload\", \"median\": 42.000, "
+                        + "\"runs\": [40.000, 44.000], \"wanted\": 3, \"failed\": [\"Unexpected EOF - stream closed "
+                        + "while reading 0/1 bytes\"]}")
+                .contains("\"who\": \"js-libp2p quic\", \"direction\": \"upload\", \"median\": null, \"runs\": [], "
+                        + "\"wanted\": 3");
+        assertThat(report.svg()).startsWith("<svg");
+    }
+
+    @Test
     void finishedTransfersAreReadFromPerfOutputButProgressLinesAreNot() {
         String out = "PERF x over quic (1.2.3.4:7400): upload 8.0 MiB, then download 8.0 MiB\n"
                 + "  upload   2.0 MiB of 8.0 MiB (25%) in 0.100 s, 167.8 Mbit/s\n"
