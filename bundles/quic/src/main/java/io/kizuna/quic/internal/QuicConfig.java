@@ -23,7 +23,9 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     int maxStreamsPerConnection() default QuicSettings.DEFAULT_MAX_STREAMS;
 
     @AttributeDefinition(name = "Handshake timeout (ms)",
-            description = "How long a dial may take to complete the QUIC and TLS handshake, per endpoint")
+            description = "How long a dial may take to complete the QUIC and TLS handshake, per endpoint; "
+                    + "and how long an accepted dialer has, from its first packet, to prove its key and open "
+                    + "its first stream")
     int handshakeTimeoutMillis() default QuicSettings.DEFAULT_HANDSHAKE_TIMEOUT_MILLIS;
 
     @AttributeDefinition(name = "Idle timeout (ms)",

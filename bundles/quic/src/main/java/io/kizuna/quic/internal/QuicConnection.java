@@ -102,6 +102,7 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
     private int peerErrorCode = -1;
     private ScheduledFuture<?> closeTimer;
     private ScheduledFuture<?> keepAlive;
+    private ScheduledFuture<?> handshakeTimer;
 
     /**
      * @param transport   the transport that owns it
@@ -445,6 +446,17 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
     public void handlerAdded(ChannelHandlerContext ctx) {
         channel = (QuicChannel) ctx.channel();
         channel.attr(QuicTransport.CONNECTION).set(this);
+        if (direction == Direction.INBOUND) {
+            // The slot is taken from the first Initial on, and a dialer's keep-alives would hold it past any
+            // idle timeout: it has the handshake timeout to prove its key and send its preamble.
+            handshakeTimer = ctx.executor().schedule(() -> {
+                if (!established.isDone()) {
+                    refuse(new TransportException.ConnectionTimeout("waiting for the handshake and preamble of "
+                            + peerName(), java.time.Duration.ofMillis(settings.handshakeTimeoutMillis())));
+                }
+            }, settings.handshakeTimeoutMillis(), TimeUnit.MILLISECONDS);
+            established.whenComplete((c, e) -> handshakeTimer.cancel(false));
+        }
     }
 
     @Override

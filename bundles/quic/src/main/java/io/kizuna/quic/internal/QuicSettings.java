@@ -12,7 +12,8 @@ import io.netty.handler.codec.quic.QuicCongestionControlAlgorithm;
  * @param priority                  the transport's priority
  * @param maxConnections            open connections, both directions, handshakes included
  * @param maxStreamsPerConnection   concurrent bidirectional streams a peer may open
- * @param handshakeTimeoutMillis    QUIC + TLS handshake timeout per endpoint
+ * @param handshakeTimeoutMillis    QUIC + TLS handshake timeout per endpoint; for a listener, from the dialer's
+ *                                  first Initial to its preamble on the first stream
  * @param idleTimeoutMillis         QUIC max_idle_timeout
  * @param keepAliveMillis           how often a dialer sends an ack-eliciting keep-alive, 0 for never
  * @param streamWindow              flow-control window per stream
@@ -132,6 +133,13 @@ record QuicSettings(
 
     QuicSettings withMaxConnections(int value) {
         return new QuicSettings(priority, value, maxStreamsPerConnection, handshakeTimeoutMillis, idleTimeoutMillis,
+                keepAliveMillis, streamWindow, connectionWindow, readQueueBytes,
+                congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
+                retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);
+    }
+
+    QuicSettings withHandshakeTimeout(int value) {
+        return new QuicSettings(priority, maxConnections, maxStreamsPerConnection, value, idleTimeoutMillis,
                 keepAliveMillis, streamWindow, connectionWindow, readQueueBytes,
                 congestionControl, udpReceiveBuffer, udpSendBuffer, segmentationOffload, retry,
                 retryTokenLifetimeSeconds, earlyData, ioThreads, closeTimeoutMillis);

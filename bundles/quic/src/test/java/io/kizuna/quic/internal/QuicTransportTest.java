@@ -250,20 +250,8 @@ class QuicTransportTest extends TransportContractTest {
                 io.netty.channel.nio.NioIoHandler.newFactory());
         try {
             // a plain QUIC client: trusts any listener, presents no certificate
-            io.netty.handler.codec.quic.QuicSslContext tls = io.netty.handler.codec.quic.QuicSslContextBuilder
-                    .forClient()
-                    .trustManager(io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE)
-                    .applicationProtocols(QuicTransport.ALPN).build();
-            io.netty.channel.Channel socket = new io.netty.bootstrap.Bootstrap().group(group)
-                    .channel(io.netty.channel.socket.nio.NioDatagramChannel.class)
-                    .handler(new io.netty.handler.codec.quic.QuicClientCodecBuilder().sslContext(tls)
-                            .maxIdleTimeout(5, SECONDS).initialMaxData(1 << 20)
-                            .initialMaxStreamDataBidirectionalLocal(1 << 20).build())
-                    .bind(new java.net.InetSocketAddress("127.0.0.1", 0)).sync().channel();
             io.netty.util.concurrent.Future<io.netty.handler.codec.quic.QuicChannel> dial =
-                    io.netty.handler.codec.quic.QuicChannel.newBootstrap(socket)
-                            .streamHandler(new io.netty.channel.ChannelInboundHandlerAdapter())
-                            .remoteAddress(listener.localAddress()).connect().await();
+                    rawDial(group, null, listener.localAddress());
             if (dial.isSuccess()) {
                 // TLS 1.3: the client may finish before the listener has checked it; the listener then closes it
                 io.netty.handler.codec.quic.QuicChannel quic = dial.getNow();
@@ -273,10 +261,72 @@ class QuicTransportTest extends TransportContractTest {
                 assertThat(quic.closeFuture().await(10, SECONDS)).as("the listener closed the connection").isTrue();
             }
             assertThat(accepted.poll(2, SECONDS)).as("a connection handed to the listener's application").isNull();
-            socket.close().sync();
         } finally {
             group.shutdownGracefully(0, 1, SECONDS).sync();
         }
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void aDialerThatNeverOpensAStreamLosesItsSlotAfterTheHandshakeTimeout() throws Exception {
+        QuicTransport server = node(QuicSettings.defaults().withMaxConnections(1).withHandshakeTimeout(1000));
+        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+        Listener listener = listen(server, accepted::add);
+        io.netty.channel.EventLoopGroup group = new io.netty.channel.MultiThreadIoEventLoopGroup(1,
+                io.netty.channel.nio.NioIoHandler.newFactory());
+        try {
+            // a node that proves its key, then opens no stream and keeps the connection alive
+            io.netty.util.concurrent.Future<io.netty.handler.codec.quic.QuicChannel> dial =
+                    rawDial(group, Identities.generate(), listener.localAddress());
+            assertThat(dial.isSuccess()).as("handshake: %s", dial.cause()).isTrue();
+            io.netty.handler.codec.quic.QuicChannel quic = dial.getNow();
+            io.netty.util.concurrent.ScheduledFuture<?> keepAlive = quic.eventLoop().scheduleAtFixedRate(
+                    () -> quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(new byte[] {0})),
+                    100, 100, java.util.concurrent.TimeUnit.MILLISECONDS);
+            try {
+                // well before the 30 s idle timeout, which the keep-alives would defer anyway
+                assertThat(quic.closeFuture().await(10, SECONDS)).as("the listener closed the silent dialer")
+                        .isTrue();
+            } finally {
+                keepAlive.cancel(false);
+            }
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+                    .until(() -> server.refusedHandshakes() == 1);
+            QuicTransport client = (QuicTransport) node();
+            Connection next = dial(client, addressOf(server, listener));
+            await(next.write(ByteBuffer.wrap(new byte[] {7})));
+            assertThat(readExactly(accepted.poll(STEP.toSeconds(), SECONDS), 1)).as("the slot is free again")
+                    .containsExactly(7);
+        } finally {
+            group.shutdownGracefully(0, 1, SECONDS).sync();
+        }
+    }
+
+    /**
+     * A plain QUIC client on its own socket that trusts any listener.
+     *
+     * @param key the node key whose certificate it presents, or null for none
+     * @return the finished handshake attempt
+     */
+    private static io.netty.util.concurrent.Future<io.netty.handler.codec.quic.QuicChannel> rawDial(
+            io.netty.channel.EventLoopGroup group, io.kizuna.identity.NodeIdentity key,
+            java.net.InetSocketAddress remote) throws InterruptedException {
+        io.netty.handler.codec.quic.QuicSslContextBuilder tls = io.netty.handler.codec.quic.QuicSslContextBuilder
+                .forClient()
+                .trustManager(io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE)
+                .applicationProtocols(QuicTransport.ALPN);
+        if (key != null) {
+            tls.keyManager(key.keyManager(), null);
+        }
+        io.netty.channel.Channel socket = new io.netty.bootstrap.Bootstrap().group(group)
+                .channel(io.netty.channel.socket.nio.NioDatagramChannel.class)
+                .handler(new io.netty.handler.codec.quic.QuicClientCodecBuilder().sslContext(tls.build())
+                        .maxIdleTimeout(30, SECONDS).initialMaxData(1 << 20)
+                        .initialMaxStreamDataBidirectionalLocal(1 << 20).datagram(4, 4).build())
+                .bind(new java.net.InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        return io.netty.handler.codec.quic.QuicChannel.newBootstrap(socket)
+                .streamHandler(new io.netty.channel.ChannelInboundHandlerAdapter())
+                .remoteAddress(remote).connect().await();
     }
 
     @Test
