@@ -622,7 +622,7 @@ final class WebSocketConnection extends ChannelStream {
         SSLSession session = tls.engine().getSession();
         try {
             if (expected != null) {
-                // Before the upgrade: a listener with another key never sees a request.
+                // The dial trust manager checked this inside the handshake; checked again, as tcp does.
                 peerId = PeerCertificates.expect(session, expected);
             } else {
                 peerId = PeerCertificates.peerId(session);
@@ -683,6 +683,11 @@ final class WebSocketConnection extends ChannelStream {
 
     private TransportException handshakeError(Throwable cause) {
         Throwable c = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+        PeerId presented = expected != null ? transport.mismatch(tls.engine()) : null;
+        if (presented != null) {
+            return new TransportException.PeerAuthenticationFailed(expected, presented,
+                    "the listener at " + target + " proved another key in the TLS handshake");
+        }
         if (c instanceof SslHandshakeTimeoutException) {
             return new TransportException.ConnectionTimeout("TLS handshake and WebSocket upgrade with " + who(),
                     Duration.ofMillis(settings.handshakeTimeoutMillis()));

@@ -10,14 +10,17 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 
+import io.kizuna.identity.DialTrustManager;
 import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo.Direction;
 import io.kizuna.transport.Endpoint;
 import io.kizuna.transport.Listener;
 import io.kizuna.transport.PeerAddress;
+import io.kizuna.transport.PeerId;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
@@ -62,8 +65,9 @@ import org.osgi.service.metatype.annotations.Designate;
  * client certificate without requiring it at the TLS level, so that ordinary
  * WebSocket clients can complete a wss handshake, but refuses the upgrade of a
  * dialer that proved no node key: only authenticated connections reach the
- * platform. The dialer checks the listener's PeerId after TLS and before it
- * sends the upgrade, so a listener with another key never sees a request.
+ * platform. The dialer checks the listener's PeerId inside the TLS handshake
+ * (a shared {@link DialTrustManager}), as tcp does, so a listener with another
+ * key never receives the dialer's certificate, let alone its upgrade.
  *
  * <p>Stopping the component closes every connection with Close 1001 (going
  * away), then the listeners, then the event loops.
@@ -89,6 +93,7 @@ public final class WebSocketTransport implements Transport {
     private final SslContext serverContext;
     private final SslContext harnessContext;
     private final SslContext clientContext;
+    private final DialTrustManager dialTrust;
     private final TransportLifecycle<WebSocketConnection, SocketListener> lifecycle;
     private final AtomicLong closedTooBig = new AtomicLong();
     private final AtomicLong protocolViolations = new AtomicLong();
@@ -132,11 +137,12 @@ public final class WebSocketTransport implements Transport {
                 .protocols(PROTOCOLS)
                 .clientAuth(ClientAuth.NONE)
                 .build();
-        // One client context: the expected PeerId is checked per connection, after TLS and
-        // before the upgrade; the trust manager checks that the certificate is bound to a key.
+        // One client context: each dial registers its engine with the PeerId it expects, and the
+        // listener's certificate is checked against it before the dialer sends its own.
+        this.dialTrust = DialTrustManager.shared(identity.trustManager());
         this.clientContext = SslContextBuilder.forClient()
                 .keyManager(identity.keyManager())
-                .trustManager(identity.trustManager())
+                .trustManager(dialTrust)
                 .sslProvider(SslProvider.JDK)
                 .protocols(PROTOCOLS)
                 .endpointIdentificationAlgorithm(null)
@@ -283,6 +289,9 @@ public final class WebSocketTransport implements Transport {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             SslHandler tls = sslHandler(clientContext, ch);
+                            dialTrust.expect(tls.engine(), peer().peerId());
+                            ch.closeFuture().addListener(f -> dialTrust.forget(tls.engine()));
+                            established.whenComplete((c, e) -> dialTrust.forget(tls.engine()));
                             ch.pipeline().addLast("tls", tls).addLast("kizuna", new WebSocketConnection(
                                     WebSocketTransport.this, ch, tls, Direction.OUTBOUND, endpoint.toString(),
                                     peer().peerId(), false, established));
@@ -321,6 +330,14 @@ public final class WebSocketTransport implements Transport {
 
     void refusedHandshake() {
         lifecycle.refusedHandshake();
+    }
+
+    /**
+     * @param engine a dial's TLS engine
+     * @return the PeerId the listener proved in that dial's handshake when it was not the one dialed, else null
+     */
+    PeerId mismatch(SSLEngine engine) {
+        return dialTrust.mismatch(engine);
     }
 
     /** Counts a connection this side closed for bad input: 1009 (too big) apart from the rest. */

@@ -195,10 +195,16 @@ final class RawClient implements AutoCloseable {
         socket.close();
     }
 
-    /** A test client that does not care who the listener is: only the listener's checks are under test. */
+    /**
+     * A test client that does not care who the listener is: only the listener's checks are under test. As a
+     * raw listener's trust manager, it counts the client certificates it was shown.
+     */
     static final class TrustEverything extends X509ExtendedTrustManager {
+        final java.util.concurrent.atomic.AtomicInteger clientChains = new java.util.concurrent.atomic.AtomicInteger();
+
         @Override
         public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) {
+            clientChains.incrementAndGet();
         }
 
         @Override
@@ -207,6 +213,7 @@ final class RawClient implements AutoCloseable {
 
         @Override
         public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
+            clientChains.incrementAndGet();
         }
 
         @Override
@@ -215,6 +222,7 @@ final class RawClient implements AutoCloseable {
 
         @Override
         public void checkClientTrusted(X509Certificate[] chain, String authType) {
+            clientChains.incrementAndGet();
         }
 
         @Override

@@ -79,12 +79,12 @@ class WebSocketDialerTest {
     private final class RawServer implements AutoCloseable {
         final ServerSocket socket;
         final CompletableFuture<byte[]> received = new CompletableFuture<>();
+        final RawClient.TrustEverything trust = new RawClient.TrustEverything();
 
         RawServer(KeyManager keyManager, boolean tls, UnaryOperator<String> reply) throws Exception {
             if (tls) {
                 SSLContext context = SSLContext.getInstance("TLSv1.3");
-                context.init(new KeyManager[] {keyManager}, new TrustManager[] {new RawClient.TrustEverything()},
-                        null);
+                context.init(new KeyManager[] {keyManager}, new TrustManager[] {trust}, null);
                 SSLServerSocket s = (SSLServerSocket) context.getServerSocketFactory()
                         .createServerSocket(0, 4, InetAddress.getLoopbackAddress());
                 s.setWantClientAuth(true);
@@ -176,6 +176,22 @@ class WebSocketDialerTest {
             assertThat(failure).isInstanceOf(TransportException.PeerAuthenticationFailed.class);
             assertThat(((TransportException.PeerAuthenticationFailed) failure).expected()).isEqualTo(dialed);
             assertThat(server.received.get(10, SECONDS)).as("bytes of the upgrade the listener got").isEmpty();
+        }
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void aListenerWithAnotherNodeKeyNeverSeesTheDialersCertificate() throws Exception {
+        NodeIdentity impostor = Identities.generate();
+        PeerId dialed = Identities.generate().peerId();
+        try (RawServer server = new RawServer(impostor.keyManager(), true, request -> "HTTP/1.1 101 x\r\n\r\n")) {
+            Throwable failure = dialFailure(dialer(), server.address(dialed));
+            assertThat(failure).isInstanceOf(TransportException.PeerAuthenticationFailed.class);
+            assertThat(((TransportException.PeerAuthenticationFailed) failure).expected()).isEqualTo(dialed);
+            assertThat(((TransportException.PeerAuthenticationFailed) failure).presented())
+                    .isEqualTo(impostor.peerId());
+            assertThat(server.received.get(10, SECONDS)).as("bytes of the upgrade the listener got").isEmpty();
+            assertThat(server.trust.clientChains.get()).as("client certificates the impostor was shown").isZero();
         }
     }
 
