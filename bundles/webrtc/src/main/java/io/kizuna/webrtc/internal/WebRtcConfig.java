@@ -94,4 +94,15 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
                     + "up WebRTC by signaling over that connection, without a webrtc endpoint on this node; the "
                     + "manager announces this in its hello")
     boolean acceptSignaled() default WebRtcSettings.DEFAULT_ACCEPT_SIGNALED;
+
+    @AttributeDefinition(name = "Pending signaling connections",
+            description = "Connections to a webrtc endpoint that have not completed their WebSocket upgrade; more "
+                    + "are closed at once. Each must upgrade within the handshake timeout")
+    int maxPendingSignaling() default WebRtcSettings.DEFAULT_MAX_PENDING_SIGNALING;
+
+    @AttributeDefinition(name = "Allowed origins",
+            description = "Browser origins (e.g. https://app.example.org) whose pages may signal to a webrtc "
+                    + "endpoint, besides the endpoint's own page reached by its IP address; * allows every "
+                    + "origin. Requests without an Origin header (nodes, tools) are always served")
+    String[] allowedOrigins() default {};
 }

@@ -21,12 +21,19 @@ final class WebRtcListener implements Listener {
     private final Channel server;
     private final Consumer<Connection> acceptor;
     private final Endpoint endpoint;
+    private final SignalingGate gate;
     private volatile boolean open = true;
 
-    WebRtcListener(Channel server, Consumer<Connection> acceptor) {
+    WebRtcListener(Channel server, Consumer<Connection> acceptor, SignalingGate gate) {
         this.server = server;
         this.acceptor = acceptor;
+        this.gate = gate;
         this.endpoint = new Endpoint(WebRtcTransport.PROTOCOL_NAME, localAddress());
+    }
+
+    /** @return what the signaling server lets through before an upgrade, with its counters */
+    SignalingGate gate() {
+        return gate;
     }
 
     /**

@@ -28,6 +28,8 @@ import java.util.List;
  * @param nativeLibrary          JNI library name
  * @param acceptSignaled         accept peer connections signaled over the manager's connections, with
  *                               no webrtc endpoint of this node's own
+ * @param maxPendingSignaling    connections to a signaling endpoint waiting for their WebSocket upgrade
+ * @param allowedOrigins         browser origins served besides the endpoint's own page ({@code *}: all)
  */
 record WebRtcSettings(
         int priority,
@@ -49,7 +51,9 @@ record WebRtcSettings(
         int maxCandidates,
         int closeTimeoutMillis,
         String nativeLibrary,
-        boolean acceptSignaled) {
+        boolean acceptSignaled,
+        int maxPendingSignaling,
+        List<String> allowedOrigins) {
 
     /** Below TCP and QUIC: WebRTC costs a signaling round trip and is slower on an open path. */
     static final int DEFAULT_PRIORITY = 90;
@@ -67,6 +71,8 @@ record WebRtcSettings(
     static final int DEFAULT_MAX_CANDIDATES = 64;
     static final int DEFAULT_CLOSE_TIMEOUT_MILLIS = 2_000;
     static final String DEFAULT_NATIVE_LIBRARY = "webrtc-java";
+    /** Slowloris-proof: beyond these, a signaling endpoint's new connections are closed at once. */
+    static final int DEFAULT_MAX_PENDING_SIGNALING = 64;
     /** libwebrtc's own ceiling for a DataChannel message (its SDP a=max-message-size). */
     static final int LIBWEBRTC_MAX_MESSAGE_SIZE = 256 * 1024;
 
@@ -82,6 +88,7 @@ record WebRtcSettings(
         positive("maxSignalingMessage", maxSignalingMessage);
         positive("maxCandidates", maxCandidates);
         positive("closeTimeoutMillis", closeTimeoutMillis);
+        positive("maxPendingSignaling", maxPendingSignaling);
         if (maxMessageSize > LIBWEBRTC_MAX_MESSAGE_SIZE) {
             throw new IllegalArgumentException("webrtc configuration: maxMessageSize " + maxMessageSize
                     + " is above libwebrtc's limit of " + LIBWEBRTC_MAX_MESSAGE_SIZE + " bytes");
@@ -100,6 +107,7 @@ record WebRtcSettings(
         stunServers = List.copyOf(stunServers);
         turnServers = List.copyOf(turnServers);
         candidateNetworks = List.copyOf(candidateNetworks);
+        allowedOrigins = List.copyOf(allowedOrigins);
         turnUsername = turnUsername == null ? "" : turnUsername;
         turnPassword = turnPassword == null ? "" : turnPassword;
     }
@@ -116,7 +124,8 @@ record WebRtcSettings(
                 DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_STREAMS, DEFAULT_HANDSHAKE_TIMEOUT_MILLIS,
                 DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_RECEIVE_WINDOW, DEFAULT_WRITE_HIGH_WATER_MARK,
                 DEFAULT_WRITE_LOW_WATER_MARK, DEFAULT_MAX_SIGNALING_MESSAGE, DEFAULT_MAX_CANDIDATES,
-                DEFAULT_CLOSE_TIMEOUT_MILLIS, DEFAULT_NATIVE_LIBRARY, DEFAULT_ACCEPT_SIGNALED);
+                DEFAULT_CLOSE_TIMEOUT_MILLIS, DEFAULT_NATIVE_LIBRARY, DEFAULT_ACCEPT_SIGNALED,
+                DEFAULT_MAX_PENDING_SIGNALING, List.of());
     }
 
     /**
@@ -129,7 +138,8 @@ record WebRtcSettings(
                 list(c.candidateNetworks()).stream().map(Cidr::parse).toList(), c.loopbackCandidates(),
                 c.maxConnections(), c.maxStreamsPerConnection(), c.handshakeTimeoutMillis(), c.maxMessageSize(),
                 c.receiveWindow(), c.writeHighWaterMark(), c.writeLowWaterMark(), c.maxSignalingMessage(),
-                c.maxCandidates(), c.closeTimeoutMillis(), c.nativeLibrary(), c.acceptSignaled());
+                c.maxCandidates(), c.closeTimeoutMillis(), c.nativeLibrary(), c.acceptSignaled(),
+                c.maxPendingSignaling(), list(c.allowedOrigins()));
     }
 
     /** The values of a list key; one value may hold several, comma-separated, as a .cfg file line gives them. */
@@ -147,7 +157,7 @@ record WebRtcSettings(
         return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
                 networks, loopbackCandidates, maxConnections, maxStreams, handshakeTimeoutMillis, maxMessageSize, receiveWindow,
                 writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates, closeTimeoutMillis,
-                nativeLibrary, acceptSignaled);
+                nativeLibrary, acceptSignaled, maxPendingSignaling, allowedOrigins);
     }
 
     /**
@@ -159,7 +169,7 @@ record WebRtcSettings(
                 candidateNetworks, loopback, maxConnections, maxStreams, handshakeTimeoutMillis, maxMessageSize,
                 receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
                 closeTimeoutMillis, nativeLibrary,
-                acceptSignaled);
+                acceptSignaled, maxPendingSignaling, allowedOrigins);
     }
 
     /**
@@ -170,7 +180,7 @@ record WebRtcSettings(
         return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
                 candidateNetworks, loopbackCandidates, maxConnections, maxStreams, handshakeTimeoutMillis, maxMessageSize,
                 receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
-                closeTimeoutMillis, library, acceptSignaled);
+                closeTimeoutMillis, library, acceptSignaled, maxPendingSignaling, allowedOrigins);
     }
 
     /**
@@ -185,7 +195,7 @@ record WebRtcSettings(
         return new WebRtcSettings(priority, stun, turn, user, password, relay, candidateNetworks, loopbackCandidates, maxConnections,
                 maxStreams, handshakeTimeoutMillis, maxMessageSize, receiveWindow, writeHighWaterMark,
                 writeLowWaterMark, maxSignalingMessage, maxCandidates, closeTimeoutMillis, nativeLibrary,
-                acceptSignaled);
+                acceptSignaled, maxPendingSignaling, allowedOrigins);
     }
 
     /**
@@ -196,6 +206,19 @@ record WebRtcSettings(
         return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
                 candidateNetworks, loopbackCandidates, maxConnections, maxStreams, handshakeTimeoutMillis,
                 maxMessageSize, receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
-                closeTimeoutMillis, nativeLibrary, accept);
+                closeTimeoutMillis, nativeLibrary, accept, maxPendingSignaling, allowedOrigins);
+    }
+
+    /**
+     * @param maxPending     connections waiting for their WebSocket upgrade
+     * @param handshakeMillis the handshake timeout, which bounds the wait too
+     * @param origins        browser origins served besides the endpoint's own
+     * @return a copy
+     */
+    WebRtcSettings withSignalingGate(int maxPending, int handshakeMillis, List<String> origins) {
+        return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
+                candidateNetworks, loopbackCandidates, maxConnections, maxStreams, handshakeMillis,
+                maxMessageSize, receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
+                closeTimeoutMillis, nativeLibrary, acceptSignaled, maxPending, origins);
     }
 }

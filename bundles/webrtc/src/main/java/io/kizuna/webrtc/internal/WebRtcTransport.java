@@ -409,7 +409,9 @@ public final class WebRtcTransport implements Transport, StreamHandler {
             return CompletableFuture.failedFuture(unavailable());
         }
         CompletableFuture<WebRtcListener> ref = new CompletableFuture<>();
-        return WsSignaling.serve(group, local, settings.maxSignalingMessage(), ch -> ref.thenAccept(l -> {
+        SignalingGate gate = new SignalingGate(settings.maxPendingSignaling(), settings.handshakeTimeoutMillis(),
+                settings.allowedOrigins());
+        return WsSignaling.serve(group, local, settings.maxSignalingMessage(), gate, ch -> ref.thenAccept(l -> {
             if (!l.isOpen() || !active) {
                 ch.close();
                 return;
@@ -433,7 +435,7 @@ public final class WebRtcTransport implements Transport, StreamHandler {
             if (err != null) {
                 throw new CompletionException(TransportException.unwrap(err));
             }
-            WebRtcListener l = new WebRtcListener(server, acceptor);
+            WebRtcListener l = new WebRtcListener(server, acceptor, gate);
             listeners.add(l);
             server.closeFuture().addListener(f -> listeners.remove(l));
             ref.complete(l);

@@ -32,7 +32,8 @@ import io.netty.handler.codec.http.websocketx.WebSocketVersion;
 /**
  * WebSocket signaling: the server a {@code webrtc://ip:port} endpoint listens
  * with, and the client a dialer uses. The WebSocket path is {@value #PATH}; plain
- * HTTP requests get the page of {@link WebPage}.
+ * HTTP requests get the page of {@link WebPage}. Before its upgrade a server's
+ * connection passes a {@link SignalingGate}.
  */
 final class WsSignaling {
 
@@ -50,26 +51,32 @@ final class WsSignaling {
      * @param group     the event loop
      * @param local     where to bind
      * @param maxFrame  the largest message
+     * @param gate      what may wait for an upgrade, how long, and from which origins
      * @param sessions  receives each WebSocket once its handshake completed
      * @return the bound server channel
      */
     static CompletableFuture<Channel> serve(EventLoopGroup group, InetSocketAddress local, int maxFrame,
-            Consumer<SignalingChannel> sessions) {
+            SignalingGate gate, Consumer<SignalingChannel> sessions) {
         CompletableFuture<Channel> bound = new CompletableFuture<>();
         new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        SignalingGate.Pending pending = gate.admit(ch);
+                        if (pending == null) {
+                            return;
+                        }
                         WsChannel ws = new WsChannel(ch);
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_HTTP_REQUEST),
-                                new WebPage(PATH),
+                                pending, new WebPage(PATH),
                                 new WebSocketServerProtocolHandler(PATH, null, false, maxFrame),
                                 new ChannelInboundHandlerAdapter() {
                                     @Override
                                     public void userEventTriggered(ChannelHandlerContext ctx, Object evt)
                                             throws Exception {
                                         if (evt instanceof WebSocketServerProtocolHandler.HandshakeComplete) {
+                                            pending.upgraded();
                                             sessions.accept(ws);
                                         }
                                         super.userEventTriggered(ctx, evt);
