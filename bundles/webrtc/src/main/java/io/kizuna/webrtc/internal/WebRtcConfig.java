@@ -105,4 +105,9 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
                     + "endpoint, besides the endpoint's own page reached by its IP address; * allows every "
                     + "origin. Requests without an Origin header (nodes, tools) are always served")
     String[] allowedOrigins() default {};
+
+    @AttributeDefinition(name = "Connections per peer",
+            description = "Peer connections, negotiations included, that one peer may set up by signaling over "
+                    + "the connection the manager has to it; more are refused with a signed reject that says why")
+    int maxConnectionsPerPeer() default WebRtcSettings.DEFAULT_MAX_CONNECTIONS_PER_PEER;
 }

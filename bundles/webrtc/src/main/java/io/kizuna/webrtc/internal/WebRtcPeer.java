@@ -62,6 +62,8 @@ final class WebRtcPeer implements PeerConnectionObserver {
     private final ScheduledExecutorService loop;
     private final SignalingChannel signaling;
     private final Direction direction;
+    /** For an answer to be refused once the offer names its session: why; null to answer. */
+    private final TransportException.LimitExceeded refusal;
     private final InetSocketAddress localAddress;
     private final InetSocketAddress remoteAddress;
     private final CompletableFuture<WebRtcConnection> established = new CompletableFuture<>();
@@ -89,7 +91,9 @@ final class WebRtcPeer implements PeerConnectionObserver {
     private ScheduledFuture<?> timeout;
     private boolean closing;
 
-    private WebRtcPeer(WebRtcTransport transport, SignalingChannel signaling, Direction direction, PeerId remote) {
+    private WebRtcPeer(WebRtcTransport transport, SignalingChannel signaling, Direction direction, PeerId remote,
+            TransportException.LimitExceeded refusal) {
+        this.refusal = refusal;
         this.transport = transport;
         this.identity = transport.identity();
         this.settings = transport.settings();
@@ -100,7 +104,9 @@ final class WebRtcPeer implements PeerConnectionObserver {
         this.localAddress = signaling.localAddress();
         this.remoteAddress = signaling.remoteAddress();
         this.sendLimit = settings.maxMessageSize();
-        transport.track(this);
+        if (refusal == null) {
+            transport.track(this); // a refusal holds no slot of maxConnections while it waits for the offer
+        }
     }
 
     /**
@@ -109,7 +115,7 @@ final class WebRtcPeer implements PeerConnectionObserver {
      */
     static CompletableFuture<WebRtcConnection> dial(WebRtcTransport transport, SignalingChannel signaling,
             PeerId expected, Duration timeout) {
-        WebRtcPeer p = new WebRtcPeer(transport, signaling, Direction.OUTBOUND, expected);
+        WebRtcPeer p = new WebRtcPeer(transport, signaling, Direction.OUTBOUND, expected, null);
         byte[] id = new byte[16];
         RANDOM.nextBytes(id);
         p.session = Base64.getUrlEncoder().withoutPadding().encodeToString(id);
@@ -122,7 +128,17 @@ final class WebRtcPeer implements PeerConnectionObserver {
      * first DataChannel from the offering peer is open and verified.
      */
     static CompletableFuture<WebRtcConnection> answer(WebRtcTransport transport, SignalingChannel signaling) {
-        WebRtcPeer p = new WebRtcPeer(transport, signaling, Direction.INBOUND, null);
+        return answer(transport, signaling, null);
+    }
+
+    /**
+     * Answers, or with {@code refusal} set, refuses: waits for the offer and
+     * answers it with a signed reject that carries the refusal's message, so the
+     * dialer learns why; the result then fails with {@code refusal}.
+     */
+    static CompletableFuture<WebRtcConnection> answer(WebRtcTransport transport, SignalingChannel signaling,
+            TransportException.LimitExceeded refusal) {
+        WebRtcPeer p = new WebRtcPeer(transport, signaling, Direction.INBOUND, null, refusal);
         transport.loop().execute(() -> p.startAnswer(Duration.ofMillis(p.settings.handshakeTimeoutMillis())));
         return p.established;
     }
@@ -375,6 +391,11 @@ final class WebRtcPeer implements PeerConnectionObserver {
         }
         session = s.session();
         remote = s.from();
+        if (refusal != null) {
+            reject(refusal.getMessage());
+            fail(refusal);
+            return;
+        }
         if (!takeFingerprint(s) || !createPeerConnection()) {
             return;
         }

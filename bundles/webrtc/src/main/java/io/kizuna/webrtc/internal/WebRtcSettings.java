@@ -30,6 +30,8 @@ import java.util.List;
  *                               no webrtc endpoint of this node's own
  * @param maxPendingSignaling    connections to a signaling endpoint waiting for their WebSocket upgrade
  * @param allowedOrigins         browser origins served besides the endpoint's own page ({@code *}: all)
+ * @param maxConnectionsPerPeer  peer connections, negotiations included, a peer may set up by signaling over
+ *                               the manager's connection to it
  */
 record WebRtcSettings(
         int priority,
@@ -53,7 +55,8 @@ record WebRtcSettings(
         String nativeLibrary,
         boolean acceptSignaled,
         int maxPendingSignaling,
-        List<String> allowedOrigins) {
+        List<String> allowedOrigins,
+        int maxConnectionsPerPeer) {
 
     /** Below TCP and QUIC: WebRTC costs a signaling round trip and is slower on an open path. */
     static final int DEFAULT_PRIORITY = 90;
@@ -73,6 +76,8 @@ record WebRtcSettings(
     static final String DEFAULT_NATIVE_LIBRARY = "webrtc-java";
     /** Slowloris-proof: beyond these, a signaling endpoint's new connections are closed at once. */
     static final int DEFAULT_MAX_PENDING_SIGNALING = 64;
+    /** As many as the manager pools per peer: an upgrade and its retries fit, a flood from one peer does not. */
+    static final int DEFAULT_MAX_CONNECTIONS_PER_PEER = 4;
     /** libwebrtc's own ceiling for a DataChannel message (its SDP a=max-message-size). */
     static final int LIBWEBRTC_MAX_MESSAGE_SIZE = 256 * 1024;
 
@@ -89,6 +94,7 @@ record WebRtcSettings(
         positive("maxCandidates", maxCandidates);
         positive("closeTimeoutMillis", closeTimeoutMillis);
         positive("maxPendingSignaling", maxPendingSignaling);
+        positive("maxConnectionsPerPeer", maxConnectionsPerPeer);
         if (maxMessageSize > LIBWEBRTC_MAX_MESSAGE_SIZE) {
             throw new IllegalArgumentException("webrtc configuration: maxMessageSize " + maxMessageSize
                     + " is above libwebrtc's limit of " + LIBWEBRTC_MAX_MESSAGE_SIZE + " bytes");
@@ -125,7 +131,7 @@ record WebRtcSettings(
                 DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_RECEIVE_WINDOW, DEFAULT_WRITE_HIGH_WATER_MARK,
                 DEFAULT_WRITE_LOW_WATER_MARK, DEFAULT_MAX_SIGNALING_MESSAGE, DEFAULT_MAX_CANDIDATES,
                 DEFAULT_CLOSE_TIMEOUT_MILLIS, DEFAULT_NATIVE_LIBRARY, DEFAULT_ACCEPT_SIGNALED,
-                DEFAULT_MAX_PENDING_SIGNALING, List.of());
+                DEFAULT_MAX_PENDING_SIGNALING, List.of(), DEFAULT_MAX_CONNECTIONS_PER_PEER);
     }
 
     /**
@@ -139,7 +145,7 @@ record WebRtcSettings(
                 c.maxConnections(), c.maxStreamsPerConnection(), c.handshakeTimeoutMillis(), c.maxMessageSize(),
                 c.receiveWindow(), c.writeHighWaterMark(), c.writeLowWaterMark(), c.maxSignalingMessage(),
                 c.maxCandidates(), c.closeTimeoutMillis(), c.nativeLibrary(), c.acceptSignaled(),
-                c.maxPendingSignaling(), list(c.allowedOrigins()));
+                c.maxPendingSignaling(), list(c.allowedOrigins()), c.maxConnectionsPerPeer());
     }
 
     /** The values of a list key; one value may hold several, comma-separated, as a .cfg file line gives them. */
@@ -157,7 +163,7 @@ record WebRtcSettings(
         return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
                 networks, loopbackCandidates, maxConnections, maxStreams, handshakeTimeoutMillis, maxMessageSize, receiveWindow,
                 writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates, closeTimeoutMillis,
-                nativeLibrary, acceptSignaled, maxPendingSignaling, allowedOrigins);
+                nativeLibrary, acceptSignaled, maxPendingSignaling, allowedOrigins, maxConnectionsPerPeer);
     }
 
     /**
@@ -169,7 +175,7 @@ record WebRtcSettings(
                 candidateNetworks, loopback, maxConnections, maxStreams, handshakeTimeoutMillis, maxMessageSize,
                 receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
                 closeTimeoutMillis, nativeLibrary,
-                acceptSignaled, maxPendingSignaling, allowedOrigins);
+                acceptSignaled, maxPendingSignaling, allowedOrigins, maxConnectionsPerPeer);
     }
 
     /**
@@ -180,7 +186,7 @@ record WebRtcSettings(
         return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
                 candidateNetworks, loopbackCandidates, maxConnections, maxStreams, handshakeTimeoutMillis, maxMessageSize,
                 receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
-                closeTimeoutMillis, library, acceptSignaled, maxPendingSignaling, allowedOrigins);
+                closeTimeoutMillis, library, acceptSignaled, maxPendingSignaling, allowedOrigins, maxConnectionsPerPeer);
     }
 
     /**
@@ -195,7 +201,7 @@ record WebRtcSettings(
         return new WebRtcSettings(priority, stun, turn, user, password, relay, candidateNetworks, loopbackCandidates, maxConnections,
                 maxStreams, handshakeTimeoutMillis, maxMessageSize, receiveWindow, writeHighWaterMark,
                 writeLowWaterMark, maxSignalingMessage, maxCandidates, closeTimeoutMillis, nativeLibrary,
-                acceptSignaled, maxPendingSignaling, allowedOrigins);
+                acceptSignaled, maxPendingSignaling, allowedOrigins, maxConnectionsPerPeer);
     }
 
     /**
@@ -206,7 +212,7 @@ record WebRtcSettings(
         return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
                 candidateNetworks, loopbackCandidates, maxConnections, maxStreams, handshakeTimeoutMillis,
                 maxMessageSize, receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
-                closeTimeoutMillis, nativeLibrary, accept, maxPendingSignaling, allowedOrigins);
+                closeTimeoutMillis, nativeLibrary, accept, maxPendingSignaling, allowedOrigins, maxConnectionsPerPeer);
     }
 
     /**
@@ -219,6 +225,17 @@ record WebRtcSettings(
         return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
                 candidateNetworks, loopbackCandidates, maxConnections, maxStreams, handshakeMillis,
                 maxMessageSize, receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
-                closeTimeoutMillis, nativeLibrary, acceptSignaled, maxPending, origins);
+                closeTimeoutMillis, nativeLibrary, acceptSignaled, maxPending, origins, maxConnectionsPerPeer);
+    }
+
+    /**
+     * @param perPeer peer connections a peer may set up by signaling over the manager's connection
+     * @return a copy
+     */
+    WebRtcSettings withMaxConnectionsPerPeer(int perPeer) {
+        return new WebRtcSettings(priority, stunServers, turnServers, turnUsername, turnPassword, relayOnly,
+                candidateNetworks, loopbackCandidates, maxConnections, maxStreams, handshakeTimeoutMillis,
+                maxMessageSize, receiveWindow, writeHighWaterMark, writeLowWaterMark, maxSignalingMessage, maxCandidates,
+                closeTimeoutMillis, nativeLibrary, acceptSignaled, maxPendingSignaling, allowedOrigins, perPeer);
     }
 }

@@ -4,7 +4,9 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -17,6 +19,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
@@ -33,6 +36,7 @@ import io.kizuna.transport.ConnectionManager;
 import io.kizuna.transport.Endpoint;
 import io.kizuna.transport.Listener;
 import io.kizuna.transport.PeerAddress;
+import io.kizuna.transport.PeerId;
 import io.kizuna.transport.StreamHandler;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
@@ -95,6 +99,9 @@ public final class WebRtcTransport implements Transport, StreamHandler {
     private final Set<WebRtcListener> listeners = ConcurrentHashMap.newKeySet();
     private final List<Consumer<Connection>> signaledAcceptors = new CopyOnWriteArrayList<>();
     private final Set<WebRtcPeer> open = ConcurrentHashMap.newKeySet();
+    /** Peer connections, negotiations included, per peer that signaled them over the manager's connection. */
+    private final Map<PeerId, Integer> signaledPerPeer = new HashMap<>();
+    private final AtomicLong refusedPerPeer = new AtomicLong();
     private volatile boolean active = true;
 
     /** The manager, whose connections can carry signaling to peers it already reached. */
@@ -495,14 +502,54 @@ public final class WebRtcTransport implements Transport, StreamHandler {
             return;
         }
         SignalingChannel signaling = new StreamSignaling(stream, settings.maxSignalingMessage());
-        WebRtcPeer.answer(this, signaling).whenComplete((c, e) -> {
+        PeerId from = stream.info().peerId();
+        TransportException.LimitExceeded refusal = reserveSignaled(from);
+        WebRtcPeer.answer(this, signaling, refusal).whenComplete((c, e) -> {
             if (c != null) {
+                c.closeFuture().whenComplete((v, x) -> releaseSignaled(from));
                 acceptor.get().accept(c);
             } else {
+                if (refusal == null) {
+                    releaseSignaled(from);
+                }
                 LOG.log(System.Logger.Level.DEBUG, "webrtc: negotiation from {0} over its connection failed: {1}",
-                        stream.info().peerId().shortForm(), TransportException.unwrap(e).getMessage());
+                        from.shortForm(), TransportException.unwrap(e).getMessage());
             }
         });
+    }
+
+    /**
+     * Takes one of the peer connections {@code peer} may set up by signaling over
+     * the manager's connection.
+     *
+     * @return null when taken; else the refusal, which is counted and logged
+     */
+    private TransportException.LimitExceeded reserveSignaled(PeerId peer) {
+        synchronized (signaledPerPeer) {
+            int n = signaledPerPeer.getOrDefault(peer, 0);
+            if (n < settings.maxConnectionsPerPeer()) {
+                signaledPerPeer.put(peer, n + 1);
+                return null;
+            }
+        }
+        refusedPerPeer.incrementAndGet();
+        LOG.log(System.Logger.Level.WARNING, "webrtc: refusing a connection signaled by {0}: "
+                + "maxConnectionsPerPeer={1} reached", peer.shortForm(), settings.maxConnectionsPerPeer());
+        return new TransportException.LimitExceeded("maxConnectionsPerPeer", settings.maxConnectionsPerPeer(),
+                "a WebRTC connection signaled by " + peer + " to " + identity.peerId() + ", which has as many with "
+                + "that peer open or being set up as it allows (it may raise maxConnectionsPerPeer in configuration "
+                + PID + ")");
+    }
+
+    private void releaseSignaled(PeerId peer) {
+        synchronized (signaledPerPeer) {
+            signaledPerPeer.computeIfPresent(peer, (k, n) -> n > 1 ? n - 1 : null);
+        }
+    }
+
+    /** @return signaled connections refused because their peer had maxConnectionsPerPeer already */
+    long refusedPerPeer() {
+        return refusedPerPeer.get();
     }
 
     @Override

@@ -130,4 +130,34 @@ class SignaledConnectionTest {
         peer.handle(pair[1], StreamSignaling.PROTOCOL);
         assertThat(pair[0].closeFuture().toCompletableFuture().get(5, TimeUnit.SECONDS)).isNull();
     }
+
+    @Test
+    void aPeerCannotSetUpMoreThanMaxConnectionsPerPeerAndIsToldWhy() throws Exception {
+        WebRtcTransport bounded = new WebRtcTransport(peerId, WebRtcContractTest.loopbackSettings()
+                .withMaxConnectionsPerPeer(1));
+        try {
+            CompletableFuture<Connection> first = new CompletableFuture<>();
+            bounded.acceptSignaled(first::complete);
+            dialer.manager(MemoryStream.managerReaching(dialerId.peerId(), peerId.peerId(), relay, bounded,
+                    pair -> { }));
+            Connection one = dialer.connect(PeerAddress.of(peerId.peerId()), Duration.ofSeconds(10))
+                    .toCompletableFuture().get(20, TimeUnit.SECONDS);
+            first.get(20, TimeUnit.SECONDS);
+
+            assertThatThrownBy(() -> dialer.connect(PeerAddress.of(peerId.peerId()), Duration.ofSeconds(10))
+                    .toCompletableFuture().get(20, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                    .satisfies(e -> assertThat(TransportException.unwrap(e).getMessage())
+                            .contains("refused the connection").contains("maxConnectionsPerPeer=1"));
+            assertThat(bounded.refusedPerPeer()).isEqualTo(1);
+
+            one.close().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                Connection again = dialer.connect(PeerAddress.of(peerId.peerId()), Duration.ofSeconds(10))
+                        .toCompletableFuture().get(20, TimeUnit.SECONDS);
+                again.close();
+            });
+        } finally {
+            bounded.deactivate();
+        }
+    }
 }

@@ -26,7 +26,8 @@ class SignalingLimitsTest {
                 d.turnPassword(), d.relayOnly(), d.candidateNetworks(), d.loopbackCandidates(), 1, d.maxStreams(),
                 30_000, d.maxMessageSize(), d.receiveWindow(), d.writeHighWaterMark(),
                 d.writeLowWaterMark(), d.maxSignalingMessage(), d.maxCandidates(), d.closeTimeoutMillis(),
-                d.nativeLibrary(), d.acceptSignaled(), d.maxPendingSignaling(), d.allowedOrigins());
+                d.nativeLibrary(), d.acceptSignaled(), d.maxPendingSignaling(), d.allowedOrigins(),
+                d.maxConnectionsPerPeer());
         WebRtcTransport t = new WebRtcTransport(Identities.generate(), one);
         try {
             Listener l = t.listen(new InetSocketAddress("127.0.0.1", 0), c -> { }).toCompletableFuture()
