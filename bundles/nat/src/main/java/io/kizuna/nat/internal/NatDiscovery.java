@@ -115,6 +115,7 @@ public final class NatDiscovery {
     public Report discover(InetSocketAddress bind, SharedUdpSocket shared, String whyOwn, InetSocketAddress server,
             Duration lifetime) {
         List<String> failures = new ArrayList<>();
+        boolean onQuic = shared != null;
         String why = whyOwn.isEmpty() ? "" : " (" + whyOwn + ")";
         String socket = shared != null ? "the QUIC listener's socket"
                 : "its own socket " + text(bind) + why;
@@ -123,8 +124,9 @@ public final class NatDiscovery {
             socket = shared != null ? socket + " " + text(local) : "its own socket " + text(local) + why;
             Optional<StunClient.Response> first = probe(client, server, List.of(), "binding to " + server, failures);
             if (first.isEmpty()) {
-                return new Report(server, local, shared != null, socket, Optional.empty(), Optional.empty(), false, Mapping.UNKNOWN,
-                        Filtering.UNKNOWN, Optional.empty(), Optional.empty(), NatType.BLOCKED, failures);
+                return new Report(server, local, onQuic, socket, Optional.empty(), Optional.empty(), false,
+                        Mapping.UNKNOWN, Filtering.UNKNOWN, Optional.empty(), Optional.empty(), NatType.BLOCKED,
+                        failures);
             }
             StunClient.Response r1 = first.get();
             // the first exchange pays for class loading and ARP; a second one measures the path
@@ -176,17 +178,17 @@ public final class NatDiscovery {
             Optional<Duration> measured = lifetime == null ? Optional.empty()
                     : measureLifetime(bind, server, lifetime, failures);
             NatType type = classify(nat, mapping, filtering);
-            return new Report(server, local, shared != null, socket, Optional.of(mapped), Optional.of(rtt), nat, mapping, filtering,
-                    hairpin, measured, type, failures);
+            return new Report(server, local, onQuic, socket, Optional.of(mapped), Optional.of(rtt), nat, mapping,
+                    filtering, hairpin, measured, type, failures);
         } catch (IOException e) {
             failures.add("cannot open a UDP socket: " + e.getMessage());
-            return new Report(server, bind, shared != null, socket, Optional.empty(), Optional.empty(), false, Mapping.UNKNOWN,
-                    Filtering.UNKNOWN, Optional.empty(), Optional.empty(), NatType.UNKNOWN, failures);
+            return new Report(server, bind, onQuic, socket, Optional.empty(), Optional.empty(), false,
+                    Mapping.UNKNOWN, Filtering.UNKNOWN, Optional.empty(), Optional.empty(), NatType.UNKNOWN, failures);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             failures.add("interrupted");
-            return new Report(server, bind, shared != null, socket, Optional.empty(), Optional.empty(), false, Mapping.UNKNOWN,
-                    Filtering.UNKNOWN, Optional.empty(), Optional.empty(), NatType.UNKNOWN, failures);
+            return new Report(server, bind, onQuic, socket, Optional.empty(), Optional.empty(), false,
+                    Mapping.UNKNOWN, Filtering.UNKNOWN, Optional.empty(), Optional.empty(), NatType.UNKNOWN, failures);
         }
     }
 

@@ -175,13 +175,17 @@ public final class NatService implements NatTraversal {
         CompletableFuture<List<NatDiscovery.Report>> result = new CompletableFuture<>();
         try {
             executor.execute(() -> {
-                List<NatDiscovery.Report> reports = new ArrayList<>();
-                for (InetSocketAddress s : targets) {
-                    InetSocketAddress bind = new InetSocketAddress(StunMessage.isV6(s) ? "::" : "0.0.0.0", 0);
-                    Choice on = choose(sockets, s);
-                    reports.add(discovery.discover(bind, on.shared(), on.whyOwn(), s, lifetime));
+                try {
+                    List<NatDiscovery.Report> reports = new ArrayList<>();
+                    for (InetSocketAddress s : targets) {
+                        InetSocketAddress bind = new InetSocketAddress(StunMessage.isV6(s) ? "::" : "0.0.0.0", 0);
+                        Choice on = choose(sockets, s);
+                        reports.add(discovery.discover(bind, on.shared(), on.whyOwn(), s, lifetime));
+                    }
+                    result.complete(reports);
+                } catch (RuntimeException e) { // a caller must never wait for a check that died
+                    result.completeExceptionally(e);
                 }
-                result.complete(reports);
             });
         } catch (java.util.concurrent.RejectedExecutionException e) {
             result.completeExceptionally(new IllegalStateException(

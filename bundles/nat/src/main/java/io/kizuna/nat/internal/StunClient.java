@@ -179,7 +179,7 @@ public final class StunClient implements AutoCloseable {
      *
      * @param socket the shared socket
      * @param timing the retransmission schedule
-     * @throws IOException when the socket is closed already
+     * @throws IOException when the socket is closed already or takes no more receivers
      */
     public StunClient(SharedUdpSocket socket, Timing timing) throws IOException {
         this.timing = timing;
@@ -191,13 +191,18 @@ public final class StunClient implements AutoCloseable {
         this.shared = socket;
         this.reader = null;
         this.timer = timer(local);
-        this.stopReceiving = socket.receive((from, data) -> {
-            try {
-                timer.execute(() -> acceptSafely(data, data.length, from));
-            } catch (RejectedExecutionException e) {
-                // closed meanwhile: nothing waits for this datagram
-            }
-        });
+        try {
+            this.stopReceiving = socket.receive((from, data) -> {
+                try {
+                    timer.execute(() -> acceptSafely(data, data.length, from));
+                } catch (RejectedExecutionException e) {
+                    // closed meanwhile: nothing waits for this datagram
+                }
+            });
+        } catch (IllegalStateException e) { // as many receivers as the socket takes
+            timer.shutdownNow();
+            throw new IOException("cannot receive on " + socket + ": " + e.getMessage(), e);
+        }
     }
 
     private static Map<Drop, AtomicLong> newDrops() {
@@ -214,11 +219,6 @@ public final class StunClient implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-    }
-
-    /** @return whether requests leave from a transport's shared socket */
-    public boolean onSharedSocket() {
-        return shared != null;
     }
 
     /** @return the bound local address */

@@ -88,7 +88,8 @@ class QuicSocketDiscoveryTest {
         service.addSocket(shared);
 
         NatDiscovery.Report report = service.check(List.of()).get(30, SECONDS).get(0);
-        assertThat(report.reflexive()).as("the source the STUN server saw; " + report).contains(listener.localAddress());
+        assertThat(report.reflexive()).as("the source the STUN server saw; " + report)
+                .contains(listener.localAddress());
         assertThat(report.quicSocket()).isTrue();
         assertThat(report.type()).as("every RFC 5780 test ran over the QUIC socket").isEqualTo(NatType.OPEN);
         assertThat(report.failures()).isEmpty();
@@ -179,12 +180,24 @@ class QuicSocketDiscoveryTest {
         assertThat(none.shared()).isNull();
         assertThat(none.whyOwn()).contains("127.0.0.1:7400", "[0:0:0:0:0:0:0:0]:7402", "cannot reach 203.0.113.1:3478");
         assertThat(NatService.choose(List.of(loopback, any), publicServer).shared()).isSameAs(any);
-        assertThat(NatService.choose(List.of(loopback, any), loopbackServer).shared()).as("wildcard first").isSameAs(any);
+        assertThat(NatService.choose(List.of(loopback, any), loopbackServer).shared()).as("wildcard first")
+                .isSameAs(any);
         assertThat(NatService.choose(List.of(loopback), loopbackServer).shared()).isSameAs(loopback);
         assertThat(NatService.choose(List.of(any, any6), new InetSocketAddress("2001:db8::1", 3478)).shared())
                 .isSameAs(any6);
     }
 
+    @Test
+    void aSocketThatTakesNoMoreReceiversFailsTheCheckWithTheReason() throws Exception {
+        service = NatServices.create(List.of(new InetSocketAddress("127.0.0.1", 3478)), PATIENT);
+        service.addSocket(socket("127.0.0.1", 7400));
+        NatDiscovery.Report report = service.check(List.of()).get(10, SECONDS).get(0);
+        assertThat(report.quicSocket()).isTrue();
+        assertThat(report.reflexive()).isEmpty();
+        assertThat(report.failures()).singleElement().asString().contains("cannot receive", "8 receivers");
+    }
+
+    /** A socket that is never sent through, and that has no room for another receiver. */
     private static SharedUdpSocket socket(String ip, int port) {
         InetSocketAddress a = new InetSocketAddress(ip, port);
         return new SharedUdpSocket() {
@@ -205,7 +218,7 @@ class QuicSocketDiscoveryTest {
 
             @Override
             public Runnable receive(DatagramReceiver receiver) {
-                throw new AssertionError("choosing a socket receives nothing");
+                throw new IllegalStateException("the socket has 8 receivers, as many as it takes");
             }
 
             @Override

@@ -27,7 +27,8 @@ public final class NatTestQuic {
      * @param acceptor gets the accepted connections
      * @return the listener
      */
-    public static CompletionStage<Listener> listen(Transport t, InetSocketAddress local, Consumer<Connection> acceptor) {
+    public static CompletionStage<Listener> listen(Transport t, InetSocketAddress local,
+            Consumer<Connection> acceptor) {
         return t.listen(local, acceptor);
     }
 

@@ -28,9 +28,4 @@ final class PerSecondLimit {
         inWindow++;
         return true;
     }
-
-    /** @return the events allowed per second */
-    int max() {
-        return max;
-    }
 }

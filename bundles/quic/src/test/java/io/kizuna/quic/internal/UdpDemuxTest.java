@@ -233,7 +233,8 @@ class UdpDemuxTest {
                 .hasCauseInstanceOf(TransportException.LimitExceeded.class)
                 .hasMessageContaining("sharedSocketPendingSends");
         channel.runPendingTasks();
-        assertThat(sends.subList(0, SharedSocket.MAX_PENDING_SENDS)).allMatch(f -> f.isDone() && !f.isCompletedExceptionally());
+        assertThat(sends.subList(0, SharedSocket.MAX_PENDING_SENDS))
+                .allMatch(f -> f.isDone() && !f.isCompletedExceptionally());
         assertThat(shared.counters().sendsRefused()).isEqualTo(1);
         releaseOutbound();
     }
