@@ -10,7 +10,7 @@ import io.netty.channel.socket.DatagramPacket;
  * First in a listener's socket pipeline, in front of everything QUIC: a datagram
  * whose first byte is 0-63 cannot be QUIC version 1 (its packets set the
  * long-header bit 0x80 or the fixed bit 0x40, RFC 9000 section 17, and quiche
- * does not grease the fixed bit), so it goes to the socket's
+ * is not set up to grease the fixed bit, RFC 9287), so it goes to the socket's
  * {@link SharedSocket} and never reaches the codec; STUN (first byte 0-3 and the
  * magic cookie, RFC 9443) is the common case. Every other datagram passes on
  * unchanged. Datagrams the shared socket sends leave from this handler's place,
