@@ -210,8 +210,12 @@ public final class QuicTransport implements Transport {
             // ip:port as endpoints write it, IPv6 in brackets
             properties.put(SharedUdpSocket.LOCAL_ADDRESS,
                     s.endpoint().toString().substring((PROTOCOL_NAME + "://").length()));
-            ServiceRegistration<SharedUdpSocket> registration =
-                    context.registerService(SharedUdpSocket.class, s, properties);
+            ServiceRegistration<SharedUdpSocket> registration;
+            try {
+                registration = context.registerService(SharedUdpSocket.class, s, properties);
+            } catch (IllegalStateException e) {
+                return () -> { }; // the bundle is stopping: the listener is about to close anyway
+            }
             return () -> {
                 try {
                     registration.unregister();
