@@ -59,16 +59,7 @@ public class NatIT {
         assertTrue(String.valueOf(none.failure()), none.failure() != null
                 && none.failure().getMessage().contains("none configured"));
 
-        int port = freePort("127.0.0.1");
-        int alt = freePort("127.0.0.2");
-        Hashtable<String, Object> props = new Hashtable<>();
-        props.put("stunServers", new String[] {"127.0.0.1:" + port});
-        props.put("serverEnabled", true);
-        props.put("serverAddress", "127.0.0.1:" + port);
-        props.put("serverAlternateIp", "127.0.0.2");
-        props.put("serverAlternatePort", alt);
-        props.put("probeRtoMillis", 50);
-        configurationAdmin.getConfiguration("io.kizuna.nat", "?").update(props);
+        int port = ownStunServer(configurationAdmin, 50);
 
         await("discovery against the configured server").atMost(WAIT).pollInterval(Duration.ofMillis(200))
                 .until(() -> {
@@ -85,7 +76,29 @@ public class NatIT {
         assertTrue(silent, silent.contains("failed probe: binding to"));
     }
 
-    private static int freePort(String ip) throws Exception {
+    /**
+     * Configures the node's own RFC 5780 STUN server on 127.0.0.1 and 127.0.0.2
+     * (free ports) as the one netcheck asks.
+     *
+     * @param configurationAdmin the node's ConfigAdmin
+     * @param rtoMillis          the probes' first retransmission timeout
+     * @return the server's primary port on 127.0.0.1
+     * @throws Exception when ConfigAdmin fails
+     */
+    static int ownStunServer(ConfigurationAdmin configurationAdmin, int rtoMillis) throws Exception {
+        int port = freePort("127.0.0.1");
+        Hashtable<String, Object> props = new Hashtable<>();
+        props.put("stunServers", new String[] {"127.0.0.1:" + port});
+        props.put("serverEnabled", true);
+        props.put("serverAddress", "127.0.0.1:" + port);
+        props.put("serverAlternateIp", "127.0.0.2");
+        props.put("serverAlternatePort", freePort("127.0.0.2"));
+        props.put("probeRtoMillis", rtoMillis);
+        configurationAdmin.getConfiguration("io.kizuna.nat", "?").update(props);
+        return port;
+    }
+
+    static int freePort(String ip) throws Exception {
         try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(InetAddress.getByName(ip), 0))) {
             return s.getLocalPort();
         }

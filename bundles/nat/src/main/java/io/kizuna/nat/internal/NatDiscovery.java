@@ -16,6 +16,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
 import io.kizuna.transport.NatType;
+import io.kizuna.transport.udp.SharedUdpSocket;
 
 /**
  * NAT behaviour discovery (RFC 5780 section 4) against one STUN server from one
@@ -54,6 +55,8 @@ public final class NatDiscovery {
      *
      * @param server     the STUN server asked
      * @param local      the local socket
+     * @param quicSocket whether that is the QUIC listener's socket (else one of discovery's own)
+     * @param socket     which socket that is, and why not QUIC's
      * @param reflexive  the reflexive address, if the server answered
      * @param rtt        the round-trip time of the first Binding, if answered
      * @param natPresent whether the reflexive address differs from every local address
@@ -64,7 +67,8 @@ public final class NatDiscovery {
      * @param type       the classification
      * @param failures   each failed probe with its reason, in order
      */
-    public record Report(InetSocketAddress server, InetSocketAddress local, Optional<InetSocketAddress> reflexive,
+    public record Report(InetSocketAddress server, InetSocketAddress local, boolean quicSocket, String socket,
+            Optional<InetSocketAddress> reflexive,
             Optional<Duration> rtt, boolean natPresent, Mapping mapping, Filtering filtering,
             Optional<Boolean> hairpinning, Optional<Duration> lifetime, NatType type, List<String> failures) {
 
@@ -93,13 +97,36 @@ public final class NatDiscovery {
      * @return the report; failures are inside it, never thrown
      */
     public Report discover(InetSocketAddress bind, InetSocketAddress server, Duration lifetime) {
+        return discover(bind, null, "", server, lifetime);
+    }
+
+    /**
+     * Runs discovery from a transport's shared socket when one is given, else
+     * from a fresh socket of its own. The binding lifetime is measured on fresh
+     * sockets either way, since it needs sockets that stay idle.
+     *
+     * @param bind     the local address to bind a fresh socket to, port 0 for any
+     * @param shared   the transport's socket, or null
+     * @param whyOwn   without {@code shared}: why discovery runs on a socket of its own, or empty
+     * @param server   the STUN server's primary address
+     * @param lifetime the longest binding lifetime to measure, or null not to measure it
+     * @return the report; failures are inside it, never thrown
+     */
+    public Report discover(InetSocketAddress bind, SharedUdpSocket shared, String whyOwn, InetSocketAddress server,
+            Duration lifetime) {
         List<String> failures = new ArrayList<>();
-        try (StunClient client = new StunClient(bind, timing)) {
+        boolean onQuic = shared != null;
+        String why = whyOwn.isEmpty() ? "" : " (" + whyOwn + ")";
+        String socket = shared != null ? "the QUIC listener's socket"
+                : "its own socket " + text(bind) + why;
+        try (StunClient client = shared != null ? new StunClient(shared, timing) : new StunClient(bind, timing)) {
             InetSocketAddress local = client.localAddress();
+            socket = shared != null ? socket + " " + text(local) : "its own socket " + text(local) + why;
             Optional<StunClient.Response> first = probe(client, server, List.of(), "binding to " + server, failures);
             if (first.isEmpty()) {
-                return new Report(server, local, Optional.empty(), Optional.empty(), false, Mapping.UNKNOWN,
-                        Filtering.UNKNOWN, Optional.empty(), Optional.empty(), NatType.BLOCKED, failures);
+                return new Report(server, local, onQuic, socket, Optional.empty(), Optional.empty(), false,
+                        Mapping.UNKNOWN, Filtering.UNKNOWN, Optional.empty(), Optional.empty(), NatType.BLOCKED,
+                        failures);
             }
             StunClient.Response r1 = first.get();
             // the first exchange pays for class loading and ARP; a second one measures the path
@@ -151,17 +178,17 @@ public final class NatDiscovery {
             Optional<Duration> measured = lifetime == null ? Optional.empty()
                     : measureLifetime(bind, server, lifetime, failures);
             NatType type = classify(nat, mapping, filtering);
-            return new Report(server, local, Optional.of(mapped), Optional.of(rtt), nat, mapping, filtering,
-                    hairpin, measured, type, failures);
+            return new Report(server, local, onQuic, socket, Optional.of(mapped), Optional.of(rtt), nat, mapping,
+                    filtering, hairpin, measured, type, failures);
         } catch (IOException e) {
             failures.add("cannot open a UDP socket: " + e.getMessage());
-            return new Report(server, bind, Optional.empty(), Optional.empty(), false, Mapping.UNKNOWN,
-                    Filtering.UNKNOWN, Optional.empty(), Optional.empty(), NatType.UNKNOWN, failures);
+            return new Report(server, bind, onQuic, socket, Optional.empty(), Optional.empty(), false,
+                    Mapping.UNKNOWN, Filtering.UNKNOWN, Optional.empty(), Optional.empty(), NatType.UNKNOWN, failures);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             failures.add("interrupted");
-            return new Report(server, bind, Optional.empty(), Optional.empty(), false, Mapping.UNKNOWN,
-                    Filtering.UNKNOWN, Optional.empty(), Optional.empty(), NatType.UNKNOWN, failures);
+            return new Report(server, bind, onQuic, socket, Optional.empty(), Optional.empty(), false,
+                    Mapping.UNKNOWN, Filtering.UNKNOWN, Optional.empty(), Optional.empty(), NatType.UNKNOWN, failures);
         }
     }
 
@@ -242,6 +269,12 @@ public final class NatDiscovery {
             }
             return Optional.empty();
         }
+    }
+
+    /** @return {@code ip:port}, IPv6 in brackets */
+    public static String text(InetSocketAddress a) {
+        String host = a.getAddress().getHostAddress();
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
     }
 
     static StunMessage.Attribute change(int flags) {

@@ -1,6 +1,7 @@
 package io.kizuna.nat.internal;
 
 import java.io.IOException;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -10,6 +11,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -17,17 +19,27 @@ import java.util.concurrent.TimeUnit;
 
 import io.kizuna.transport.NatTraversal;
 import io.kizuna.transport.NatType;
+import io.kizuna.transport.udp.SharedUdpSocket;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.Designate;
 
 /**
  * NAT behaviour discovery as a service, and the optional STUN server. Discovery
  * runs on its own thread (it blocks on probes), one run at a time; with no STUN
  * server configured it reports {@link NatType#UNKNOWN} and sends nothing.
+ *
+ * <p>When the QUIC transport listens, discovery runs on its listener's socket
+ * (a {@link SharedUdpSocket} service), so the reflexive address it finds is the
+ * one peers reach over QUIC; without one, or when that socket cannot reach a
+ * server, it runs on a socket of its own and its reports say why.
  */
 @Component(service = {NatTraversal.class, NatService.class}, configurationPid = NatConfig.PID,
         configurationPolicy = ConfigurationPolicy.OPTIONAL)
@@ -42,6 +54,7 @@ public final class NatService implements NatTraversal {
     private final Duration lifetime;
     private final StunServer server;
     private final ExecutorService executor;
+    private final List<SharedUdpSocket> sockets = new CopyOnWriteArrayList<>();
 
     /**
      * Activated by Declarative Services.
@@ -67,6 +80,71 @@ public final class NatService implements NatTraversal {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /**
+     * A QUIC listener's socket came: discovery uses it from now on.
+     *
+     * @param socket the shared socket
+     */
+    @Reference(service = SharedUdpSocket.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY,
+            target = "(" + SharedUdpSocket.OWNER + "=quic)", unbind = "removeSocket")
+    void addSocket(SharedUdpSocket socket) {
+        sockets.add(socket);
+    }
+
+    /**
+     * A QUIC listener's socket went (the listener closed, the transport stopped).
+     *
+     * @param socket the shared socket
+     */
+    void removeSocket(SharedUdpSocket socket) {
+        sockets.remove(socket);
+    }
+
+    /**
+     * The shared socket discovery against {@code server} runs on: one of the same
+     * address family that can reach it (a socket bound to loopback reaches only
+     * loopback), a wildcard-bound one first.
+     *
+     * @param candidates the sockets the transport shares
+     * @param server     the STUN server
+     * @return the socket, or why none fits
+     */
+    static Choice choose(List<SharedUdpSocket> candidates, InetSocketAddress server) {
+        if (candidates.isEmpty()) {
+            return new Choice(null, "no QUIC listener here, so the reflexive port is not QUIC's");
+        }
+        SharedUdpSocket specific = null;
+        List<String> unfit = new ArrayList<>();
+        for (SharedUdpSocket s : candidates) {
+            InetSocketAddress a = s.localAddress();
+            if (a == null) {
+                continue;
+            }
+            InetAddress ip = a.getAddress();
+            if ((ip instanceof Inet6Address) != (server.getAddress() instanceof Inet6Address)
+                    || (ip.isLoopbackAddress() && !server.getAddress().isLoopbackAddress())) {
+                unfit.add(NatDiscovery.text(a));
+            } else if (ip.isAnyLocalAddress()) {
+                return new Choice(s, "");
+            } else if (specific == null) {
+                specific = s;
+            }
+        }
+        return specific != null ? new Choice(specific, "")
+                : new Choice(null, "the QUIC listener's socket " + String.join(", ", unfit) + " cannot reach "
+                        + NatDiscovery.text(server) + ", so the reflexive port is not QUIC's");
+    }
+
+    /**
+     * Where discovery against one server runs.
+     *
+     * @param shared the transport's socket, or null for a socket of discovery's own
+     * @param whyOwn why not the transport's socket, or empty
+     */
+    record Choice(SharedUdpSocket shared, String whyOwn) {
     }
 
     private static StunServer startServer(NatConfig config) throws IOException {
@@ -97,12 +175,17 @@ public final class NatService implements NatTraversal {
         CompletableFuture<List<NatDiscovery.Report>> result = new CompletableFuture<>();
         try {
             executor.execute(() -> {
-                List<NatDiscovery.Report> reports = new ArrayList<>();
-                for (InetSocketAddress s : targets) {
-                    InetSocketAddress bind = new InetSocketAddress(StunMessage.isV6(s) ? "::" : "0.0.0.0", 0);
-                    reports.add(discovery.discover(bind, s, lifetime));
+                try {
+                    List<NatDiscovery.Report> reports = new ArrayList<>();
+                    for (InetSocketAddress s : targets) {
+                        InetSocketAddress bind = new InetSocketAddress(StunMessage.isV6(s) ? "::" : "0.0.0.0", 0);
+                        Choice on = choose(sockets, s);
+                        reports.add(discovery.discover(bind, on.shared(), on.whyOwn(), s, lifetime));
+                    }
+                    result.complete(reports);
+                } catch (RuntimeException e) { // a caller must never wait for a check that died
+                    result.completeExceptionally(e);
                 }
-                result.complete(reports);
             });
         } catch (java.util.concurrent.RejectedExecutionException e) {
             result.completeExceptionally(new IllegalStateException(

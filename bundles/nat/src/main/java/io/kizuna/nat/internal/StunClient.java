@@ -2,7 +2,6 @@ package io.kizuna.nat.internal;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
@@ -14,12 +13,16 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+
+import io.kizuna.transport.udp.SharedUdpSocket;
 
 /**
  * A STUN client on one UDP socket (RFC 8489): Binding requests with random
@@ -27,6 +30,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * them. Anything that is not a well-formed answer to an outstanding request is
  * dropped and counted by {@link Drop}; callers only ever see a completed or a
  * timed-out transaction.
+ *
+ * <p>The socket is its own, read by a thread of its own, or a transport's
+ * {@link SharedUdpSocket}, whose datagrams that are not the transport's arrive
+ * on the transport's I/O thread and are handled on this client's timer thread.
  */
 public final class StunClient implements AutoCloseable {
 
@@ -128,13 +135,15 @@ public final class StunClient implements AutoCloseable {
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final DatagramChannel channel;
+    private final SharedUdpSocket shared;
+    private final Runnable stopReceiving;
     private final InetSocketAddress local;
     private final Timing timing;
     private final ScheduledExecutorService timer;
     private final Thread reader;
     private final Map<StunMessage.TransactionKey, Pending> pending = new ConcurrentHashMap<>();
     private final Map<StunMessage.TransactionKey, CompletableFuture<InetSocketAddress>> hairpins = new ConcurrentHashMap<>();
-    private final Map<Drop, AtomicLong> drops = new EnumMap<>(Drop.class);
+    private final Map<Drop, AtomicLong> drops = newDrops();
     private volatile boolean closed;
 
     private record Pending(CompletableFuture<Response> result, long startNanos, List<ScheduledFuture<?>> timers) { }
@@ -148,9 +157,6 @@ public final class StunClient implements AutoCloseable {
      */
     public StunClient(InetSocketAddress bind, Timing timing) throws IOException {
         this.timing = timing;
-        for (Drop d : Drop.values()) {
-            drops.put(d, new AtomicLong());
-        }
         this.channel = DatagramChannel.open(StunMessage.isV6(bind) ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
         try {
             channel.bind(bind);
@@ -159,14 +165,60 @@ public final class StunClient implements AutoCloseable {
             throw new IOException("cannot bind a UDP socket to " + bind + ": " + e.getMessage(), e);
         }
         this.local = (InetSocketAddress) channel.getLocalAddress();
-        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+        this.shared = null;
+        this.stopReceiving = null;
+        this.timer = timer(local);
+        this.reader = new Thread(this::readLoop, "kizuna-stun-client-" + local.getPort());
+        reader.setDaemon(true);
+        reader.start();
+    }
+
+    /**
+     * Runs on a transport's shared socket: requests leave from its address and
+     * port, so servers report the mapping the transport's peers see.
+     *
+     * @param socket the shared socket
+     * @param timing the retransmission schedule
+     * @throws IOException when the socket is closed already or takes no more receivers
+     */
+    public StunClient(SharedUdpSocket socket, Timing timing) throws IOException {
+        this.timing = timing;
+        this.local = socket.localAddress();
+        if (local == null) {
+            throw new IOException("the shared socket " + socket + " is closed");
+        }
+        this.channel = null;
+        this.shared = socket;
+        this.reader = null;
+        this.timer = timer(local);
+        try {
+            this.stopReceiving = socket.receive((from, data) -> {
+                try {
+                    timer.execute(() -> acceptSafely(data, data.length, from));
+                } catch (RejectedExecutionException e) {
+                    // closed meanwhile: nothing waits for this datagram
+                }
+            });
+        } catch (IllegalStateException e) { // as many receivers as the socket takes
+            timer.shutdownNow();
+            throw new IOException("cannot receive on " + socket + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Map<Drop, AtomicLong> newDrops() {
+        Map<Drop, AtomicLong> m = new EnumMap<>(Drop.class);
+        for (Drop d : Drop.values()) {
+            m.put(d, new AtomicLong());
+        }
+        return m;
+    }
+
+    private static ScheduledExecutorService timer(InetSocketAddress local) {
+        return Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "kizuna-stun-timer-" + local.getPort());
             t.setDaemon(true);
             return t;
         });
-        this.reader = new Thread(this::readLoop, "kizuna-stun-client-" + local.getPort());
-        reader.setDaemon(true);
-        reader.start();
     }
 
     /** @return the bound local address */
@@ -303,16 +355,29 @@ public final class StunClient implements AutoCloseable {
         return result;
     }
 
-    private void send(byte[] bytes, SocketAddress to, CompletableFuture<?> result) {
+    private void send(byte[] bytes, InetSocketAddress to, CompletableFuture<?> result) {
         if (result != null && result.isDone()) {
             return;
         }
         try {
-            channel.send(ByteBuffer.wrap(bytes), to);
-        } catch (IOException | RuntimeException e) {
-            if (result != null) {
-                result.completeExceptionally(new IOException("cannot send to " + to + ": " + e.getMessage(), e));
+            if (shared != null) {
+                shared.send(to, bytes).whenComplete((v, e) -> {
+                    if (e != null) {
+                        sendFailed(to, e instanceof CompletionException && e.getCause() != null ? e.getCause() : e,
+                                result);
+                    }
+                });
+            } else {
+                channel.send(ByteBuffer.wrap(bytes), to);
             }
+        } catch (IOException | RuntimeException e) {
+            sendFailed(to, e, result);
+        }
+    }
+
+    private static void sendFailed(InetSocketAddress to, Throwable e, CompletableFuture<?> result) {
+        if (result != null) {
+            result.completeExceptionally(new IOException("cannot send to " + to + ": " + e.getMessage(), e));
         }
     }
 
@@ -337,13 +402,17 @@ public final class StunClient implements AutoCloseable {
             }
             if (from != null) {
                 buffer.flip();
-                try {
-                    accept(buffer.array(), buffer.limit(), from);
-                } catch (RuntimeException e) {
-                    // a bug in handling one datagram must not stop the socket's only reader
-                    drops.get(Drop.INTERNAL_ERROR).incrementAndGet();
-                }
+                acceptSafely(buffer.array(), buffer.limit(), from);
             }
+        }
+    }
+
+    private void acceptSafely(byte[] data, int length, InetSocketAddress from) {
+        try {
+            accept(data, length, from);
+        } catch (RuntimeException e) {
+            // a bug in handling one datagram must not stop the socket's reader
+            drops.get(Drop.INTERNAL_ERROR).incrementAndGet();
         }
     }
 
@@ -402,18 +471,24 @@ public final class StunClient implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        try {
-            channel.close();
-        } catch (IOException e) {
-            // closing a datagram channel only fails if it is already broken; nothing to recover
+        if (shared != null) {
+            stopReceiving.run(); // the socket is the transport's: it stays open
+        } else {
+            try {
+                channel.close();
+            } catch (IOException e) {
+                // closing a datagram channel only fails if it is already broken; nothing to recover
+            }
         }
         failAll(new ClosedChannelException());
         hairpins.values().forEach(f -> f.completeExceptionally(new ClosedChannelException()));
         timer.shutdownNow();
-        try {
-            reader.join(1000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        if (reader != null) {
+            try {
+                reader.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 }

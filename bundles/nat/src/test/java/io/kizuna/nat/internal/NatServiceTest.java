@@ -81,7 +81,8 @@ class NatServiceTest {
 
     static NatDiscovery.Report report(NatType type) {
         InetSocketAddress a = new InetSocketAddress("127.0.0.1", 3478);
-        return new NatDiscovery.Report(a, a, type == NatType.BLOCKED ? Optional.empty() : Optional.of(a), Optional.empty(),
+        return new NatDiscovery.Report(a, a, false, "its own socket",
+                type == NatType.BLOCKED ? Optional.empty() : Optional.of(a), Optional.empty(),
                 false, NatDiscovery.Mapping.UNKNOWN, NatDiscovery.Filtering.UNKNOWN, Optional.empty(), Optional.empty(),
                 type, List.of());
     }

@@ -12,24 +12,45 @@ import io.netty.channel.Channel;
 /**
  * A bound UDP socket that accepts QUIC connections. Closing it stops accepting;
  * the connections it accepted share its socket, so the socket itself stays open
- * until the last of them has closed.
+ * until the last of them has closed. While it accepts, its socket is also shared
+ * with other bundles ({@link SharedSocket}); closing it ends that too.
  */
 final class QuicListener implements Listener {
 
     private final Channel channel;
     private final InetSocketAddress localAddress;
     private final Endpoint endpoint;
+    private final SharedSocket shared;
+    private final Runnable unpublish;
     private final AtomicInteger connections = new AtomicInteger();
     private volatile boolean accepting = true;
 
-    QuicListener(Channel channel) {
+    /**
+     * @param channel   the bound socket
+     * @param shared    the socket as other bundles use it
+     * @param unpublish withdraws {@code shared} from other bundles; run once
+     */
+    QuicListener(Channel channel, SharedSocket shared, Runnable unpublish) {
         this.channel = channel;
         this.localAddress = (InetSocketAddress) channel.localAddress();
         this.endpoint = new Endpoint(QuicTransport.PROTOCOL_NAME, localAddress);
+        this.shared = shared;
+        this.unpublish = unpublish;
+        channel.closeFuture().addListener(f -> unshare());
     }
 
     Channel channel() {
         return channel;
+    }
+
+    /** @return the socket as other bundles use it while this listener accepts */
+    SharedSocket sharedSocket() {
+        return shared;
+    }
+
+    private void unshare() {
+        shared.close();
+        unpublish.run();
     }
 
     /** @return false once closed: new connections are refused */
@@ -62,6 +83,7 @@ final class QuicListener implements Listener {
     @Override
     public CompletionStage<Void> close() {
         accepting = false;
+        unshare();
         if (connections.get() == 0) {
             CompletableFuture<Void> closed = new CompletableFuture<>();
             channel.close().addListener(f -> closed.complete(null));

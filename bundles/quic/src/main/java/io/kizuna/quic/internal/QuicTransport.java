@@ -7,6 +7,7 @@ import java.net.PortUnreachableException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Hashtable;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -18,6 +19,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 import io.kizuna.identity.DialTrustManager;
 import io.kizuna.identity.NodeIdentity;
@@ -32,6 +34,7 @@ import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
 import io.kizuna.transport.support.EndpointDial;
 import io.kizuna.transport.support.TransportLifecycle;
+import io.kizuna.transport.udp.SharedUdpSocket;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -58,6 +61,8 @@ import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.ScheduledFuture;
 
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -117,6 +122,7 @@ public final class QuicTransport implements Transport {
     private final DialTrustManager dialTrust;
     private final ChannelHandler streamInitializer;
     private final TransportLifecycle<QuicConnection, QuicListener> lifecycle;
+    private final Function<SharedSocket, Runnable> publisher;
     private final AtomicBoolean warnedBuffers = new AtomicBoolean();
     private final AtomicLong cappedBuffers = new AtomicLong();
     private final AtomicLong handshakes = new AtomicLong();
@@ -143,17 +149,29 @@ public final class QuicTransport implements Transport {
      * @param identity this node's identity
      */
     @Activate
-    public QuicTransport(QuicConfig config, @Reference NodeIdentity identity) {
-        this(identity, QuicSettings.from(config));
+    public QuicTransport(QuicConfig config, @Reference NodeIdentity identity, BundleContext context) {
+        this(identity, QuicSettings.from(config), services(context));
     }
 
     /**
+     * Outside a framework: listeners' sockets are shared through {@link QuicListener#sharedSocket()} only.
+     *
      * @param identity this node's identity
      * @param settings the settings
      */
     QuicTransport(NodeIdentity identity, QuicSettings settings) {
+        this(identity, settings, s -> () -> { });
+    }
+
+    /**
+     * @param identity  this node's identity
+     * @param settings  the settings
+     * @param publisher offers a listener's shared socket to other bundles, returning what withdraws it
+     */
+    QuicTransport(NodeIdentity identity, QuicSettings settings, Function<SharedSocket, Runnable> publisher) {
         this.identity = Objects.requireNonNull(identity, "identity");
         this.settings = Objects.requireNonNull(settings, "settings");
+        this.publisher = Objects.requireNonNull(publisher, "publisher");
         this.lifecycle = new TransportLifecycle<>(PROTOCOL_NAME, PID, settings.maxConnections(), LOG);
         this.unavailable = nativeProblem();
         this.datagrams = DatagramIo.choose(settings.segmentationOffload());
@@ -182,6 +200,40 @@ public final class QuicTransport implements Transport {
         this.group = new MultiThreadIoEventLoopGroup(settings.ioThreads(),
                 new DefaultThreadFactory("kizuna-quic", true), datagrams.ioHandler());
         LOG.log(System.Logger.Level.INFO, "quic transport on {0}", datagrams.description());
+    }
+
+    /** Each listener's socket becomes a {@link SharedUdpSocket} service while it listens. */
+    private static Function<SharedSocket, Runnable> services(BundleContext context) {
+        return s -> {
+            Hashtable<String, Object> properties = new Hashtable<>();
+            properties.put(SharedUdpSocket.OWNER, PROTOCOL_NAME);
+            // ip:port as endpoints write it, IPv6 in brackets
+            properties.put(SharedUdpSocket.LOCAL_ADDRESS,
+                    s.endpoint().toString().substring((PROTOCOL_NAME + "://").length()));
+            ServiceRegistration<SharedUdpSocket> registration;
+            try {
+                registration = context.registerService(SharedUdpSocket.class, s, properties);
+            } catch (IllegalStateException e) {
+                return () -> { }; // the bundle is stopping: the listener is about to close anyway
+            }
+            return () -> {
+                try {
+                    registration.unregister();
+                } catch (IllegalStateException e) {
+                    // already gone: the framework withdraws a stopping bundle's services itself
+                }
+            };
+        };
+    }
+
+    /** @return runs {@code action} the first time only */
+    private static Runnable once(Runnable action) {
+        AtomicBoolean done = new AtomicBoolean();
+        return () -> {
+            if (done.compareAndSet(false, true)) {
+                action.run();
+            }
+        };
     }
 
     private static String nativeProblem() {
@@ -312,19 +364,21 @@ public final class QuicTransport implements Transport {
                 });
         CompletableFuture<Listener> result = new CompletableFuture<>();
         ChannelHandler quic = codec.build();
+        SharedSocket shared = new SharedSocket();
         Bootstrap b = new Bootstrap().group(group).channel(datagrams.channelType());
         socketOptions(b);
         b.handler(new ChannelInitializer<DatagramChannel>() {
             @Override
             protected void initChannel(DatagramChannel ch) {
-                ch.pipeline().addLast(new StatelessResetResponder(resets, resetsSent, resetsSuppressed),
+                ch.pipeline().addLast(new UdpDemux(shared),
+                        new StatelessResetResponder(resets, resetsSent, resetsSuppressed),
                         new AmplificationGuard(amplificationDrops), quic);
             }
         }).bind(local).addListener((ChannelFuture f) -> {
             if (f.isSuccess()) {
                 Channel ch = f.channel();
                 checkBuffers(ch, where);
-                QuicListener l = new QuicListener(ch);
+                QuicListener l = new QuicListener(ch, shared, once(publisher.apply(shared)));
                 listener.set(l);
                 lifecycle.listening(l, ch);
                 lifecycle.register(ch);

@@ -35,8 +35,7 @@ final class StatelessResetResponder extends ChannelInboundHandlerAdapter {
     private final Cipher cipher;
     private final byte[] id = new byte[StatelessResets.CONNECTION_ID_LENGTH];
     private final byte[] plain = new byte[16];
-    private long windowStart;
-    private int inWindow;
+    private final PerSecondLimit limit = new PerSecondLimit(MAX_PER_SECOND);
 
     /**
      * @param resets     the keys and IDs of this transport's listeners
@@ -60,7 +59,7 @@ final class StatelessResetResponder extends ChannelInboundHandlerAdapter {
         if (msg instanceof DatagramPacket p && strange(p.content())) {
             int length = p.content().readableBytes();
             p.release();
-            if (allowed()) {
+            if (limit.allowed()) {
                 sent.incrementAndGet();
                 ctx.writeAndFlush(new DatagramPacket(reset(ctx, length), p.sender()));
             } else {
@@ -80,15 +79,6 @@ final class StatelessResetResponder extends ChannelInboundHandlerAdapter {
         }
         content.getBytes(at + 1, id);
         return !resets.minted(cipher, id, plain);
-    }
-
-    private boolean allowed() {
-        long now = System.nanoTime();
-        if (now - windowStart > 1_000_000_000L) {
-            windowStart = now;
-            inWindow = 0;
-        }
-        return ++inWindow <= MAX_PER_SECOND;
     }
 
     /** A packet that looks like any short-header packet and ends with the ID's token. */

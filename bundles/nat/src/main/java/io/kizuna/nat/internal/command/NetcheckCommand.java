@@ -83,6 +83,14 @@ public final class NetcheckCommand {
         var reflexive = reports.stream().flatMap(r -> r.reflexive().stream()).map(NetcheckCommand::text).distinct().toList();
         out.append("reflexive address").append(reflexive.size() == 1 ? "" : "es").append(": ")
                 .append(reflexive.isEmpty() ? "none" : String.join(", ", reflexive)).append('\n');
+        long onQuic = reports.stream().filter(NatDiscovery.Report::quicSocket).count();
+        if (!reports.isEmpty()) {
+            out.append("socket: ").append(onQuic == reports.size()
+                    ? "the QUIC listener's, so peers reach this node over QUIC at the reflexive address"
+                    : onQuic == 0 ? "discovery's own, not the QUIC listener's (see each server)"
+                    : "the QUIC listener's for some servers, discovery's own for others (see each server)")
+                    .append('\n');
+        }
         NatDiscovery.Report best = reports.stream().filter(r -> r.mapping() != NatDiscovery.Mapping.UNKNOWN).findFirst()
                 .orElse(reports.isEmpty() ? null : reports.get(0));
         if (best != null) {
@@ -105,6 +113,7 @@ public final class NetcheckCommand {
                             .orElse("no answer"))
                     .append(r.reflexive().map(a -> ", reflexive " + text(a)).orElse(""))
                     .append(", ").append(r.type()).append('\n');
+            out.append("  from ").append(r.socket()).append('\n');
             for (String f : r.failures()) {
                 out.append("  failed probe: ").append(f).append('\n');
             }
@@ -117,7 +126,6 @@ public final class NetcheckCommand {
     }
 
     private static String text(InetSocketAddress a) {
-        String host = a.getAddress().getHostAddress();
-        return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+        return NatDiscovery.text(a);
     }
 }
