@@ -185,7 +185,9 @@ public abstract sealed class TransportException extends Exception
             /** No relay service answers on that node. */
             NO_RELAY,
             /** Anything else (the message says what). */
-            OTHER
+            OTHER,
+            /** The circuit carried no byte either way for as long as allowed (1.4.0). */
+            IDLE_LIMIT
         }
 
         /**

@@ -4,6 +4,7 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.HexFormat;
@@ -12,6 +13,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -139,10 +143,14 @@ final class CircuitConnection implements Connection {
      * @param source   the dialer's address as the relay saw it
      * @param hop      the relay
      * @param pool     where the work runs
+     * @param timer    times the handshake
+     * @param timeout  how long the dialer has to finish the handshake; then the circuit is closed, so a dialer
+     *                 that never sends a ClientHello cannot hold it
      * @return completes with the connection once the dialer proved its key
      */
     static CompletionStage<CircuitConnection> accept(Connection inner, NodeIdentity identity, PeerId dialer,
-            InetSocketAddress source, Endpoint.Hop hop, Executor pool) {
+            InetSocketAddress source, Endpoint.Hop hop, Executor pool, ScheduledExecutorService timer,
+            Duration timeout) {
         CircuitConnection c = new CircuitConnection(inner, pool, dialer, null, ConnectionInfo.Direction.INBOUND,
                 inner.info().remoteAddress(), source, hop);
         try {
@@ -152,14 +160,29 @@ final class CircuitConnection implements Connection {
         } catch (SSLException e) {
             c.handshake.completeExceptionally(new TransportException.Io("building the circuit's TLS context", e));
         }
+        ScheduledFuture<?> t = timer.schedule(() -> c.timedOut(timeout), timeout.toMillis(), TimeUnit.MILLISECONDS);
+        c.handshake.whenComplete((v, e) -> t.cancel(false));
         return c.handshake;
+    }
+
+    private void timedOut(Duration timeout) {
+        try {
+            serial.execute(() -> {
+                if (!handshake.isDone()) {
+                    fail(new TransportException.ConnectionTimeout("end-to-end TLS from " + expected
+                            + " through relay " + hop.peer(), timeout));
+                }
+            });
+        } catch (RejectedExecutionException stopped) {
+            inner.close();
+        }
     }
 
     // ------------------------------------------------------------------ serial-executor work
 
     private void start(SslContext ctx) {
         tls = ctx.newHandler(io.netty.buffer.ByteBufAllocator.DEFAULT);
-        tls.setHandshakeTimeoutMillis(0); // the transport times the whole dial
+        tls.setHandshakeTimeoutMillis(0); // nothing runs the EmbeddedChannel's timers: the dial and accept() time it
         tls.setCloseNotifyFlushTimeoutMillis(0);
         tls.setCloseNotifyReadTimeoutMillis(0);
         channel = new EmbeddedChannel(tls, new Tail());

@@ -40,6 +40,14 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(name = "Circuits in total")
     int maxCircuits() default RelaySettings.DEFAULT_CIRCUITS;
 
+    @AttributeDefinition(name = "Circuits per dialer",
+            description = "Open or pending circuits one source address (an IPv6 /64) may have to one reserved peer")
+    int maxCircuitsPerDialer() default RelaySettings.DEFAULT_CIRCUITS_PER_DIALER;
+
+    @AttributeDefinition(name = "Circuit idle limit (s)",
+            description = "A circuit that carries nothing either way this long is cut; 0: never")
+    int circuitIdleSeconds() default RelaySettings.DEFAULT_CIRCUIT_IDLE_SECONDS;
+
     @AttributeDefinition(name = "Bandwidth per circuit (bytes/s)", description = "0: unlimited")
     long circuitBytesPerSecond() default 0;
 

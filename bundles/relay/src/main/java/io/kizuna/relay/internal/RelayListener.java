@@ -183,7 +183,8 @@ final class RelayListener implements Listener {
                                 RelayTransport.answer(relay.peerId(), transport.identity().peerId(), m));
                     }
                     return CircuitConnection.accept(s, transport.identity(), in.dialer(), in.source(), hop,
-                            transport.pool()).whenComplete((c, e) -> {
+                            transport.pool(), transport.timer(), transport.settings().handshakeTimeout())
+                            .whenComplete((c, e) -> {
                                 if (e != null) {
                                     s.close();
                                 }

@@ -1,5 +1,6 @@
 package io.kizuna.relay.internal;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.security.SecureRandom;
 import java.time.Instant;
@@ -83,8 +84,19 @@ final class RelayServer {
     }
 
     /** A circuit waiting for the reserved peer to accept it. */
-    private record Pending(String id, PeerId dialer, Connection dialerStream, Reservation target, Quota quota,
+    private record Pending(String id, Ends ends, Connection dialerStream, Reservation target, Quota quota,
             ScheduledFuture<?> timeout) {
+    }
+
+    /** What a circuit counts against: both peers, and its dialer's source (a {@link SourceKey}) with the target. */
+    private record Ends(PeerId dialer, PeerId target, InetAddress source) {
+        Dialer pair() {
+            return new Dialer(source, target);
+        }
+    }
+
+    /** One dialer (by source) to one reserved peer. */
+    private record Dialer(InetAddress source, PeerId target) {
     }
 
     private final RelaySettings settings;
@@ -97,7 +109,9 @@ final class RelayServer {
     private final Map<PeerId, List<Reservation>> reservations = new HashMap<>();
     private final Map<String, Pending> pending = new HashMap<>();
     private final Map<String, Splice> circuits = new HashMap<>();
+    private final Map<String, Ends> circuitEnds = new HashMap<>();
     private final Map<PeerId, Integer> circuitsPerPeer = new HashMap<>();
+    private final Map<Dialer, Integer> circuitsPerDialer = new HashMap<>();
     private int reservationCount;
     private volatile boolean open = true;
 
@@ -303,16 +317,23 @@ final class RelayServer {
                     return;
                 }
             }
+            Ends ends = new Ends(dialer, target, SourceKey.of(source.getAddress()));
+            int fromHere = circuitsPerDialer.getOrDefault(ends.pair(), 0);
+            if (fromHere >= settings.maxCircuitsPerDialer()) {
+                refuse(stream, Reason.CIRCUITS_PER_PEER, ends.source().getHostAddress() + " already has " + fromHere
+                        + " circuits to " + target + " (maxCircuitsPerDialer=" + settings.maxCircuitsPerDialer()
+                        + ")");
+                return;
+            }
             Reservation res = held.get(held.size() - 1);
             byte[] raw = new byte[RelayCodec.CIRCUIT_ID_LENGTH];
             RANDOM.nextBytes(raw);
             String id = HexFormat.of().formatHex(raw);
             ScheduledFuture<?> timeout = timer.schedule(() -> acceptTimedOut(id), settings.acceptTimeout().toMillis(),
                     TimeUnit.MILLISECONDS);
-            p = new Pending(id, dialer, stream, res, settings.circuitQuota().and(d.quota()).and(res.quota), timeout);
+            p = new Pending(id, ends, stream, res, settings.circuitQuota().and(d.quota()).and(res.quota), timeout);
             pending.put(id, p);
-            countCircuit(dialer, 1);
-            countCircuit(target, 1);
+            countCircuit(ends, 1);
             p.target().send(new RelayMessage.Incoming(raw, dialer, source)).whenComplete((v, e) -> {
                 if (e != null) {
                     abandon(id, Reason.NO_RESERVATION, target + " could not be told of the circuit");
@@ -322,8 +343,15 @@ final class RelayServer {
         stream.closeFuture().whenComplete((v, e) -> abandon(p.id(), null, "the dialer left"));
     }
 
-    private void countCircuit(PeerId peer, int delta) {
-        circuitsPerPeer.merge(peer, delta, (a, b) -> a + b == 0 ? null : a + b);
+    /** Counts a circuit in (+1) or out (-1) of every limit it is under; holds the lock. */
+    private void countCircuit(Ends ends, int delta) {
+        circuitsPerPeer.merge(ends.dialer(), delta, RelayServer::sum);
+        circuitsPerPeer.merge(ends.target(), delta, RelayServer::sum);
+        circuitsPerDialer.merge(ends.pair(), delta, RelayServer::sum);
+    }
+
+    private static Integer sum(Integer a, Integer b) {
+        return a + b == 0 ? null : a + b;
     }
 
     private void acceptTimedOut(String id) {
@@ -339,8 +367,7 @@ final class RelayServer {
             if (p == null) {
                 return;
             }
-            countCircuit(p.dialer(), -1);
-            countCircuit(p.target().peer, -1);
+            countCircuit(p.ends(), -1);
         }
         p.timeout().cancel(false);
         if (reason != null) {
@@ -365,10 +392,11 @@ final class RelayServer {
         }
         p.timeout().cancel(false);
         Pending ok = p;
-        Splice s = new Splice(id, p.dialer(), peer, p.dialerStream(), stream, p.quota(), totalBandwidth, timer, pool,
-                tap, this::ended);
+        Splice s = new Splice(id, p.ends().dialer(), peer, p.dialerStream(), stream, p.quota(),
+                settings.circuitIdle(), totalBandwidth, timer, pool, tap, this::ended);
         synchronized (lock) {
             circuits.put(id, s);
+            circuitEnds.put(id, p.ends());
         }
         circuitsOpened.incrementAndGet();
         CompletableFuture.allOf(
@@ -378,7 +406,8 @@ final class RelayServer {
                     if (e != null) {
                         s.end(null);
                     } else {
-                        LOG.log(System.Logger.Level.INFO, "relay circuit " + id + " " + ok.dialer() + " -> " + peer);
+                        LOG.log(System.Logger.Level.INFO, "relay circuit " + id + " " + ok.ends().dialer() + " -> "
+                                + peer);
                         s.start();
                     }
                 });
@@ -389,8 +418,7 @@ final class RelayServer {
             if (circuits.remove(s.id()) == null) {
                 return;
             }
-            countCircuit(s.dialer(), -1);
-            countCircuit(s.target(), -1);
+            countCircuit(circuitEnds.remove(s.id()), -1);
         }
         if (reason != null) {
             refusals.get(reason).incrementAndGet();

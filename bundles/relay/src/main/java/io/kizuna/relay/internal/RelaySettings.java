@@ -15,14 +15,17 @@ import io.kizuna.transport.PeerId;
  * @param reservationTtl         lifetime of a reservation unless renewed
  * @param maxCircuitsPerPeer     circuits a peer may be an end of
  * @param maxCircuits            circuits in total
+ * @param maxCircuitsPerDialer   circuits one source address (an IPv6 /64) may have to one reserved peer
  * @param circuitQuota           limits of each circuit (bytes, lifetime, rate)
+ * @param circuitIdle            how long a circuit may carry nothing before it is cut, zero = never
  * @param totalBytesPerSecond    bandwidth of all circuits together, 0 = unlimited
  * @param streamsPerSource       new relay streams per source address and second, 0 = unlimited
  * @param allowPrivateAddresses  whether loopback and private sources are served
  * @param acceptTimeout          time for the reserved peer to take a circuit
  */
 record RelaySettings(Admission admission, int maxReservationsPerPeer, int maxReservations, Duration reservationTtl,
-        int maxCircuitsPerPeer, int maxCircuits, Quota circuitQuota, long totalBytesPerSecond,
+        int maxCircuitsPerPeer, int maxCircuits, int maxCircuitsPerDialer, Quota circuitQuota, Duration circuitIdle,
+        long totalBytesPerSecond,
         int streamsPerSource, boolean allowPrivateAddresses, Duration acceptTimeout) {
 
     static final int DEFAULT_RESERVATIONS_PER_PEER = 2;
@@ -30,6 +33,9 @@ record RelaySettings(Admission admission, int maxReservationsPerPeer, int maxRes
     static final int DEFAULT_RESERVATION_TTL_SECONDS = 3600;
     static final int DEFAULT_CIRCUITS_PER_PEER = 16;
     static final int DEFAULT_CIRCUITS = 256;
+    /** Half a peer's circuits: one dialer cannot take them all. */
+    static final int DEFAULT_CIRCUITS_PER_DIALER = 8;
+    static final int DEFAULT_CIRCUIT_IDLE_SECONDS = 300;
     static final long DEFAULT_CIRCUIT_BYTES = 16L * 1024 * 1024 * 1024;
     static final long DEFAULT_CIRCUIT_SECONDS = 24 * 3600;
     static final int DEFAULT_STREAMS_PER_SOURCE = 20;
@@ -40,6 +46,11 @@ record RelaySettings(Admission admission, int maxReservationsPerPeer, int maxRes
         positive("maxReservations", maxReservations);
         positive("maxCircuitsPerPeer", maxCircuitsPerPeer);
         positive("maxCircuits", maxCircuits);
+        positive("maxCircuitsPerDialer", maxCircuitsPerDialer);
+        if (circuitIdle.isNegative()) {
+            throw new IllegalArgumentException("circuitIdleSeconds must be >= 0 (0 = never), not "
+                    + circuitIdle.toSeconds());
+        }
         if (reservationTtl.toSeconds() < 2) {
             throw new IllegalArgumentException("reservationTtlSeconds must be at least 2, not "
                     + reservationTtl.toSeconds());
@@ -64,8 +75,9 @@ record RelaySettings(Admission admission, int maxReservationsPerPeer, int maxRes
                 new Admission(Admission.Policy.parse(c.admission()), peers("allowlist", c.allowlist()),
                         peers("trustedIssuers", c.trustedIssuers())),
                 c.maxReservationsPerPeer(), c.maxReservations(), Duration.ofSeconds(c.reservationTtlSeconds()),
-                c.maxCircuitsPerPeer(), c.maxCircuits(),
+                c.maxCircuitsPerPeer(), c.maxCircuits(), c.maxCircuitsPerDialer(),
                 new Quota(c.maxCircuitBytes(), c.maxCircuitSeconds(), c.circuitBytesPerSecond()),
+                Duration.ofSeconds(c.circuitIdleSeconds()),
                 c.totalBytesPerSecond(), c.maxNewStreamsPerSourcePerSecond(), c.allowPrivateAddresses(),
                 Duration.ofMillis(c.acceptTimeoutMillis()));
     }
@@ -99,7 +111,9 @@ record RelaySettings(Admission admission, int maxReservationsPerPeer, int maxRes
         Duration reservationTtl = Duration.ofSeconds(DEFAULT_RESERVATION_TTL_SECONDS);
         int maxCircuitsPerPeer = DEFAULT_CIRCUITS_PER_PEER;
         int maxCircuits = DEFAULT_CIRCUITS;
+        int maxCircuitsPerDialer = DEFAULT_CIRCUITS_PER_DIALER;
         Quota circuitQuota = new Quota(DEFAULT_CIRCUIT_BYTES, DEFAULT_CIRCUIT_SECONDS, 0);
+        Duration circuitIdle = Duration.ofSeconds(DEFAULT_CIRCUIT_IDLE_SECONDS);
         long totalBytesPerSecond;
         int streamsPerSource = DEFAULT_STREAMS_PER_SOURCE;
         boolean allowPrivateAddresses;
@@ -107,7 +121,8 @@ record RelaySettings(Admission admission, int maxReservationsPerPeer, int maxRes
 
         RelaySettings build() {
             return new RelaySettings(admission, maxReservationsPerPeer, maxReservations, reservationTtl,
-                    maxCircuitsPerPeer, maxCircuits, circuitQuota, totalBytesPerSecond, streamsPerSource,
+                    maxCircuitsPerPeer, maxCircuits, maxCircuitsPerDialer, circuitQuota, circuitIdle,
+                    totalBytesPerSecond, streamsPerSource,
                     allowPrivateAddresses, acceptTimeout);
         }
     }

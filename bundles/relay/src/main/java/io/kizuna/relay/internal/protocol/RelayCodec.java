@@ -68,6 +68,7 @@ public final class RelayCodec {
         RelayFailed.Reason.TARGET_TIMEOUT,
         RelayFailed.Reason.NO_RELAY,
         RelayFailed.Reason.NO_RESERVATION,
+        RelayFailed.Reason.IDLE_LIMIT,
     };
 
     private RelayCodec() {

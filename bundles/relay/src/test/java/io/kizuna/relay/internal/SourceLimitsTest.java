@@ -1,0 +1,62 @@
+package io.kizuna.relay.internal;
+
+import static io.kizuna.relay.internal.ServerHarness.ask;
+import static io.kizuna.relay.internal.ServerHarness.get;
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kizuna.identity.Identities;
+import io.kizuna.relay.internal.protocol.RelayCodec;
+import io.kizuna.relay.internal.protocol.RelayMessage;
+import io.kizuna.transport.Connection;
+import io.kizuna.transport.PeerId;
+import io.kizuna.transport.TransportException.RelayFailed.Reason;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The relay's limits that count by source address, on a server fed in-memory
+ * streams from addresses the test picks: keys are free, addresses are not.
+ */
+class SourceLimitsTest {
+
+    private static final byte[] NO_TOKEN = new byte[0];
+
+    private static RelaySettings.Builder publicRelay() {
+        RelaySettings.Builder b = RelaySettings.builder();
+        b.streamsPerSource = 0;
+        return b;
+    }
+
+    private static PeerId key() {
+        return Identities.generate().peerId();
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void oneDialerCannotTakeAllOfATargetsCircuits() throws Exception {
+        RelaySettings.Builder s = publicRelay();
+        s.maxCircuitsPerPeer = 4;
+        s.maxCircuitsPerDialer = 2;
+        try (ServerHarness h = new ServerHarness(s.build())) {
+            PeerId b = key();
+            Connection reservation = h.reserve(b, "198.51.100.2");
+            // Two dialers with fresh keys from one address: both circuits are announced to B.
+            for (int i = 0; i < 2; i++) {
+                RelayCodec.write(h.stream(key(), "203.0.113.5"), new RelayMessage.Connect(b, NO_TOKEN));
+                assertThat(get(RelayCodec.read(reservation))).isInstanceOf(RelayMessage.Incoming.class);
+            }
+            // A third key from the same address is refused, though B has room for more circuits.
+            RelayMessage third = ask(h.stream(key(), "203.0.113.5"), new RelayMessage.Connect(b, NO_TOKEN));
+            assertThat(third).isInstanceOf(RelayMessage.Refused.class);
+            assertThat(((RelayMessage.Refused) third).reason()).isEqualTo(Reason.CIRCUITS_PER_PEER);
+            assertThat(((RelayMessage.Refused) third).message()).contains("203.0.113.5")
+                    .contains("maxCircuitsPerDialer=2");
+            // Another address still reaches B.
+            RelayCodec.write(h.stream(key(), "203.0.113.6"), new RelayMessage.Connect(b, NO_TOKEN));
+            assertThat(get(RelayCodec.read(reservation))).isInstanceOf(RelayMessage.Incoming.class);
+            assertThat(h.server.counters().refusals()).containsEntry(Reason.CIRCUITS_PER_PEER, 1L);
+        }
+    }
+}
