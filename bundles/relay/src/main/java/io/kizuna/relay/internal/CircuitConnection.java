@@ -135,12 +135,16 @@ final class CircuitConnection implements Connection {
     }
 
     /**
-     * Runs the reserved peer's side of the handshake over a spliced stream.
+     * Runs the reserved peer's side of the handshake over a spliced stream. The
+     * connection's addresses are those of the hop stream, which this node saw
+     * itself: the dialer's address in INCOMING is only what the relay claims, and
+     * whatever counts by source address (a relay service on this node, say) must
+     * not trust it.
      *
      * @param inner    the stream, spliced by the relay
      * @param identity this node's identity
      * @param dialer   the dialer as the relay named it; the handshake must prove it
-     * @param source   the dialer's address as the relay saw it
+     * @param source   the dialer's address as the relay claims it, for messages only
      * @param hop      the relay
      * @param pool     where the work runs
      * @param timer    times the handshake
@@ -151,8 +155,10 @@ final class CircuitConnection implements Connection {
     static CompletionStage<CircuitConnection> accept(Connection inner, NodeIdentity identity, PeerId dialer,
             InetSocketAddress source, Endpoint.Hop hop, Executor pool, ScheduledExecutorService timer,
             Duration timeout) {
+        // Both addresses are the relay's: this node listens there, and the dialer is reached through it.
+        InetSocketAddress relay = inner.info().remoteAddress();
         CircuitConnection c = new CircuitConnection(inner, pool, dialer, null, ConnectionInfo.Direction.INBOUND,
-                inner.info().remoteAddress(), source, hop);
+                relay, relay, hop);
         try {
             SslContext ctx = SslContextBuilder.forServer(identity.keyManager()).trustManager(identity.trustManager())
                     .sslProvider(SslProvider.JDK).protocols(PROTOCOLS).clientAuth(ClientAuth.REQUIRE).build();
@@ -160,17 +166,19 @@ final class CircuitConnection implements Connection {
         } catch (SSLException e) {
             c.handshake.completeExceptionally(new TransportException.Io("building the circuit's TLS context", e));
         }
-        ScheduledFuture<?> t = timer.schedule(() -> c.timedOut(timeout), timeout.toMillis(), TimeUnit.MILLISECONDS);
+        ScheduledFuture<?> t = timer.schedule(() -> c.timedOut(timeout, source), timeout.toMillis(),
+                TimeUnit.MILLISECONDS);
         c.handshake.whenComplete((v, e) -> t.cancel(false));
         return c.handshake;
     }
 
-    private void timedOut(Duration timeout) {
+    private void timedOut(Duration timeout, InetSocketAddress claimed) {
         try {
             serial.execute(() -> {
                 if (!handshake.isDone()) {
-                    fail(new TransportException.ConnectionTimeout("end-to-end TLS from " + expected
-                            + " through relay " + hop.peer(), timeout));
+                    fail(new TransportException.ConnectionTimeout("end-to-end TLS from " + expected + " (at "
+                            + claimed.getAddress().getHostAddress() + ", as relay " + hop.peer() + " says)",
+                            timeout));
                 }
             });
         } catch (RejectedExecutionException stopped) {

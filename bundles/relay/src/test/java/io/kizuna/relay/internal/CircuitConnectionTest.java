@@ -67,6 +67,21 @@ class CircuitConnectionTest {
 
     @Test
     @Timeout(value = 30, unit = SECONDS)
+    void anAcceptedCircuitNamesTheAddressThisNodeSawNotTheOneTheRelayClaims() throws Exception {
+        NodeIdentity dialer = Identities.generate();
+        NodeIdentity target = Identities.generate();
+        CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, target.peerId(), hop,
+                pool).toCompletableFuture();
+        CircuitConnection i = CircuitConnection.accept(streamB, target, dialer.peerId(),
+                new InetSocketAddress("203.0.113.9", 4000), hop, pool, timer, Duration.ofSeconds(10))
+                .toCompletableFuture().get(10, SECONDS);
+        out.get(10, SECONDS);
+        assertThat(i.info().remoteAddress()).isEqualTo(streamB.info().remoteAddress());
+        assertThat(i.info().via()).contains(hop);
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
     void aDialerThatNeverSendsAClientHelloIsDroppedInBoundedTime() throws Exception {
         NodeIdentity dialer = Identities.generate();
         NodeIdentity target = Identities.generate();

@@ -5,10 +5,20 @@ import static io.kizuna.relay.internal.ServerHarness.get;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+
+import io.kizuna.core.internal.memory.RelayTestPipes;
 import io.kizuna.identity.Identities;
+import io.kizuna.identity.NodeIdentity;
 import io.kizuna.relay.internal.protocol.RelayCodec;
 import io.kizuna.relay.internal.protocol.RelayMessage;
 import io.kizuna.transport.Connection;
+import io.kizuna.transport.Endpoint;
 import io.kizuna.transport.PeerId;
 import io.kizuna.transport.TransportException.RelayFailed.Reason;
 
@@ -31,6 +41,39 @@ class SourceLimitsTest {
 
     private static PeerId key() {
         return Identities.generate().peerId();
+    }
+
+    /**
+     * A node that serves as a relay and is itself reached through an upstream
+     * relay: the upstream relay claims a public source in INCOMING, but the
+     * stream came from a private address, and that is what this node's checks see.
+     */
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void aSourceAnUpstreamRelayClaimsIsNotTrusted() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+        NodeIdentity node = Identities.generate();
+        NodeIdentity upstream = Identities.generate();
+        NodeIdentity dialer = Identities.generate();
+        Endpoint.Hop hop = new Endpoint.Hop(upstream.peerId(), "tcp");
+        try (ServerHarness h = new ServerHarness(publicRelay().build())) {
+            // The spliced stream reaches this node from the upstream relay at 10.0.0.7 (in memory).
+            Connection[] spliced = RelayTestPipes.pair(upstream.peerId(), new InetSocketAddress("10.0.0.7", 7400),
+                    node.peerId(), new InetSocketAddress("10.0.0.1", 40000));
+            CompletableFuture<CircuitConnection> out = CircuitConnection.dial(spliced[0], dialer, node.peerId(),
+                    hop, pool).toCompletableFuture();
+            CircuitConnection in = get(CircuitConnection.accept(spliced[1], node, dialer.peerId(),
+                    new InetSocketAddress("203.0.113.9", 4000), hop, pool, timer, Duration.ofSeconds(10)));
+            h.server.handle(in);
+            RelayMessage answer = get(RelayCodec.read(get(out)));
+            assertThat(answer).isInstanceOf(RelayMessage.Refused.class);
+            assertThat(((RelayMessage.Refused) answer).reason()).isEqualTo(Reason.ADDRESS_NOT_ALLOWED);
+            assertThat(((RelayMessage.Refused) answer).message()).contains("10.0.0.7");
+        } finally {
+            pool.shutdownNow();
+            timer.shutdownNow();
+        }
     }
 
     @Test
