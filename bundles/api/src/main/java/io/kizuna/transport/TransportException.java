@@ -187,7 +187,9 @@ public abstract sealed class TransportException extends Exception
             /** Anything else (the message says what). */
             OTHER,
             /** The circuit carried no byte either way for as long as allowed (1.4.0). */
-            IDLE_LIMIT
+            IDLE_LIMIT,
+            /** The source address holds as many reservations or circuits as the relay allows one address (1.4.0). */
+            SOURCE_LIMIT
         }
 
         /**

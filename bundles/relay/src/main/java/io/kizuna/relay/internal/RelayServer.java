@@ -3,6 +3,7 @@ package io.kizuna.relay.internal;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -76,6 +77,11 @@ final class RelayServer {
                     TimeUnit.MILLISECONDS);
         }
 
+        /** @return what per-source limits count this reservation under */
+        InetAddress sourceKey() {
+            return SourceKey.of(source.getAddress());
+        }
+
         synchronized void cancelExpiry() {
             if (expiry != null) {
                 expiry.cancel(false);
@@ -104,6 +110,7 @@ final class RelayServer {
     private final Executor pool;
     private final Splice.Tap tap;
     private final SourceRateLimiter rate;
+    private final SourceRateLimiter reservationRate;
     private final TokenBucket totalBandwidth;
     private final Object lock = new Object();
     private final Map<PeerId, List<Reservation>> reservations = new HashMap<>();
@@ -112,6 +119,8 @@ final class RelayServer {
     private final Map<String, Ends> circuitEnds = new HashMap<>();
     private final Map<PeerId, Integer> circuitsPerPeer = new HashMap<>();
     private final Map<Dialer, Integer> circuitsPerDialer = new HashMap<>();
+    private final Map<InetAddress, Integer> circuitsPerSource = new HashMap<>();
+    private final Map<InetAddress, Integer> reservationsPerSource = new HashMap<>();
     private int reservationCount;
     private volatile boolean open = true;
 
@@ -130,6 +139,7 @@ final class RelayServer {
             tap.forwarded(b);
         };
         this.rate = new SourceRateLimiter(settings.streamsPerSource());
+        this.reservationRate = new SourceRateLimiter(settings.reservationsPerSourcePerMinute(), Duration.ofMinutes(1));
         this.totalBandwidth = new TokenBucket(settings.totalBytesPerSecond(), timer);
         for (Reason r : Reason.values()) {
             refusals.put(r, new AtomicLong());
@@ -155,7 +165,7 @@ final class RelayServer {
             refuse(stream, Reason.NO_RELAY, "the relay service is stopping");
             return;
         }
-        if (!rate.allow(source.getAddress(), System.nanoTime())) {
+        if (!rate.allow(SourceKey.of(source.getAddress()), System.nanoTime())) {
             refuse(stream, Reason.RATE_LIMITED, source.getAddress().getHostAddress() + " opened more than "
                     + settings.streamsPerSource() + " relay streams in one second (maxNewStreamsPerSourcePerSecond)");
             return;
@@ -212,6 +222,7 @@ final class RelayServer {
             return;
         }
         Reservation res = new Reservation(peer, stream, source);
+        InetAddress from = res.sourceKey();
         synchronized (lock) {
             List<Reservation> mine = reservations.getOrDefault(peer, List.of());
             if (mine.size() >= settings.maxReservationsPerPeer()) {
@@ -224,7 +235,20 @@ final class RelayServer {
                         + " reservations (maxReservations=" + settings.maxReservations() + ")");
                 return;
             }
+            int here = reservationsPerSource.getOrDefault(from, 0);
+            if (here >= settings.maxReservationsPerSource()) {
+                refuse(stream, Reason.SOURCE_LIMIT, "peers at " + from.getHostAddress() + " already hold " + here
+                        + " reservations (maxReservationsPerSource=" + settings.maxReservationsPerSource() + ")");
+                return;
+            }
+            if (!reservationRate.allow(from, System.nanoTime())) {
+                refuse(stream, Reason.RATE_LIMITED, from.getHostAddress() + " made more than "
+                        + settings.reservationsPerSourcePerMinute()
+                        + " reservations in one minute (maxNewReservationsPerSourcePerMinute)");
+                return;
+            }
             reservations.computeIfAbsent(peer, k -> new ArrayList<>()).add(res);
+            reservationsPerSource.merge(from, 1, RelayServer::sum);
             reservationCount++;
         }
         reservationsGranted.incrementAndGet();
@@ -280,6 +304,7 @@ final class RelayServer {
             if (mine.isEmpty()) {
                 reservations.remove(res.peer);
             }
+            reservationsPerSource.merge(res.sourceKey(), -1, RelayServer::sum);
             reservationCount--;
         }
         res.cancelExpiry();
@@ -325,6 +350,12 @@ final class RelayServer {
                         + ")");
                 return;
             }
+            int fromSource = circuitsPerSource.getOrDefault(ends.source(), 0);
+            if (fromSource >= settings.maxCircuitsPerSource()) {
+                refuse(stream, Reason.SOURCE_LIMIT, ends.source().getHostAddress() + " already dialed " + fromSource
+                        + " circuits (maxCircuitsPerSource=" + settings.maxCircuitsPerSource() + ")");
+                return;
+            }
             Reservation res = held.get(held.size() - 1);
             byte[] raw = new byte[RelayCodec.CIRCUIT_ID_LENGTH];
             RANDOM.nextBytes(raw);
@@ -348,6 +379,7 @@ final class RelayServer {
         circuitsPerPeer.merge(ends.dialer(), delta, RelayServer::sum);
         circuitsPerPeer.merge(ends.target(), delta, RelayServer::sum);
         circuitsPerDialer.merge(ends.pair(), delta, RelayServer::sum);
+        circuitsPerSource.merge(ends.source(), delta, RelayServer::sum);
     }
 
     private static Integer sum(Integer a, Integer b) {

@@ -4,7 +4,9 @@ import static io.kizuna.relay.internal.ServerHarness.ask;
 import static io.kizuna.relay.internal.ServerHarness.get;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import java.lang.reflect.Proxy;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -101,5 +103,106 @@ class SourceLimitsTest {
             assertThat(get(RelayCodec.read(reservation))).isInstanceOf(RelayMessage.Incoming.class);
             assertThat(h.server.counters().refusals()).containsEntry(Reason.CIRCUITS_PER_PEER, 1L);
         }
+    }
+    private static Reason refusal(RelayMessage m) {
+        assertThat(m).isInstanceOf(RelayMessage.Refused.class);
+        return ((RelayMessage.Refused) m).reason();
+    }
+
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void sixtyFourKeysFromOneAddressCannotTakeTheRelaysReservations() throws Exception {
+        try (ServerHarness h = new ServerHarness(publicRelay().build())) {
+            int granted = 0;
+            for (int i = 0; i < 64; i++) {
+                if (ask(h.stream(key(), "203.0.113.5"), new RelayMessage.Reserve(NO_TOKEN))
+                        instanceof RelayMessage.Reserved) {
+                    granted++;
+                }
+            }
+            assertThat(granted).as("reservations one address got with the defaults")
+                    .isEqualTo(RelaySettings.DEFAULT_RESERVATIONS_PER_SOURCE);
+            assertThat(h.server.counters().refusals()).containsEntry(Reason.SOURCE_LIMIT, 64L - granted);
+            // Everyone else still finds room.
+            h.reserve(key(), "203.0.113.6");
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void reservationsPerSourceAddressAndIpv6Per64() throws Exception {
+        RelaySettings.Builder s = publicRelay();
+        s.maxReservationsPerSource = 2;
+        s.reservationsPerSourcePerMinute = 0;
+        try (ServerHarness h = new ServerHarness(s.build())) {
+            Connection first = h.reserve(key(), "203.0.113.5");
+            h.reserve(key(), "203.0.113.5");
+            RelayMessage third = ask(h.stream(key(), "203.0.113.5"), new RelayMessage.Reserve(NO_TOKEN));
+            assertThat(refusal(third)).isEqualTo(Reason.SOURCE_LIMIT);
+            assertThat(((RelayMessage.Refused) third).message()).contains("203.0.113.5")
+                    .contains("maxReservationsPerSource=2");
+            // A reservation that ends frees its place.
+            first.close();
+            await().atMost(Duration.ofSeconds(10)).until(() -> h.server.reservations().size() == 1);
+            h.reserve(key(), "203.0.113.5");
+            // Two addresses of one IPv6 /64 count as one source; the next /64 is another.
+            h.reserve(key(), "2001:db8::1");
+            h.reserve(key(), "2001:db8::2");
+            assertThat(refusal(ask(h.stream(key(), "2001:db8::3"), new RelayMessage.Reserve(NO_TOKEN))))
+                    .isEqualTo(Reason.SOURCE_LIMIT);
+            h.reserve(key(), "2001:db8:0:1::1");
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void newReservationsPerSourceAddressAndMinute() throws Exception {
+        RelaySettings.Builder s = publicRelay();
+        s.reservationsPerSourcePerMinute = 2;
+        try (ServerHarness h = new ServerHarness(s.build())) {
+            h.reserve(key(), "203.0.113.5").close();
+            h.reserve(key(), "203.0.113.5").close();
+            RelayMessage third = ask(h.stream(key(), "203.0.113.5"), new RelayMessage.Reserve(NO_TOKEN));
+            assertThat(refusal(third)).isEqualTo(Reason.RATE_LIMITED);
+            assertThat(((RelayMessage.Refused) third).message()).contains("in one minute");
+            h.reserve(key(), "203.0.113.6");
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void circuitsPerSourceAddress() throws Exception {
+        RelaySettings.Builder s = publicRelay();
+        s.maxCircuitsPerSource = 2;
+        try (ServerHarness h = new ServerHarness(s.build())) {
+            PeerId b1 = key();
+            PeerId b2 = key();
+            Connection r1 = h.reserve(b1, "198.51.100.2");
+            Connection r2 = h.reserve(b2, "198.51.100.3");
+            RelayCodec.write(h.stream(key(), "203.0.113.5"), new RelayMessage.Connect(b1, NO_TOKEN));
+            assertThat(get(RelayCodec.read(r1))).isInstanceOf(RelayMessage.Incoming.class);
+            RelayCodec.write(h.stream(key(), "203.0.113.5"), new RelayMessage.Connect(b2, NO_TOKEN));
+            assertThat(get(RelayCodec.read(r2))).isInstanceOf(RelayMessage.Incoming.class);
+            RelayMessage third = ask(h.stream(key(), "203.0.113.5"), new RelayMessage.Connect(b1, NO_TOKEN));
+            assertThat(refusal(third)).isEqualTo(Reason.SOURCE_LIMIT);
+            assertThat(((RelayMessage.Refused) third).message()).contains("maxCircuitsPerSource=2");
+        }
+    }
+
+    /** The defaults a relay gets from its configuration with no key set. */
+    @Test
+    void theDefaultsBoundBandwidthAndSources() {
+        RelayConfig none = (RelayConfig) Proxy.newProxyInstance(RelayConfig.class.getClassLoader(),
+                new Class<?>[] {RelayConfig.class}, (proxy, method, args) -> method.getDefaultValue());
+        RelaySettings d = RelaySettings.from(none);
+        assertThat(d.circuitQuota().rate()).as("bytes/s per circuit").isPositive();
+        assertThat(d.totalBytesPerSecond()).as("bytes/s in total").isPositive();
+        assertThat(d.maxReservationsPerSource()).isLessThan(d.maxReservations() / 4);
+        assertThat(d.reservationsPerSourcePerMinute()).isPositive();
+        assertThat(d.maxCircuitsPerSource()).isLessThan(d.maxCircuits() / 4);
+        assertThat(d.maxCircuitsPerDialer()).isLessThan(d.maxCircuitsPerPeer());
+        assertThat(d.circuitIdle()).isPositive();
+        assertThat(d).as("the tests' defaults are the real ones").usingRecursiveComparison()
+                .isEqualTo(RelaySettings.builder().build());
     }
 }

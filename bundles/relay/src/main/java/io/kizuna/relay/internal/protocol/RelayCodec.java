@@ -69,6 +69,7 @@ public final class RelayCodec {
         RelayFailed.Reason.NO_RELAY,
         RelayFailed.Reason.NO_RESERVATION,
         RelayFailed.Reason.IDLE_LIMIT,
+        RelayFailed.Reason.SOURCE_LIMIT,
     };
 
     private RelayCodec() {
