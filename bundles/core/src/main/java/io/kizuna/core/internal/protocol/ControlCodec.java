@@ -319,7 +319,7 @@ public final class ControlCodec {
                     r.str8("limit", MAX_LIMIT_NAME), r.u64("limitValue"));
             case HELLO -> {
                 int version = r.u16("version");
-                PeerId peer = PeerId.of(r.bytes(PeerId.LENGTH, "peerId"));
+                PeerId peer = r.peerId();
                 int n = r.count("listen endpoint count");
                 List<Endpoint> listen = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
@@ -386,6 +386,15 @@ public final class ControlCodec {
         long u64(String field) throws ProtocolViolation {
             need(8, field);
             return b.getLong();
+        }
+
+        PeerId peerId() throws ProtocolViolation {
+            byte[] key = bytes(PeerId.LENGTH, "peerId");
+            try {
+                return PeerId.of(key);
+            } catch (IllegalArgumentException e) {
+                throw violation("peerId: " + e.getMessage());
+            }
         }
 
         byte[] bytes(int n, String field) throws ProtocolViolation {

@@ -317,6 +317,19 @@ class ControlCodecTest {
     }
 
     @Test
+    void aHelloNamingAPointOfSmallOrderIsAViolation() {
+        ByteBuffer f = ControlCodec.encode(new ControlMessage.Hello(1, PEER, List.of(), List.of("tcp"),
+                Optional.empty(), List.of()), MAX);
+        byte[] bytes = bytes(f);
+        // The identity point (0, 1) where the PeerId goes, after the header and the version.
+        java.util.Arrays.fill(bytes, ControlCodec.HEADER_LENGTH + 2, ControlCodec.HEADER_LENGTH + 2 + PeerId.LENGTH,
+                (byte) 0);
+        bytes[ControlCodec.HEADER_LENGTH + 2] = 1;
+        assertThat(violationOf(bytes, MAX, new RecordingAllocator())).hasMessageContaining("peerId")
+                .hasMessageContaining("small order");
+    }
+
+    @Test
     void fixedSizeTypesRefuseAnotherLength() {
         assertThat(violationOf(header(1, MessageType.PING.code(), 9), MAX, new RecordingAllocator()))
                 .hasMessageContaining("PING").hasMessageContaining("8 bytes");
