@@ -4,12 +4,20 @@ import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
-/** Runs tasks one at a time, in order, on a shared executor (one per stream). */
+/**
+ * Runs tasks one at a time, in order, on a shared executor (one per stream).
+ *
+ * <p>Once the pool refuses work (it is stopping), the task that met the refusal
+ * is refused to its caller, every task accepted before it still runs (on the
+ * refused caller's thread, in order: a task accepted is a future someone waits
+ * for), and every later task is refused at once.
+ */
 final class SerialExecutor implements Executor {
 
     private final Executor pool;
     private final ArrayDeque<Runnable> tasks = new ArrayDeque<>();
     private boolean running;
+    private boolean stopped;
 
     SerialExecutor(Executor pool) {
         this.pool = pool;
@@ -18,6 +26,9 @@ final class SerialExecutor implements Executor {
     @Override
     public void execute(Runnable task) {
         synchronized (tasks) {
+            if (stopped) {
+                throw new RejectedExecutionException("the relay's executor is stopped");
+            }
             tasks.add(task);
             if (running) {
                 return;
@@ -26,12 +37,14 @@ final class SerialExecutor implements Executor {
         }
         try {
             pool.execute(this::drain);
-        } catch (RejectedExecutionException stopped) {
-            synchronized (tasks) { // the pool stopped: nothing queued here will run, so later tasks fail too
-                tasks.clear();
-                running = false;
+        } catch (RejectedExecutionException refused) {
+            synchronized (tasks) {
+                stopped = true;
+                tasks.removeFirstOccurrence(task);
             }
-            throw stopped;
+            // Tasks other threads queued meanwhile were accepted: they run here, after which none is taken.
+            drain();
+            throw refused;
         }
     }
 
