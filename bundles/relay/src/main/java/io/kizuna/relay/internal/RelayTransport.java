@@ -123,7 +123,7 @@ public final class RelayTransport implements Transport {
             LOG.log(System.Logger.Level.DEBUG, "relay transport: closing took too long", e);
         }
         timer.shutdownNow();
-        pool.shutdownNow();
+        SerialExecutor.stop(pool);
     }
 
     NodeIdentity identity() {

@@ -2,7 +2,9 @@ package io.kizuna.relay.internal;
 
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Runs tasks one at a time, in order, on a shared executor (one per stream).
@@ -45,6 +47,33 @@ final class SerialExecutor implements Executor {
             // Tasks other threads queued meanwhile were accepted: they run here, after which none is taken.
             drain();
             throw refused;
+        }
+    }
+
+    /**
+     * Stops a pool that serial executors run on without losing what they
+     * accepted: queued work may finish for a second, and what never started is
+     * run on this thread (it does not block: nothing in the relay does), so a
+     * drain the pool held runs and its futures complete.
+     *
+     * @param pool the pool to stop
+     */
+    static void stop(ExecutorService pool) {
+        pool.shutdown();
+        try {
+            if (pool.awaitTermination(1, TimeUnit.SECONDS)) {
+                return;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (Runnable never : pool.shutdownNow()) {
+            try {
+                never.run();
+            } catch (RuntimeException e) {
+                System.getLogger(SerialExecutor.class.getName()).log(System.Logger.Level.DEBUG,
+                        "relay task failed while stopping", e);
+            }
         }
     }
 

@@ -57,4 +57,23 @@ class SerialExecutorTest {
             caller.shutdownNow();
         }
     }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void stoppingThePoolRunsADrainItHeldBack() throws Exception {
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        CountDownLatch busy = new CountDownLatch(1);
+        pool.execute(() -> {
+            try {
+                busy.await(); // a task that ends only when interrupted, holding the pool's one thread
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        SerialExecutor serial = new SerialExecutor(pool);
+        CompletableFuture<Void> queued = CompletableFuture.runAsync(() -> { }, serial);
+        SerialExecutor.stop(pool);
+        queued.get(10, SECONDS);
+        assertThat(pool.isShutdown()).isTrue();
+    }
 }
