@@ -51,10 +51,10 @@ final class SerialExecutor implements Executor {
     }
 
     /**
-     * Stops a pool that serial executors run on without losing what they
-     * accepted: queued work may finish for a second, and what never started is
-     * run on this thread (it does not block: nothing in the relay does), so a
-     * drain the pool held runs and its futures complete.
+     * Stops one of the relay's pools without losing what it accepted: queued
+     * work may finish for a second, and what never started is run on this
+     * thread (it does not block: nothing in the relay does), so a serial
+     * executor's drain the pool held back still runs and its futures complete.
      *
      * @param pool the pool to stop
      */
