@@ -1,6 +1,7 @@
 package io.kizuna.transport;
 
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.Locale;
 
 /**
@@ -10,6 +11,10 @@ import java.util.Locale;
  * key a peer proves possession of during the handshake either is the PeerId the
  * caller asked for, or the connection is refused. The text form is the key in
  * lowercase RFC 4648 base32 without padding (52 characters).
+ *
+ * <p>A key that encodes a point of small order on edwards25519 is refused: a
+ * signature can verify against such a key without its private key, so it would
+ * let anyone pose as that PeerId.
  *
  * <p>Instances are immutable; {@link #bytes()} returns a copy.
  */
@@ -23,6 +28,22 @@ public final class PeerId implements Comparable<PeerId> {
 
     private static final String ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
+    /**
+     * The y-coordinates, little-endian with the sign bit left out, of the eight
+     * points of small order, in their canonical encodings and (the last two) as
+     * y + p, as libsodium lists them. With either sign bit they cover every
+     * encoding of such a point.
+     */
+    private static final byte[][] SMALL_ORDER = {
+        hex("0100000000000000000000000000000000000000000000000000000000000000"), // order 1
+        hex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // order 2
+        hex("0000000000000000000000000000000000000000000000000000000000000000"), // order 4
+        hex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"), // order 8
+        hex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), // order 8
+        hex("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // p + 1 = 1
+        hex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // p = 0
+    };
+
     private final byte[] key;
 
     private PeerId(byte[] key) {
@@ -34,14 +55,33 @@ public final class PeerId implements Comparable<PeerId> {
      *
      * @param publicKey the 32-byte Ed25519 public key (copied)
      * @return the PeerId
-     * @throws IllegalArgumentException if the key is not 32 bytes
+     * @throws IllegalArgumentException if the key is not 32 bytes, or is a point of small order
      */
     public static PeerId of(byte[] publicKey) {
         if (publicKey == null || publicKey.length != LENGTH) {
             throw new IllegalArgumentException("a PeerId is a " + LENGTH + "-byte Ed25519 public key, got "
                     + (publicKey == null ? "null" : publicKey.length + " bytes"));
         }
-        return new PeerId(publicKey.clone());
+        return checked(publicKey.clone());
+    }
+
+    private static PeerId checked(byte[] key) {
+        for (byte[] bad : SMALL_ORDER) {
+            int diff = (key[LENGTH - 1] & 0x7f) ^ bad[LENGTH - 1];
+            for (int i = 0; i < LENGTH - 1; i++) {
+                diff |= key[i] ^ bad[i];
+            }
+            if (diff == 0) {
+                throw new IllegalArgumentException("key " + HexFormat.of().formatHex(key) + " is a point of small "
+                        + "order on edwards25519, which no node's key is (a signature could verify against it "
+                        + "without a private key)");
+            }
+        }
+        return new PeerId(key);
+    }
+
+    private static byte[] hex(String h) {
+        return HexFormat.of().parseHex(h);
     }
 
     /**
@@ -82,7 +122,7 @@ public final class PeerId implements Comparable<PeerId> {
             throw new IllegalArgumentException("PeerId '" + abbreviate(text) + "' is not canonical base32: "
                     + "its last character has non-zero padding bits");
         }
-        return new PeerId(out);
+        return checked(out);
     }
 
     /** @return a copy of the 32-byte public key */

@@ -185,7 +185,11 @@ public abstract sealed class TransportException extends Exception
             /** No relay service answers on that node. */
             NO_RELAY,
             /** Anything else (the message says what). */
-            OTHER
+            OTHER,
+            /** The circuit carried no byte either way for as long as allowed (1.4.0). */
+            IDLE_LIMIT,
+            /** The source address holds as many reservations or circuits as the relay allows one address (1.4.0). */
+            SOURCE_LIMIT
         }
 
         /**

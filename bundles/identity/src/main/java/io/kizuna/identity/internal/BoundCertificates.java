@@ -236,7 +236,12 @@ public final class BoundCertificates {
         } catch (Der.DerException e) {
             throw new CertificateException("the peer's kizuna identity extension is malformed: " + e.getMessage(), e);
         }
-        PeerId peerId = PeerId.of(publicKey);
+        PeerId peerId;
+        try {
+            peerId = PeerId.of(publicKey);
+        } catch (IllegalArgumentException e) {
+            throw new CertificateException("the peer's certificate names no usable PeerId: " + e.getMessage(), e);
+        }
         byte[] spki = subjectPublicKeyInfo(cert);
         if (!VERIFIED.verify(peerId, Der.concat(SIGNATURE_PREFIX, spki), signature)) {
             throw new CertificateException("the peer's certificate names PeerId " + peerId

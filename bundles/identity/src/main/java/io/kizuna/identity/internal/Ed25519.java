@@ -53,7 +53,7 @@ public final class Ed25519 {
     /**
      * @param key an Ed25519 public key
      * @return its PeerId: the raw 32-byte key
-     * @throws InvalidKeyException if it is not an Ed25519 key in the standard encoding
+     * @throws InvalidKeyException if it is not an Ed25519 key in the standard encoding, or a point of small order
      */
     public static PeerId peerId(PublicKey key) throws InvalidKeyException {
         byte[] spki = key.getEncoded();
@@ -62,7 +62,11 @@ public final class Ed25519 {
             throw new InvalidKeyException("not an Ed25519 public key (algorithm " + key.getAlgorithm()
                     + ", " + (spki == null ? "no" : spki.length + "-byte") + " encoding)");
         }
-        return PeerId.of(Arrays.copyOfRange(spki, SPKI_PREFIX.length, spki.length));
+        try {
+            return PeerId.of(Arrays.copyOfRange(spki, SPKI_PREFIX.length, spki.length));
+        } catch (IllegalArgumentException e) {
+            throw new InvalidKeyException(e.getMessage(), e);
+        }
     }
 
     /**

@@ -67,6 +67,17 @@ class Ed25519Test {
     }
 
     @Test
+    void aKeyOfSmallOrderHasNoPeerId() throws Exception {
+        // The identity point (0, 1), which the JDK decodes as an Ed25519 key.
+        byte[] spki = java.util.HexFormat.of().parseHex("302a300506032b6570032100"
+                + "0100000000000000000000000000000000000000000000000000000000000000");
+        java.security.PublicKey key = java.security.KeyFactory.getInstance("Ed25519")
+                .generatePublic(new java.security.spec.X509EncodedKeySpec(spki));
+        assertThatThrownBy(() -> Ed25519.peerId(key)).isInstanceOf(InvalidKeyException.class)
+                .hasMessageContaining("small order");
+    }
+
+    @Test
     void nonEd25519KeysHaveNoPeerId() throws Exception {
         KeyPair ec = BoundCertificates.ecKeyPair();
         assertThatThrownBy(() -> Ed25519.peerId(ec.getPublic())).isInstanceOf(InvalidKeyException.class)

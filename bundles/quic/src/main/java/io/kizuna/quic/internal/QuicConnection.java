@@ -9,6 +9,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 import javax.net.ssl.SSLSession;
@@ -47,6 +48,8 @@ import io.netty.util.concurrent.ScheduledFuture;
 final class QuicConnection extends ChannelInboundHandlerAdapter implements MultiplexedConnection {
 
     private static final System.Logger LOG = System.getLogger(QuicConnection.class.getName());
+    /** Whether the unreadable connection ID was reported: once per process is enough to be seen. */
+    private static final AtomicBoolean UNREADABLE_ID_WARNED = new AtomicBoolean();
 
     /**
      * The first byte each side sends on the first stream. QUIC makes a stream
@@ -360,7 +363,15 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
      * it knows a reset from this node, even from after a restart, when it sees one.
      */
     private void sendResetToken() {
-        ByteBuffer id = StatelessResets.connectionId(channel.localAddress());
+        ByteBuffer id;
+        try {
+            id = StatelessResets.connectionId(channel.localAddress());
+        } catch (IllegalStateException e) {
+            if (UNREADABLE_ID_WARNED.compareAndSet(false, true)) {
+                LOG.log(System.Logger.Level.WARNING, "quic: stateless resets are off: {0}", e.getMessage());
+            }
+            return;
+        }
         if (id == null || id.remaining() != StatelessResets.CONNECTION_ID_LENGTH) {
             LOG.log(System.Logger.Level.DEBUG, "{0}: no connection ID to send a reset token for", this);
             return;

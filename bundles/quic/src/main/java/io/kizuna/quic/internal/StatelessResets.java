@@ -44,7 +44,8 @@ final class StatelessResets {
     private static final byte[] RESET_KEY_LABEL = "kizuna/quic/stateless-reset-key/1".getBytes(StandardCharsets.US_ASCII);
     private static final int BLOCK = 16;
     private static final int TAG_LENGTH = 8;
-    private static final String ID_PREFIX = "QuicConnectionAddress{connId=";
+    /** How Netty writes a connection address: this prefix, the ID in lowercase hex, then a brace. */
+    static final String ID_PREFIX = "QuicConnectionAddress{connId=";
 
     private final SecretKeySpec resetKey;
     private final SecretKeySpec idKey;
@@ -73,19 +74,31 @@ final class StatelessResets {
 
     /**
      * @param address a QUIC channel's local connection address
-     * @return its connection ID, or null when it cannot be read
+     * @return its connection ID, or null when the channel has no address
+     * @throws IllegalStateException when Netty's text form of the address is not
+     *         the one read here: then no reset token can be sent, which must not
+     *         pass unnoticed
      */
     static ByteBuffer connectionId(QuicConnectionAddress address) {
         // Netty keeps the ID's bytes package-private; its string form is the documented hex dump.
-        String s = address == null ? "" : address.toString();
-        if (!s.startsWith(ID_PREFIX) || !s.endsWith("}")) {
-            return null;
+        return address == null ? null : connectionId(address.toString());
+    }
+
+    /**
+     * @param text a connection address's text form
+     * @return its connection ID
+     * @throws IllegalStateException when the text is not in the form Netty writes
+     */
+    static ByteBuffer connectionId(String text) {
+        if (text.startsWith(ID_PREFIX) && text.endsWith("}")) {
+            try {
+                return ByteBuffer.wrap(HexFormat.of().parseHex(text, ID_PREFIX.length(), text.length() - 1));
+            } catch (IllegalArgumentException e) {
+                // not hex: the form changed
+            }
         }
-        try {
-            return ByteBuffer.wrap(HexFormat.of().parseHex(s, ID_PREFIX.length(), s.length() - 1));
-        } catch (IllegalArgumentException e) {
-            return null;
-        }
+        throw new IllegalStateException("Netty's QuicConnectionAddress text is '" + text + "', not " + ID_PREFIX
+                + "<hex>}: the connection ID cannot be read, so no stateless reset token can be sent");
     }
 
     /** @return a cipher that tells this instance's connection IDs from others, for one thread */

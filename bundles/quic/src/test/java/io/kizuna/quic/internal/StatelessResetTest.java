@@ -83,6 +83,31 @@ class StatelessResetTest {
                 .isEqualTo(id);
     }
 
+    /**
+     * Stateless resets rest on reading the connection ID from Netty's text form
+     * of a connection address (Netty keeps the bytes to itself). A Netty whose
+     * text differs fails here, by name, instead of turning resets off quietly.
+     */
+    @Test
+    void nettysConnectionAddressTextIsTheFormStatelessResetsRead() {
+        byte[] id = new byte[StatelessResets.CONNECTION_ID_LENGTH];
+        new SplittableRandom(3).nextBytes(id);
+        String text = new io.netty.handler.codec.quic.QuicConnectionAddress(ByteBuffer.wrap(id)).toString();
+        assertThat(text).as("Netty's QuicConnectionAddress.toString() changed: StatelessResets.connectionId reads "
+                + "the connection ID from it, and without it no stateless reset token is sent")
+                .isEqualTo(StatelessResets.ID_PREFIX + java.util.HexFormat.of().formatHex(id) + "}");
+        assertThat(StatelessResets.connectionId(text)).isEqualTo(ByteBuffer.wrap(id));
+    }
+
+    @Test
+    void anUnreadableConnectionAddressIsAnErrorNotAMissingId() {
+        assertThatThrownBy(() -> StatelessResets.connectionId("QuicConnectionAddress[id=0102]"))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("Netty")
+                .hasMessageContaining("no stateless reset token");
+        assertThatThrownBy(() -> StatelessResets.connectionId(StatelessResets.ID_PREFIX + "zz}"))
+                .isInstanceOf(IllegalStateException.class);
+    }
+
     @Test
     void theListenerAnswersAStrangeConnectionIdWithAShorterResetAndPassesItsOwn() {
         StatelessResets resets = new StatelessResets(Identities.generate());

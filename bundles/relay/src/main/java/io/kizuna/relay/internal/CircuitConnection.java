@@ -4,6 +4,7 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.HexFormat;
@@ -12,6 +13,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -131,20 +135,30 @@ final class CircuitConnection implements Connection {
     }
 
     /**
-     * Runs the reserved peer's side of the handshake over a spliced stream.
+     * Runs the reserved peer's side of the handshake over a spliced stream. The
+     * connection's addresses are those of the hop stream, which this node saw
+     * itself: the dialer's address in INCOMING is only what the relay claims, and
+     * whatever counts by source address (a relay service on this node, say) must
+     * not trust it.
      *
      * @param inner    the stream, spliced by the relay
      * @param identity this node's identity
      * @param dialer   the dialer as the relay named it; the handshake must prove it
-     * @param source   the dialer's address as the relay saw it
+     * @param source   the dialer's address as the relay claims it, for messages only
      * @param hop      the relay
      * @param pool     where the work runs
+     * @param timer    times the handshake
+     * @param timeout  how long the dialer has to finish the handshake; then the circuit is closed, so a dialer
+     *                 that never sends a ClientHello cannot hold it
      * @return completes with the connection once the dialer proved its key
      */
     static CompletionStage<CircuitConnection> accept(Connection inner, NodeIdentity identity, PeerId dialer,
-            InetSocketAddress source, Endpoint.Hop hop, Executor pool) {
+            InetSocketAddress source, Endpoint.Hop hop, Executor pool, ScheduledExecutorService timer,
+            Duration timeout) {
+        // Both addresses are the relay's: this node listens there, and the dialer is reached through it.
+        InetSocketAddress relay = inner.info().remoteAddress();
         CircuitConnection c = new CircuitConnection(inner, pool, dialer, null, ConnectionInfo.Direction.INBOUND,
-                inner.info().remoteAddress(), source, hop);
+                relay, relay, hop);
         try {
             SslContext ctx = SslContextBuilder.forServer(identity.keyManager()).trustManager(identity.trustManager())
                     .sslProvider(SslProvider.JDK).protocols(PROTOCOLS).clientAuth(ClientAuth.REQUIRE).build();
@@ -152,14 +166,31 @@ final class CircuitConnection implements Connection {
         } catch (SSLException e) {
             c.handshake.completeExceptionally(new TransportException.Io("building the circuit's TLS context", e));
         }
+        ScheduledFuture<?> t = timer.schedule(() -> c.timedOut(timeout, source), timeout.toMillis(),
+                TimeUnit.MILLISECONDS);
+        c.handshake.whenComplete((v, e) -> t.cancel(false));
         return c.handshake;
+    }
+
+    private void timedOut(Duration timeout, InetSocketAddress claimed) {
+        try {
+            serial.execute(() -> {
+                if (!handshake.isDone()) {
+                    fail(new TransportException.ConnectionTimeout("end-to-end TLS from " + expected + " (at "
+                            + claimed.getAddress().getHostAddress() + ", as relay " + hop.peer() + " says)",
+                            timeout));
+                }
+            });
+        } catch (RejectedExecutionException stopped) {
+            inner.close();
+        }
     }
 
     // ------------------------------------------------------------------ serial-executor work
 
     private void start(SslContext ctx) {
         tls = ctx.newHandler(io.netty.buffer.ByteBufAllocator.DEFAULT);
-        tls.setHandshakeTimeoutMillis(0); // the transport times the whole dial
+        tls.setHandshakeTimeoutMillis(0); // nothing runs the EmbeddedChannel's timers: the dial and accept() time it
         tls.setCloseNotifyFlushTimeoutMillis(0);
         tls.setCloseNotifyReadTimeoutMillis(0);
         channel = new EmbeddedChannel(tls, new Tail());

@@ -56,11 +56,15 @@ public final class RelayCommand {
                     .append('\n');
             List<RelayServer.ReservationView> res = s.reservations();
             List<RelayServer.CircuitView> circ = s.circuits();
-            out.append(String.format("limits: reservations %d (per peer %d), circuits %d (per peer %d), "
-                    + "per circuit %s / %s / %s, total %s, new streams per source %s/s, private sources %s%n",
-                    c.maxReservations(), c.maxReservationsPerPeer(), c.maxCircuits(), c.maxCircuitsPerPeer(),
+            out.append(String.format("limits: reservations %d (per peer %d, per source %d, new per source %s/min), "
+                    + "circuits %d (per peer %d, per dialer %d, per source %d), per circuit %s / %s / %s, idle %s, "
+                    + "total %s, new streams per source %s/s, private sources %s%n",
+                    c.maxReservations(), c.maxReservationsPerPeer(), c.maxReservationsPerSource(),
+                    c.reservationsPerSourcePerMinute() == 0 ? "unlimited"
+                            : Integer.toString(c.reservationsPerSourcePerMinute()),
+                    c.maxCircuits(), c.maxCircuitsPerPeer(), c.maxCircuitsPerDialer(), c.maxCircuitsPerSource(),
                     bytes(c.circuitQuota().maxBytes()), seconds(c.circuitQuota().maxSeconds()),
-                    rate(c.circuitQuota().rate()), rate(c.totalBytesPerSecond()),
+                    rate(c.circuitQuota().rate()), seconds(c.circuitIdle().toSeconds()), rate(c.totalBytesPerSecond()),
                     c.streamsPerSource() == 0 ? "unlimited" : Integer.toString(c.streamsPerSource()),
                     c.allowPrivateAddresses() ? "allowed" : "refused"));
             out.append("reservations: ").append(res.size()).append('\n');

@@ -31,6 +31,13 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(name = "Reservations in total")
     int maxReservations() default RelaySettings.DEFAULT_RESERVATIONS;
 
+    @AttributeDefinition(name = "Reservations per source address",
+            description = "Reservations the peers at one source address (an IPv6 /64) may hold together")
+    int maxReservationsPerSource() default RelaySettings.DEFAULT_RESERVATIONS_PER_SOURCE;
+
+    @AttributeDefinition(name = "New reservations per source address and minute", description = "0: unlimited")
+    int maxNewReservationsPerSourcePerMinute() default RelaySettings.DEFAULT_RESERVATIONS_PER_SOURCE_PER_MINUTE;
+
     @AttributeDefinition(name = "Reservation lifetime (s)", description = "Clients renew at half of it")
     int reservationTtlSeconds() default RelaySettings.DEFAULT_RESERVATION_TTL_SECONDS;
 
@@ -40,11 +47,23 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(name = "Circuits in total")
     int maxCircuits() default RelaySettings.DEFAULT_CIRCUITS;
 
-    @AttributeDefinition(name = "Bandwidth per circuit (bytes/s)", description = "0: unlimited")
-    long circuitBytesPerSecond() default 0;
+    @AttributeDefinition(name = "Circuits per dialer",
+            description = "Open or pending circuits one source address (an IPv6 /64) may have to one reserved peer")
+    int maxCircuitsPerDialer() default RelaySettings.DEFAULT_CIRCUITS_PER_DIALER;
+
+    @AttributeDefinition(name = "Circuits per source address",
+            description = "Open or pending circuits dialed from one source address (an IPv6 /64), to any peers")
+    int maxCircuitsPerSource() default RelaySettings.DEFAULT_CIRCUITS_PER_SOURCE;
+
+    @AttributeDefinition(name = "Circuit idle limit (s)",
+            description = "A circuit that carries nothing either way this long is cut; 0: never")
+    int circuitIdleSeconds() default RelaySettings.DEFAULT_CIRCUIT_IDLE_SECONDS;
+
+    @AttributeDefinition(name = "Bandwidth per circuit (bytes/s)", description = "Both directions; 0: unlimited")
+    long circuitBytesPerSecond() default RelaySettings.DEFAULT_CIRCUIT_BYTES_PER_SECOND;
 
     @AttributeDefinition(name = "Bandwidth in total (bytes/s)", description = "Shared fairly; 0: unlimited")
-    long totalBytesPerSecond() default 0;
+    long totalBytesPerSecond() default RelaySettings.DEFAULT_TOTAL_BYTES_PER_SECOND;
 
     @AttributeDefinition(name = "Bytes per circuit", description = "Both directions together; 0: unlimited")
     long maxCircuitBytes() default RelaySettings.DEFAULT_CIRCUIT_BYTES;

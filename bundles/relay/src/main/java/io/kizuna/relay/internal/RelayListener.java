@@ -105,8 +105,8 @@ final class RelayListener implements Listener {
             if (closing) {
                 s.close();
             }
-            return RelayCodec.write(s, new RelayMessage.Reserve(transport.settings().token()))
-                    .thenCompose(v -> RelayCodec.read(s)).thenApply(m -> {
+            return transport.answerOf(s, RelayCodec.write(s, new RelayMessage.Reserve(transport.settings().token()))
+                    .thenCompose(v -> RelayCodec.read(s)), "a reservation on relay " + relay).thenApply(m -> {
                         if (m instanceof RelayMessage.Reserved r) {
                             return r;
                         }
@@ -145,8 +145,20 @@ final class RelayListener implements Listener {
 
     private void scheduleRenewal(Connection s, long ttlSeconds) {
         long delayMillis = Math.max(1000, ttlSeconds * 1000 / 2);
-        renewal = transport.timer().schedule(() -> RelayCodec.write(s,
-                new RelayMessage.Reserve(transport.settings().token())), delayMillis, TimeUnit.MILLISECONDS);
+        renewal = transport.timer().schedule(() -> renew(s), delayMillis, TimeUnit.MILLISECONDS);
+    }
+
+    /** Renews; a relay that does not answer in time loses the stream, and this listener reserves again. */
+    private void renew(Connection s) {
+        Instant before = expires;
+        RelayCodec.write(s, new RelayMessage.Reserve(transport.settings().token()));
+        renewal = transport.timer().schedule(() -> {
+            if (stream == s && expires == before) {
+                lost(s, "the relay did not answer the renewal within "
+                        + transport.settings().handshakeTimeout().toMillis() + " ms");
+                s.close();
+            }
+        }, transport.settings().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Reads INCOMING notices and renewal answers until the stream ends. */
@@ -175,15 +187,17 @@ final class RelayListener implements Listener {
     }
 
     private void take(RelayMessage.Incoming in) {
-        transport.openHop(relay).thenCompose(s -> RelayCodec.write(s, new RelayMessage.Accept(in.circuit()))
-                .thenCompose(v -> RelayCodec.read(s)).thenCompose(m -> {
+        transport.openHop(relay).thenCompose(s -> transport.answerOf(s, RelayCodec.write(s,
+                new RelayMessage.Accept(in.circuit())).thenCompose(v -> RelayCodec.read(s)),
+                "the circuit from " + in.dialer() + " through relay " + relay.peerId()).thenCompose(m -> {
                     if (!(m instanceof RelayMessage.Connected)) {
                         s.close();
                         return CompletableFuture.failedFuture(
                                 RelayTransport.answer(relay.peerId(), transport.identity().peerId(), m));
                     }
                     return CircuitConnection.accept(s, transport.identity(), in.dialer(), in.source(), hop,
-                            transport.pool()).whenComplete((c, e) -> {
+                            transport.pool(), transport.timer(), transport.settings().handshakeTimeout())
+                            .whenComplete((c, e) -> {
                                 if (e != null) {
                                     s.close();
                                 }

@@ -1,7 +1,9 @@
 package io.kizuna.relay.internal;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -75,6 +77,11 @@ final class RelayServer {
                     TimeUnit.MILLISECONDS);
         }
 
+        /** @return what per-source limits count this reservation under */
+        InetAddress sourceKey() {
+            return SourceKey.of(source.getAddress());
+        }
+
         synchronized void cancelExpiry() {
             if (expiry != null) {
                 expiry.cancel(false);
@@ -83,8 +90,19 @@ final class RelayServer {
     }
 
     /** A circuit waiting for the reserved peer to accept it. */
-    private record Pending(String id, PeerId dialer, Connection dialerStream, Reservation target, Quota quota,
+    private record Pending(String id, Ends ends, Connection dialerStream, Reservation target, Quota quota,
             ScheduledFuture<?> timeout) {
+    }
+
+    /** What a circuit counts against: both peers, and its dialer's source (a {@link SourceKey}) with the target. */
+    private record Ends(PeerId dialer, PeerId target, InetAddress source) {
+        Dialer pair() {
+            return new Dialer(source, target);
+        }
+    }
+
+    /** One dialer (by source) to one reserved peer. */
+    private record Dialer(InetAddress source, PeerId target) {
     }
 
     private final RelaySettings settings;
@@ -92,12 +110,17 @@ final class RelayServer {
     private final Executor pool;
     private final Splice.Tap tap;
     private final SourceRateLimiter rate;
+    private final SourceRateLimiter reservationRate;
     private final TokenBucket totalBandwidth;
     private final Object lock = new Object();
     private final Map<PeerId, List<Reservation>> reservations = new HashMap<>();
     private final Map<String, Pending> pending = new HashMap<>();
     private final Map<String, Splice> circuits = new HashMap<>();
+    private final Map<String, Ends> circuitEnds = new HashMap<>();
     private final Map<PeerId, Integer> circuitsPerPeer = new HashMap<>();
+    private final Map<Dialer, Integer> circuitsPerDialer = new HashMap<>();
+    private final Map<InetAddress, Integer> circuitsPerSource = new HashMap<>();
+    private final Map<InetAddress, Integer> reservationsPerSource = new HashMap<>();
     private int reservationCount;
     private volatile boolean open = true;
 
@@ -116,6 +139,7 @@ final class RelayServer {
             tap.forwarded(b);
         };
         this.rate = new SourceRateLimiter(settings.streamsPerSource());
+        this.reservationRate = new SourceRateLimiter(settings.reservationsPerSourcePerMinute(), Duration.ofMinutes(1));
         this.totalBandwidth = new TokenBucket(settings.totalBytesPerSecond(), timer);
         for (Reason r : Reason.values()) {
             refusals.put(r, new AtomicLong());
@@ -141,7 +165,7 @@ final class RelayServer {
             refuse(stream, Reason.NO_RELAY, "the relay service is stopping");
             return;
         }
-        if (!rate.allow(source.getAddress(), System.nanoTime())) {
+        if (!rate.allow(SourceKey.of(source.getAddress()), System.nanoTime())) {
             refuse(stream, Reason.RATE_LIMITED, source.getAddress().getHostAddress() + " opened more than "
                     + settings.streamsPerSource() + " relay streams in one second (maxNewStreamsPerSourcePerSecond)");
             return;
@@ -198,6 +222,7 @@ final class RelayServer {
             return;
         }
         Reservation res = new Reservation(peer, stream, source);
+        InetAddress from = res.sourceKey();
         synchronized (lock) {
             List<Reservation> mine = reservations.getOrDefault(peer, List.of());
             if (mine.size() >= settings.maxReservationsPerPeer()) {
@@ -210,7 +235,20 @@ final class RelayServer {
                         + " reservations (maxReservations=" + settings.maxReservations() + ")");
                 return;
             }
+            int here = reservationsPerSource.getOrDefault(from, 0);
+            if (here >= settings.maxReservationsPerSource()) {
+                refuse(stream, Reason.SOURCE_LIMIT, "peers at " + from.getHostAddress() + " already hold " + here
+                        + " reservations (maxReservationsPerSource=" + settings.maxReservationsPerSource() + ")");
+                return;
+            }
+            if (!reservationRate.allow(from, System.nanoTime())) {
+                refuse(stream, Reason.RATE_LIMITED, from.getHostAddress() + " made more than "
+                        + settings.reservationsPerSourcePerMinute()
+                        + " reservations in one minute (maxNewReservationsPerSourcePerMinute)");
+                return;
+            }
             reservations.computeIfAbsent(peer, k -> new ArrayList<>()).add(res);
+            reservationsPerSource.merge(from, 1, RelayServer::sum);
             reservationCount++;
         }
         reservationsGranted.incrementAndGet();
@@ -266,6 +304,7 @@ final class RelayServer {
             if (mine.isEmpty()) {
                 reservations.remove(res.peer);
             }
+            reservationsPerSource.merge(res.sourceKey(), -1, RelayServer::sum);
             reservationCount--;
         }
         res.cancelExpiry();
@@ -303,16 +342,29 @@ final class RelayServer {
                     return;
                 }
             }
+            Ends ends = new Ends(dialer, target, SourceKey.of(source.getAddress()));
+            int fromHere = circuitsPerDialer.getOrDefault(ends.pair(), 0);
+            if (fromHere >= settings.maxCircuitsPerDialer()) {
+                refuse(stream, Reason.CIRCUITS_PER_PEER, ends.source().getHostAddress() + " already has " + fromHere
+                        + " circuits to " + target + " (maxCircuitsPerDialer=" + settings.maxCircuitsPerDialer()
+                        + ")");
+                return;
+            }
+            int fromSource = circuitsPerSource.getOrDefault(ends.source(), 0);
+            if (fromSource >= settings.maxCircuitsPerSource()) {
+                refuse(stream, Reason.SOURCE_LIMIT, ends.source().getHostAddress() + " already dialed " + fromSource
+                        + " circuits (maxCircuitsPerSource=" + settings.maxCircuitsPerSource() + ")");
+                return;
+            }
             Reservation res = held.get(held.size() - 1);
             byte[] raw = new byte[RelayCodec.CIRCUIT_ID_LENGTH];
             RANDOM.nextBytes(raw);
             String id = HexFormat.of().formatHex(raw);
             ScheduledFuture<?> timeout = timer.schedule(() -> acceptTimedOut(id), settings.acceptTimeout().toMillis(),
                     TimeUnit.MILLISECONDS);
-            p = new Pending(id, dialer, stream, res, settings.circuitQuota().and(d.quota()).and(res.quota), timeout);
+            p = new Pending(id, ends, stream, res, settings.circuitQuota().and(d.quota()).and(res.quota), timeout);
             pending.put(id, p);
-            countCircuit(dialer, 1);
-            countCircuit(target, 1);
+            countCircuit(ends, 1);
             p.target().send(new RelayMessage.Incoming(raw, dialer, source)).whenComplete((v, e) -> {
                 if (e != null) {
                     abandon(id, Reason.NO_RESERVATION, target + " could not be told of the circuit");
@@ -322,8 +374,16 @@ final class RelayServer {
         stream.closeFuture().whenComplete((v, e) -> abandon(p.id(), null, "the dialer left"));
     }
 
-    private void countCircuit(PeerId peer, int delta) {
-        circuitsPerPeer.merge(peer, delta, (a, b) -> a + b == 0 ? null : a + b);
+    /** Counts a circuit in (+1) or out (-1) of every limit it is under; holds the lock. */
+    private void countCircuit(Ends ends, int delta) {
+        circuitsPerPeer.merge(ends.dialer(), delta, RelayServer::sum);
+        circuitsPerPeer.merge(ends.target(), delta, RelayServer::sum);
+        circuitsPerDialer.merge(ends.pair(), delta, RelayServer::sum);
+        circuitsPerSource.merge(ends.source(), delta, RelayServer::sum);
+    }
+
+    private static Integer sum(Integer a, Integer b) {
+        return a + b == 0 ? null : a + b;
     }
 
     private void acceptTimedOut(String id) {
@@ -339,8 +399,7 @@ final class RelayServer {
             if (p == null) {
                 return;
             }
-            countCircuit(p.dialer(), -1);
-            countCircuit(p.target().peer, -1);
+            countCircuit(p.ends(), -1);
         }
         p.timeout().cancel(false);
         if (reason != null) {
@@ -365,10 +424,11 @@ final class RelayServer {
         }
         p.timeout().cancel(false);
         Pending ok = p;
-        Splice s = new Splice(id, p.dialer(), peer, p.dialerStream(), stream, p.quota(), totalBandwidth, timer, pool,
-                tap, this::ended);
+        Splice s = new Splice(id, p.ends().dialer(), peer, p.dialerStream(), stream, p.quota(),
+                settings.circuitIdle(), totalBandwidth, timer, pool, tap, this::ended);
         synchronized (lock) {
             circuits.put(id, s);
+            circuitEnds.put(id, p.ends());
         }
         circuitsOpened.incrementAndGet();
         CompletableFuture.allOf(
@@ -378,7 +438,8 @@ final class RelayServer {
                     if (e != null) {
                         s.end(null);
                     } else {
-                        LOG.log(System.Logger.Level.INFO, "relay circuit " + id + " " + ok.dialer() + " -> " + peer);
+                        LOG.log(System.Logger.Level.INFO, "relay circuit " + id + " " + ok.ends().dialer() + " -> "
+                                + peer);
                         s.start();
                     }
                 });
@@ -389,8 +450,7 @@ final class RelayServer {
             if (circuits.remove(s.id()) == null) {
                 return;
             }
-            countCircuit(s.dialer(), -1);
-            countCircuit(s.target(), -1);
+            countCircuit(circuitEnds.remove(s.id()), -1);
         }
         if (reason != null) {
             refusals.get(reason).incrementAndGet();

@@ -88,7 +88,7 @@ public final class RelayService {
             LOG.log(System.Logger.Level.DEBUG, "relay service: closing took too long", e);
         }
         timer.shutdownNow();
-        pool.shutdownNow();
+        SerialExecutor.stop(pool);
     }
 
     /** @return the running server, or null when the service is not enabled */

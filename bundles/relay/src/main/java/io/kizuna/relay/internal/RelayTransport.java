@@ -12,6 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -122,7 +123,7 @@ public final class RelayTransport implements Transport {
             LOG.log(System.Logger.Level.DEBUG, "relay transport: closing took too long", e);
         }
         timer.shutdownNow();
-        pool.shutdownNow();
+        SerialExecutor.stop(pool);
     }
 
     NodeIdentity identity() {
@@ -231,26 +232,63 @@ public final class RelayTransport implements Transport {
         PeerAddress relay = relayed.hopAddress().orElseThrow();
         Endpoint.Hop hop = relayed.via().orElseThrow();
         CompletableFuture<Connection> done = new CompletableFuture<>();
-        openHop(relay).thenCompose(stream -> RelayCodec.write(stream, new RelayMessage.Connect(target,
-                settings.token())).thenCompose(v -> RelayCodec.read(stream)).thenCompose(m -> {
-                    if (m instanceof RelayMessage.Connected) {
-                        return CircuitConnection.dial(stream, identity, target, hop, pool);
-                    }
+        openHop(relay).thenCompose(stream -> {
+            // A dial that fails or times out, before the hop opened or after, gives the hop stream up.
+            done.whenComplete((c, e) -> {
+                if (e != null) {
                     stream.close();
-                    return CompletableFuture.failedFuture(answer(relay.peerId(), target, m));
-                }).whenComplete((c, e) -> {
-                    if (e != null || !done.complete(c)) {
+                }
+            });
+            return RelayCodec.write(stream, new RelayMessage.Connect(target, settings.token()))
+                    .thenCompose(v -> RelayCodec.read(stream)).thenCompose(m -> {
+                        if (m instanceof RelayMessage.Connected) {
+                            return CircuitConnection.dial(stream, identity, target, hop, pool);
+                        }
                         stream.close();
-                    }
-                })).whenComplete((c, e) -> {
-                    if (e != null) {
-                        done.completeExceptionally(TransportException.unwrap(e));
-                    }
-                });
-        timer.schedule(() -> done.completeExceptionally(new TransportException.ConnectionTimeout(
-                "circuit to " + target + " through relay " + relay, timeout)), timeout.toMillis(),
-                TimeUnit.MILLISECONDS);
+                        return CompletableFuture.failedFuture(answer(relay.peerId(), target, m));
+                    }).whenComplete((c, e) -> {
+                        if (e != null || !done.complete(c)) {
+                            stream.close();
+                        }
+                    });
+        }).whenComplete((c, e) -> {
+            if (e != null) {
+                done.completeExceptionally(TransportException.unwrap(e));
+            }
+        });
+        ScheduledFuture<?> t = timer.schedule(() -> done.completeExceptionally(
+                new TransportException.ConnectionTimeout("circuit to " + target + " through relay " + relay, timeout)),
+                timeout.toMillis(), TimeUnit.MILLISECONDS);
+        done.whenComplete((c, e) -> t.cancel(false));
         return done;
+    }
+
+    /**
+     * Waits for a relay's answer on a hop stream, at most the handshake timeout;
+     * then the stream is closed, so a relay that stays silent holds nothing here.
+     *
+     * @param stream the hop stream
+     * @param answer the answer being read
+     * @param what   what was asked, for the error
+     * @return the answer, or a {@link TransportException.ConnectionTimeout}
+     */
+    <T> CompletableFuture<T> answerOf(Connection stream, CompletionStage<T> answer, String what) {
+        Duration timeout = settings.handshakeTimeout();
+        CompletableFuture<T> out = new CompletableFuture<>();
+        ScheduledFuture<?> t = timer.schedule(() -> {
+            if (out.completeExceptionally(new TransportException.ConnectionTimeout(what, timeout))) {
+                stream.close();
+            }
+        }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+        answer.whenComplete((v, e) -> {
+            t.cancel(false);
+            if (e != null) {
+                out.completeExceptionally(e);
+            } else if (!out.complete(v)) {
+                stream.close();
+            }
+        });
+        return out;
     }
 
     /** The failure for an answer other than CONNECTED. */

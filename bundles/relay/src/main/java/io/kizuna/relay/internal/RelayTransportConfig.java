@@ -27,4 +27,9 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(name = "Longest re-reserve delay (ms)",
             description = "After a relay is lost, reservations are retried after 0.5 s, doubling up to this")
     int maxRetryDelayMillis() default ClientSettings.DEFAULT_MAX_RETRY_DELAY_MILLIS;
+
+    @AttributeDefinition(name = "Handshake timeout (ms)",
+            description = "How long a relay has to answer a reservation or circuit, and a dialer to finish the "
+                    + "end-to-end TLS of a circuit to this node")
+    int handshakeTimeoutMillis() default ClientSettings.DEFAULT_HANDSHAKE_TIMEOUT_MILLIS;
 }

@@ -1,6 +1,7 @@
 package io.kizuna.relay.internal;
 
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -18,9 +19,9 @@ import io.kizuna.transport.TransportException.RelayFailed;
 
 /**
  * A circuit on the relay: two streams spliced, bytes copied both ways without
- * being looked at, under the circuit's quota (bytes, lifetime, rate) and the
- * relay's total bandwidth. An end of stream on one side half-closes the other;
- * a failure, or a limit reached, closes both.
+ * being looked at, under the circuit's quota (bytes, lifetime, rate), its idle
+ * limit and the relay's total bandwidth. An end of stream on one side
+ * half-closes the other; a failure, or a limit reached, closes both.
  */
 final class Splice {
 
@@ -44,6 +45,7 @@ final class Splice {
     private final Connection a;
     private final Connection b;
     private final Quota quota;
+    private final Duration idle;
     private final TokenBucket circuitBucket;
     private final TokenBucket totalBucket;
     private final ScheduledExecutorService timer;
@@ -55,15 +57,22 @@ final class Splice {
     private final AtomicInteger halfClosed = new AtomicInteger();
     private final AtomicBoolean over = new AtomicBoolean();
     private volatile ScheduledFuture<?> deadline;
+    private volatile ScheduledFuture<?> idleCheck;
+    private volatile long lastActivityNanos = System.nanoTime();
 
-    Splice(String id, PeerId dialer, PeerId target, Connection a, Connection b, Quota quota, TokenBucket total,
-            ScheduledExecutorService timer, Executor pool, Tap tap, BiConsumer<Splice, RelayFailed.Reason> ended) {
+    /**
+     * @param idle how long the circuit may carry nothing either way before the relay cuts it; zero: no limit
+     */
+    Splice(String id, PeerId dialer, PeerId target, Connection a, Connection b, Quota quota, Duration idle,
+            TokenBucket total, ScheduledExecutorService timer, Executor pool, Tap tap,
+            BiConsumer<Splice, RelayFailed.Reason> ended) {
         this.id = id;
         this.dialer = dialer;
         this.target = target;
         this.a = a;
         this.b = b;
         this.quota = quota;
+        this.idle = idle;
         this.circuitBucket = new TokenBucket(quota.rate(), timer);
         this.totalBucket = total;
         this.timer = timer;
@@ -97,6 +106,7 @@ final class Splice {
             deadline = timer.schedule(() -> end(RelayFailed.Reason.DURATION_LIMIT), quota.maxSeconds(),
                     TimeUnit.SECONDS);
         }
+        scheduleIdleCheck(idle.toNanos());
         pump(a, b);
         pump(b, a);
     }
@@ -124,6 +134,7 @@ final class Splice {
     }
 
     private void forward(Connection from, Connection to, ByteBuffer buf, int n) {
+        lastActivityNanos = System.nanoTime();
         long total = bytes.addAndGet(n);
         if (quota.maxBytes() > 0 && total > quota.maxBytes()) {
             end(RelayFailed.Reason.BYTES_LIMIT);
@@ -140,6 +151,22 @@ final class Splice {
                 });
     }
 
+    private void scheduleIdleCheck(long afterNanos) {
+        if (!idle.isZero() && !over.get()) {
+            idleCheck = timer.schedule(this::idleCheck, Math.max(1, afterNanos), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** Cuts a circuit that moved nothing for the idle limit, so a silent dialer cannot hold it for its lifetime. */
+    private void idleCheck() {
+        long idleFor = System.nanoTime() - lastActivityNanos;
+        if (idleFor >= idle.toNanos()) {
+            end(RelayFailed.Reason.IDLE_LIMIT);
+        } else {
+            scheduleIdleCheck(idle.toNanos() - idleFor);
+        }
+    }
+
     /**
      * Ends the circuit: both streams are closed.
      *
@@ -149,9 +176,10 @@ final class Splice {
         if (!over.compareAndSet(false, true)) {
             return;
         }
-        ScheduledFuture<?> d = deadline;
-        if (d != null) {
-            d.cancel(false);
+        for (ScheduledFuture<?> f : new ScheduledFuture<?>[] {deadline, idleCheck}) {
+            if (f != null) {
+                f.cancel(false);
+            }
         }
         CompletableFuture.allOf(a.close().toCompletableFuture(), b.close().toCompletableFuture())
                 .whenComplete((v, e) -> ended.accept(this, reason));

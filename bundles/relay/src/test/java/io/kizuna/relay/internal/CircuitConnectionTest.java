@@ -12,6 +12,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
 
 import io.kizuna.identity.Identities;
 import io.kizuna.identity.NodeIdentity;
@@ -35,6 +36,7 @@ import org.junit.jupiter.api.Timeout;
 class CircuitConnectionTest {
 
     private final ExecutorService pool = Executors.newFixedThreadPool(2);
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
     private Transport hopA;
     private Transport hopB;
     private Connection streamA;
@@ -60,6 +62,46 @@ class CircuitConnectionTest {
         RelayTestTcp.stop(hopA);
         RelayTestTcp.stop(hopB);
         pool.shutdownNow();
+        timer.shutdownNow();
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void anAcceptedCircuitNamesTheAddressThisNodeSawNotTheOneTheRelayClaims() throws Exception {
+        NodeIdentity dialer = Identities.generate();
+        NodeIdentity target = Identities.generate();
+        CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, target.peerId(), hop,
+                pool).toCompletableFuture();
+        CircuitConnection i = CircuitConnection.accept(streamB, target, dialer.peerId(),
+                new InetSocketAddress("203.0.113.9", 4000), hop, pool, timer, Duration.ofSeconds(10))
+                .toCompletableFuture().get(10, SECONDS);
+        out.get(10, SECONDS);
+        assertThat(i.info().remoteAddress()).isEqualTo(streamB.info().remoteAddress());
+        assertThat(i.info().via()).contains(hop);
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void aDialerThatNeverSendsAClientHelloIsDroppedInBoundedTime() throws Exception {
+        NodeIdentity dialer = Identities.generate();
+        NodeIdentity target = Identities.generate();
+        long start = System.nanoTime();
+        CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, target, dialer.peerId(),
+                new InetSocketAddress("127.0.0.1", 1), hop, pool, timer, Duration.ofMillis(500))
+                .toCompletableFuture();
+        // The other end of the spliced stream says nothing at all.
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                () -> in.get(10, SECONDS));
+        assertThat(e.getCause()).isInstanceOf(TransportException.ConnectionTimeout.class)
+                .hasMessageContaining(dialer.peerId().toString());
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+        // The stream is given up: the silent end sees it close.
+        ByteBuffer b = ByteBuffer.allocate(64 * 1024);
+        int n = 0;
+        while (n >= 0) {
+            n = streamA.read(b.clear()).toCompletableFuture().handle((r, x) -> x != null ? -1 : r).get(10, SECONDS);
+        }
+        streamB.closeFuture().toCompletableFuture().handle((v, x) -> null).get(10, SECONDS);
     }
 
     @Test
@@ -70,7 +112,7 @@ class CircuitConnectionTest {
         CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, target.peerId(), hop,
                 pool).toCompletableFuture();
         CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, target, dialer.peerId(),
-                new InetSocketAddress("127.0.0.1", 1), hop, pool).toCompletableFuture();
+                new InetSocketAddress("127.0.0.1", 1), hop, pool, timer, Duration.ofSeconds(10)).toCompletableFuture();
         CircuitConnection o = out.get(10, SECONDS);
         CircuitConnection i = in.get(10, SECONDS);
         assertThat(o.info().peerId()).isEqualTo(target.peerId());
@@ -100,7 +142,7 @@ class CircuitConnectionTest {
         CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, expected.peerId(), hop,
                 pool).toCompletableFuture();
         CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, impostor, dialer.peerId(),
-                new InetSocketAddress("127.0.0.1", 1), hop, pool).toCompletableFuture();
+                new InetSocketAddress("127.0.0.1", 1), hop, pool, timer, Duration.ofSeconds(10)).toCompletableFuture();
 
         ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
                 () -> out.get(10, SECONDS));
@@ -122,7 +164,7 @@ class CircuitConnectionTest {
         CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, target.peerId(), hop,
                 own).toCompletableFuture();
         CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, target, dialer.peerId(),
-                new InetSocketAddress("127.0.0.1", 1), hop, pool).toCompletableFuture();
+                new InetSocketAddress("127.0.0.1", 1), hop, pool, timer, Duration.ofSeconds(10)).toCompletableFuture();
         CircuitConnection o = out.get(10, SECONDS);
         in.get(10, SECONDS);
 

@@ -232,6 +232,25 @@ class RelayLimitsTest {
 
     @Test
     @Timeout(value = 60, unit = SECONDS)
+    void anIdleCircuitIsCut() throws Exception {
+        RelaySettings.Builder s = TestNode.loopbackRelay();
+        s.circuitIdle = Duration.ofSeconds(1);
+        try (TestNode r = TestNode.relay(s.build(), Splice.Tap.NONE); TestNode b = TestNode.peer();
+                TestNode a = TestNode.peer()) {
+            LinkedBlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+            get(b.relayTransport.listen(r.relayEndpoint(), accepted::add));
+            Connection out = get(a.relayTransport.connect(via(r, b), STEP));
+            Instant start = Instant.now();
+            // Nothing moves after the handshake: the relay cuts the circuit and counts why.
+            assertThat(failure(out.read(ByteBuffer.allocate(16)))).isInstanceOf(TransportException.Io.class);
+            assertThat(Duration.between(start, Instant.now())).isLessThan(Duration.ofSeconds(5));
+            await().atMost(STEP).until(() -> r.server.counters().refusals().getOrDefault(Reason.IDLE_LIMIT, 0L) == 1);
+            assertThat(r.server.circuits()).isEmpty();
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = SECONDS)
     void newStreamsPerSourceAddressPerSecond() throws Exception {
         RelaySettings.Builder s = TestNode.loopbackRelay();
         s.streamsPerSource = 2;

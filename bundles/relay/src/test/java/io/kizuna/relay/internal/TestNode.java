@@ -68,6 +68,14 @@ final class TestNode implements AutoCloseable {
         return n;
     }
 
+    /** A node that hands every relay stream to {@code handler} instead of a relay server (a scripted relay). */
+    static TestNode scripted(io.kizuna.transport.StreamHandler handler) {
+        TestNode n = new TestNode(Identities.generate(), List.of(Endpoint.parse("tcp://127.0.0.1:0")));
+        RelayTestManagers.handle(n.manager, handler, RelayCodec.PROTOCOL);
+        n.awaitListening();
+        return n;
+    }
+
     /** A peer with TCP on a free port and the relay transport; extra listen endpoints are bound too. */
     static TestNode peer(ClientSettings settings, Endpoint... alsoListen) {
         return peer(Identities.generate(), settings, alsoListen);

@@ -74,7 +74,37 @@ public final class ControlCodec {
 
     private static final Pattern TRANSPORT_NAME = Pattern.compile("[a-z][a-z0-9-]{0,31}");
 
+    /** Longest transport name in a HELLO. */
+    private static final int MAX_TRANSPORT_NAME = 32;
+
+    /** Largest endpoint on the wire: {@code protocol:str8, addrLen:u8, addr (IPv6), port:u16}. */
+    private static final int MAX_ENDPOINT = 1 + MAX_TRANSPORT_NAME + 1 + 16 + 2;
+
+    /** Largest HELLO: every list full, IPv6 endpoints, the observed endpoint and the signaled list present. */
+    private static final int MAX_HELLO = 2 + PeerId.LENGTH + 1 + MAX_LIST * MAX_ENDPOINT
+            + 1 + MAX_LIST * (1 + MAX_TRANSPORT_NAME) + 1 + MAX_ENDPOINT + 1 + MAX_LIST * (1 + MAX_TRANSPORT_NAME);
+
     private ControlCodec() {
+    }
+
+    /**
+     * The largest payload a valid frame of a type can have, from its fields'
+     * limits: the decoder refuses a longer declared length from the header, so a
+     * peer cannot make it reserve {@code maxFrameSize} bytes for a short message.
+     *
+     * @param type a message type
+     * @return its largest payload in bytes
+     */
+    public static int maxPayload(MessageType type) {
+        return switch (type) {
+            case OPEN -> 2 + MAX_PROTOCOL_NAME;
+            case OPEN_OK -> 0;
+            case OPEN_REFUSED -> 2 + 2 + MAX_REASON + 1 + MAX_LIMIT_NAME + 8;
+            case HELLO -> MAX_HELLO;
+            case PING, PONG -> 8;
+            case GOAWAY -> 2 + MAX_REASON;
+            case ERROR -> 2 + 2 + MAX_REASON;
+        };
     }
 
     // ------------------------------------------------------------------ writing
@@ -104,14 +134,14 @@ public final class ControlCodec {
             m.listen().forEach(w::endpoint);
             list(m.transports().size(), "transports");
             w.u8(m.transports().size());
-            m.transports().forEach(t -> w.str8(transportName(t), 32));
+            m.transports().forEach(t -> w.str8(transportName(t), MAX_TRANSPORT_NAME));
             w.u8(m.observed().isPresent() ? 1 : 0);
             m.observed().ifPresent(w::endpoint);
             // Absent when empty, so a HELLO without it is read as before (and the encoding stays canonical).
             if (!m.signaled().isEmpty()) {
                 list(m.signaled().size(), "signaled transports");
                 w.u8(m.signaled().size());
-                m.signaled().forEach(t -> w.str8(transportName(t), 32));
+                m.signaled().forEach(t -> w.str8(transportName(t), MAX_TRANSPORT_NAME));
             }
         } else if (message instanceof ControlMessage.Ping m) {
             w.u64(m.nonce());
@@ -253,7 +283,7 @@ public final class ControlCodec {
         }
 
         void endpoint(Endpoint e) {
-            str8(e.protocol(), 32);
+            str8(e.protocol(), MAX_TRANSPORT_NAME);
             byte[] a = e.address().getAddress().getAddress();
             u8(a.length);
             bytes(a);
@@ -289,7 +319,7 @@ public final class ControlCodec {
                     r.str8("limit", MAX_LIMIT_NAME), r.u64("limitValue"));
             case HELLO -> {
                 int version = r.u16("version");
-                PeerId peer = PeerId.of(r.bytes(PeerId.LENGTH, "peerId"));
+                PeerId peer = r.peerId();
                 int n = r.count("listen endpoint count");
                 List<Endpoint> listen = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
@@ -358,6 +388,15 @@ public final class ControlCodec {
             return b.getLong();
         }
 
+        PeerId peerId() throws ProtocolViolation {
+            byte[] key = bytes(PeerId.LENGTH, "peerId");
+            try {
+                return PeerId.of(key);
+            } catch (IllegalArgumentException e) {
+                throw violation("peerId: " + e.getMessage());
+            }
+        }
+
         byte[] bytes(int n, String field) throws ProtocolViolation {
             need(n, field);
             byte[] out = new byte[n];
@@ -377,7 +416,7 @@ public final class ControlCodec {
         List<String> transports(String field, int n) throws ProtocolViolation {
             List<String> out = new ArrayList<>();
             for (int i = 0; i < n; i++) {
-                String t = str8(field + " " + i, 32);
+                String t = str8(field + " " + i, MAX_TRANSPORT_NAME);
                 if (!TRANSPORT_NAME.matcher(t).matches()) {
                     throw violation(field + " name " + i + " is not 1-32 lowercase letters, digits or '-'");
                 }
@@ -420,7 +459,7 @@ public final class ControlCodec {
         }
 
         Endpoint endpoint(String field) throws ProtocolViolation {
-            String protocol = str8(field + " protocol", 32);
+            String protocol = str8(field + " protocol", MAX_TRANSPORT_NAME);
             if (!TRANSPORT_NAME.matcher(protocol).matches()) {
                 throw violation(field + ": transport name is not 1-32 lowercase letters, digits or '-'");
             }

@@ -12,9 +12,11 @@ import io.kizuna.transport.TransportException.ProtocolViolation;
  * after a frame stay in the caller's buffer (they may belong to an application).
  * The header is checked byte by byte as it arrives: a wrong version byte or an
  * unknown type fails at once, and a declared length is checked against the
- * bound before any payload buffer exists. The only allocation that depends on
- * the input is the payload buffer, requested from the allocator given at
- * construction with the declared length, never more than {@code maxFrameSize}.
+ * bound and against its type's own largest payload
+ * ({@link ControlCodec#maxPayload}) before any payload buffer exists. The only
+ * allocation that depends on the input is the payload buffer, requested from
+ * the allocator given at construction with the declared length, never more than
+ * the smaller of the two.
  *
  * <p>After a {@link ProtocolViolation} the decoder stays failed: the connection
  * it reads is to be closed. Not thread-safe; one reader at a time.
@@ -130,6 +132,10 @@ public final class FrameDecoder {
         if (type.fixedLength() >= 0 && declared != type.fixedLength()) {
             throw new ProtocolViolation(type + " frame declares a " + declared + "-byte payload; its payload is "
                     + type.fixedLength() + " bytes");
+        }
+        if (declared > ControlCodec.maxPayload(type)) {
+            throw new ProtocolViolation(type + " frame declares a " + declared + "-byte payload; a valid " + type
+                    + " is at most " + ControlCodec.maxPayload(type) + " bytes");
         }
         length = (int) declared;
         if (length > 0) {

@@ -10,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
@@ -267,12 +268,65 @@ class ControlCodecTest {
 
     @Test
     void justAboveTheLimitIsRefusedAndTheLimitItselfIsAllocatedExactly() throws Exception {
+        int small = 100;
         RecordingAllocator alloc = new RecordingAllocator();
-        assertThat(violationOf(header(1, MessageType.GOAWAY.code(), MAX + 1), MAX, alloc))
-                .hasMessageContaining((MAX + 1) + "-byte");
-        FrameDecoder d = new FrameDecoder(MAX, alloc);
-        assertThat(d.decode(ByteBuffer.wrap(header(1, MessageType.GOAWAY.code(), MAX)))).isNull();
-        assertThat(alloc.max()).isEqualTo(MAX);
+        assertThat(violationOf(header(1, MessageType.GOAWAY.code(), small + 1), small, alloc))
+                .hasMessageContaining((small + 1) + "-byte").hasMessageContaining("maxFrameSize");
+        assertThat(alloc.count()).isZero();
+        FrameDecoder d = new FrameDecoder(small, alloc);
+        assertThat(d.decode(ByteBuffer.wrap(header(1, MessageType.GOAWAY.code(), small)))).isNull();
+        assertThat(alloc.max()).isEqualTo(small);
+    }
+
+    /**
+     * Each type's own largest payload (from the field limits) is checked from the
+     * header, before anything is allocated, however large {@code maxFrameSize} is.
+     */
+    @Test
+    void eachTypeIsBoundedByItsOwnLargestPayloadBeforeAllocating() {
+        Map<MessageType, Integer> largest = Map.of(MessageType.OPEN, 2 + 255, MessageType.OPEN_REFUSED,
+                2 + 2 + 1024 + 1 + 64 + 8, MessageType.GOAWAY, 2 + 1024, MessageType.ERROR, 2 + 2 + 1024,
+                MessageType.HELLO, 2 + 32 + 1 + 64 * 52 + 1 + 64 * 33 + 1 + 52 + 1 + 64 * 33);
+        for (Map.Entry<MessageType, Integer> e : largest.entrySet()) {
+            RecordingAllocator alloc = new RecordingAllocator();
+            ProtocolViolation v = violationOf(header(1, e.getKey().code(), e.getValue() + 1),
+                    ControlCodec.MAX_MAX_FRAME_SIZE, alloc);
+            assertThat(v).as(e.getKey().name()).hasMessageContaining(e.getKey().name())
+                    .hasMessageContaining("at most " + e.getValue());
+            assertThat(alloc.count()).as(e.getKey() + " allocations").isZero();
+        }
+    }
+
+    @Test
+    void theLargestValidMessagesStillDecode() throws Exception {
+        String name32 = "t" + "x".repeat(31);
+        Endpoint v6 = new Endpoint(name32, new InetSocketAddress(InetAddress.getByName("2001:db8::1"), 7400));
+        List<Endpoint> listen = java.util.Collections.nCopies(64, v6);
+        List<String> names = java.util.Collections.nCopies(64, name32);
+        ControlMessage[] largest = {
+            new ControlMessage.Open("p".repeat(255)),
+            new ControlMessage.OpenRefused(2, "r".repeat(1024), "l".repeat(64), Long.MAX_VALUE),
+            new ControlMessage.GoAway("g".repeat(1024)),
+            new ControlMessage.Error(6, "e".repeat(1024)),
+            new ControlMessage.Hello(1, PEER, listen, names, Optional.of(v6), names),
+        };
+        for (ControlMessage m : largest) {
+            ByteBuffer f = ControlCodec.encode(m, ControlCodec.MIN_MAX_FRAME_SIZE);
+            assertThat(new FrameDecoder(ControlCodec.MAX_MAX_FRAME_SIZE).decode(f)).isEqualTo(m);
+        }
+    }
+
+    @Test
+    void aHelloNamingAPointOfSmallOrderIsAViolation() {
+        ByteBuffer f = ControlCodec.encode(new ControlMessage.Hello(1, PEER, List.of(), List.of("tcp"),
+                Optional.empty(), List.of()), MAX);
+        byte[] bytes = bytes(f);
+        // The identity point (0, 1) where the PeerId goes, after the header and the version.
+        java.util.Arrays.fill(bytes, ControlCodec.HEADER_LENGTH + 2, ControlCodec.HEADER_LENGTH + 2 + PeerId.LENGTH,
+                (byte) 0);
+        bytes[ControlCodec.HEADER_LENGTH + 2] = 1;
+        assertThat(violationOf(bytes, MAX, new RecordingAllocator())).hasMessageContaining("peerId")
+                .hasMessageContaining("small order");
     }
 
     @Test

@@ -68,6 +68,8 @@ public final class RelayCodec {
         RelayFailed.Reason.TARGET_TIMEOUT,
         RelayFailed.Reason.NO_RELAY,
         RelayFailed.Reason.NO_RESERVATION,
+        RelayFailed.Reason.IDLE_LIMIT,
+        RelayFailed.Reason.SOURCE_LIMIT,
     };
 
     private RelayCodec() {
@@ -149,10 +151,10 @@ public final class RelayCodec {
             case 2 -> new RelayMessage.Reserved(r.u32("ttl"), r.u64("max circuit bytes"), r.u32("max circuit seconds"),
                     r.u64("circuit rate"));
             case 3 -> new RelayMessage.Refused(reason(r.u8("reason")), r.str16("message"));
-            case 4 -> new RelayMessage.Connect(PeerId.of(r.fixed(PeerId.LENGTH, "target")), r.bytes16("token"));
+            case 4 -> new RelayMessage.Connect(r.peerId("target"), r.bytes16("token"));
             case 5 -> new RelayMessage.Connected();
             case 6 -> new RelayMessage.Incoming(r.fixed(CIRCUIT_ID_LENGTH, "circuit"),
-                    PeerId.of(r.fixed(PeerId.LENGTH, "dialer")), r.address("source"));
+                    r.peerId("dialer"), r.address("source"));
             case 7 -> new RelayMessage.Accept(r.fixed(CIRCUIT_ID_LENGTH, "circuit"));
             case 8 -> new RelayMessage.Status();
             case 9 -> new RelayMessage.StatusReply(r.u32("reservations free"), r.u32("circuits free"));
@@ -266,6 +268,15 @@ public final class RelayCodec {
                 throw new ProtocolViolation("relay message field '" + field + "' is out of range");
             }
             return v;
+        }
+
+        PeerId peerId(String field) throws ProtocolViolation {
+            byte[] key = fixed(PeerId.LENGTH, field);
+            try {
+                return PeerId.of(key);
+            } catch (IllegalArgumentException e) {
+                throw new ProtocolViolation("relay message field '" + field + "': " + e.getMessage());
+            }
         }
 
         byte[] fixed(int n, String field) throws ProtocolViolation {

@@ -64,9 +64,13 @@ class RelayCodecTest {
                 .isInstanceOf(TransportException.ProtocolViolation.class).hasMessageContaining("unknown");
         assertThatThrownBy(() -> RelayCodec.decode(5, ByteBuffer.allocate(1))).hasMessageContaining("left over");
         assertThatThrownBy(() -> RelayCodec.decode(4, ByteBuffer.allocate(10))).hasMessageContaining("target");
+        assertThatThrownBy(() -> RelayCodec.decode(4, ByteBuffer.allocate(32 + 2)))
+                .isInstanceOf(TransportException.ProtocolViolation.class).hasMessageContaining("target")
+                .hasMessageContaining("small order");
         assertThatThrownBy(() -> RelayCodec.decode(1, ByteBuffer.allocate(2).putShort(0, (short) 600)))
                 .hasMessageContaining("at most");
         ByteBuffer badAddress = ByteBuffer.allocate(16 + 32 + 1 + 2);
+        badAddress.put(16, (byte) 7); // a dialer key that is no point of small order
         badAddress.put(48, (byte) 5);
         assertThatThrownBy(() -> RelayCodec.decode(6, badAddress)).hasMessageContaining("4 or 16");
         ByteBuffer badUtf8 = ByteBuffer.allocate(1 + 2 + 1).put((byte) 0).putShort((short) 1).put((byte) 0xff).flip();
