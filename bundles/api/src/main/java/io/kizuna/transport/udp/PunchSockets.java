@@ -16,8 +16,9 @@ import org.osgi.annotation.versioning.ProviderType;
  * {@code quic}); unregistered when it stops, which closes every punch socket
  * it opened. Users bind it dynamically.
  *
- * <p>Bounded: at most {@link #maxOpen()} punch sockets are open at once, and
- * each closes itself when it has not connected within {@link #lifetime()}.
+ * <p>Bounded: at most {@link #maxOpen()} punch sockets that have not connected
+ * are open at once (a connected one counts as a connection of the transport),
+ * and each closes itself when it has not connected within {@link #lifetime()}.
  * Both are counted in {@link #counters()}.
  */
 @ProviderType
@@ -36,7 +37,7 @@ public interface PunchSockets {
      */
     CompletionStage<PunchSocket> open(InetSocketAddress local);
 
-    /** @return the most punch sockets open at once */
+    /** @return the most punch sockets open at once that have not connected */
     int maxOpen();
 
     /** @return how long a punch socket stays open without connecting before it closes itself */
@@ -49,7 +50,7 @@ public interface PunchSockets {
      * What the punch sockets did so far.
      *
      * @param opened         punch sockets bound
-     * @param open           punch sockets open now, connected ones included
+     * @param open           punch sockets open now that have not connected, what {@link #maxOpen()} bounds
      * @param refused        opens refused because {@link #maxOpen()} sockets were open
      * @param expired        punch sockets closed because they had not connected within {@link #lifetime()}
      * @param connected      connects that yielded an authenticated connection
