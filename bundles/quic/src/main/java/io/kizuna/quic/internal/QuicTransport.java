@@ -80,6 +80,8 @@ import org.osgi.service.metatype.annotations.Designate;
  * Each dial uses its own UDP socket, connected to the peer's endpoint so that an
  * ICMP port-unreachable fails the dial at once. All dials share one client TLS
  * context, whose session cache lets a second connection to a peer resume.
+ * For hole punching, {@link QuicPunchSockets} opens unconnected sockets that
+ * are shared until they dial, the same way, from the port the probes used.
  *
  * <p>When quiche's native library cannot load, the transport registers anyway
  * and reports itself unavailable with the reason, so the rest of the platform
