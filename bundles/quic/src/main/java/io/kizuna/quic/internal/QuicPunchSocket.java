@@ -6,7 +6,9 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.Endpoint;
@@ -40,14 +42,17 @@ final class QuicPunchSocket implements PunchSocket {
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private final AtomicBoolean connectCalled = new AtomicBoolean();
     private final AtomicBoolean released = new AtomicBoolean();
-    private volatile QuicTransport.DialTls tls;
+    /** The TLS of the dial from this socket, once {@link #connect} was called; the codec's handshake takes it. */
+    private final AtomicReference<QuicTransport.DialTls> tls;
     private volatile boolean connected;
 
-    private QuicPunchSocket(QuicTransport transport, QuicPunchSockets owner, Channel channel, SharedSocket shared) {
+    private QuicPunchSocket(QuicTransport transport, QuicPunchSockets owner, Channel channel, SharedSocket shared,
+            AtomicReference<QuicTransport.DialTls> tls) {
         this.transport = transport;
         this.owner = owner;
         this.channel = channel;
         this.shared = shared;
+        this.tls = tls;
     }
 
     /**
@@ -60,17 +65,16 @@ final class QuicPunchSocket implements PunchSocket {
             InetSocketAddress local, Duration lifetime) {
         String where = new Endpoint(QuicTransport.PROTOCOL_NAME, local).toString();
         SharedSocket shared = new SharedSocket();
-        QuicPunchSocket[] self = new QuicPunchSocket[1];
+        AtomicReference<QuicTransport.DialTls> tls = new AtomicReference<>();
         ChannelFuture binding;
         try {
-            binding = transport.bindDialSocket(local, () -> self[0].tls, new UdpDemux(shared), new Quiet(where));
+            binding = transport.bindDialSocket(local, tls::get, new UdpDemux(shared), new Quiet(where));
         } catch (RuntimeException e) { // the event loops have stopped
             owner.released();
             return CompletableFuture.failedFuture(new TransportException.Io("cannot open a punch socket on "
                     + where + ": " + QuicTransport.describe(e), e));
         }
-        QuicPunchSocket s = new QuicPunchSocket(transport, owner, binding.channel(), shared);
-        self[0] = s;
+        QuicPunchSocket s = new QuicPunchSocket(transport, owner, binding.channel(), shared, tls);
         s.channel.closeFuture().addListener(f -> s.closed());
         CompletableFuture<QuicPunchSocket> result = new CompletableFuture<>();
         binding.addListener((ChannelFuture bound) -> {
@@ -158,10 +162,15 @@ final class QuicPunchSocket implements PunchSocket {
         }
         channel.closeFuture().addListener(f -> transport.releaseConnection());
         QuicTransport.DialTls t = transport.new DialTls(remote, expected);
-        tls = t;
+        tls.set(t);
         int millis = (int) Math.min(timeout.toMillis(), transport.settings().handshakeTimeoutMillis());
         transport.watch(channel, t, endpoint, established, Math.max(1, millis));
-        channel.eventLoop().execute(() -> transport.handshake(channel, endpoint, expected, established));
+        try {
+            channel.eventLoop().execute(() -> transport.handshake(channel, endpoint, expected, established));
+        } catch (RejectedExecutionException stopped) {
+            established.completeExceptionally(new TransportException.ConnectionFailed("cannot dial " + expected
+                    + " at " + endpoint + ": " + transport.unavailableReason().orElse("stopped"), stopped));
+        }
         return result;
     }
 

@@ -161,9 +161,13 @@ public final class QuicTransport implements Transport {
         if (isAvailable()) {
             Hashtable<String, Object> properties = new Hashtable<>();
             properties.put(SharedUdpSocket.OWNER, PROTOCOL_NAME);
-            ServiceRegistration<PunchSockets> registration = context.registerService(PunchSockets.class,
-                    punchSockets, properties);
-            withdrawPunchSockets = once(() -> unregister(registration));
+            try {
+                ServiceRegistration<PunchSockets> registration = context.registerService(PunchSockets.class,
+                        punchSockets, properties);
+                withdrawPunchSockets = once(() -> unregister(registration));
+            } catch (IllegalStateException e) {
+                // the bundle is stopping: the transport is about to stop too
+            }
         }
     }
 
