@@ -216,6 +216,23 @@ class PunchSocketTest {
     }
 
     @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void aPortInUseFailsTheOpenAndFreesItsPlace() throws Exception {
+        QuicTransport dialer = node(1, Duration.ofSeconds(30));
+        try (java.net.DatagramSocket taken = new java.net.DatagramSocket(LOOPBACK)) {
+            assertThatThrownBy(() -> get(dialer.punchSockets().open(
+                    (InetSocketAddress) taken.getLocalSocketAddress())))
+                    .isInstanceOf(ExecutionException.class)
+                    .cause().isInstanceOf(TransportException.Io.class)
+                    .hasMessageContaining("cannot open a punch socket on quic://127.0.0.1:" + taken.getLocalPort());
+        }
+        await().atMost(Duration.ofSeconds(5)).until(() -> dialer.punchSockets().counters().open() == 0);
+        PunchSocket next = get(dialer.punchSockets().open(LOOPBACK));
+        assertThat(dialer.punchSockets().counters()).isEqualTo(new PunchSockets.Counters(1, 1, 0, 0, 0, 0));
+        next.close();
+    }
+
+    @Test
     @Timeout(value = 60, unit = SECONDS)
     void stoppingTheTransportClosesItsPunchSocketsAndLeavesNoSocket() throws Exception {
         QuicTransport server = node(4, Duration.ofSeconds(30));
