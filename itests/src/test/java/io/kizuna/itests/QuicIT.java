@@ -4,6 +4,7 @@ import static io.kizuna.itests.Itest.join;
 import static org.awaitility.Awaitility.await;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertNotSame;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 
 import java.time.Duration;
@@ -17,6 +18,9 @@ import io.kizuna.transport.ConnectionManager;
 import io.kizuna.transport.PeerAddress;
 import io.kizuna.transport.PingResult;
 import io.kizuna.transport.Transport;
+import io.kizuna.transport.udp.PunchSocket;
+import io.kizuna.transport.udp.PunchSockets;
+import io.kizuna.transport.udp.SharedUdpSocket;
 
 import org.junit.Test;
 import org.junit.runner.RunWith;
@@ -33,8 +37,9 @@ import org.osgi.framework.wiring.BundleRevision;
 /**
  * The QUIC transport inside Felix, against a runtime node listening on TCP and
  * QUIC: quiche loads from its fragment, QUIC is preferred over TCP, streams
- * share one connection, the shell's ping and perf run over it, and the bundle
- * can be stopped, started and updated while the node runs.
+ * share one connection, the shell's ping and perf run over it, a punch socket
+ * dials QUIC from its own port, and the bundle can be stopped, started and
+ * updated while the node runs.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerMethod.class)
@@ -44,6 +49,7 @@ public class QuicIT {
     private static final Duration BACK_WITHIN = Duration.ofSeconds(1);
     private static final String LISTEN = "tcp://127.0.0.1:0,quic://127.0.0.1:0";
     private static final String QUIC_FILTER = "(" + Transport.PROTOCOL + "=quic)";
+    private static final String QUIC_OWNED = "(" + SharedUdpSocket.OWNER + "=quic)";
 
     @Inject
     private BundleContext context;
@@ -94,6 +100,24 @@ public class QuicIT {
     }
 
     @Test(timeout = 180_000)
+    public void aPunchSocketDialsTheRemoteNodeFromItsOwnPort() throws Exception {
+        PunchSockets punches = context.getService(Itest.awaitService(context, PunchSockets.class, QUIC_OWNED, WAIT));
+        try (RemoteNode remote = RemoteNode.start("quic-punch", LISTEN)) {
+            PeerAddress peer = remote.address();
+            PunchSocket punch = join(punches.open(new java.net.InetSocketAddress("127.0.0.1", 0)), WAIT,
+                    "opening a punch socket");
+            Connection c = join(punch.connect(peer.peerId(), peer.endpoints("quic").get(0).address(), WAIT), WAIT,
+                    "a QUIC dial from the punch socket");
+            assertEquals(peer.peerId(), c.info().peerId());
+            assertEquals("quic", c.info().protocol());
+            assertEquals("dialed from the punch socket", punch.localAddress(), c.info().localAddress());
+            assertEquals(1, punches.counters().connected());
+            c.close();
+            join(punch.closeFuture(), WAIT, "the punch socket to close with its connection");
+        }
+    }
+
+    @Test(timeout = 180_000)
     public void stopStartAndUpdateTheQuicBundle() throws Exception {
         try (RemoteNode remote = RemoteNode.start("quic-swap", LISTEN)) {
             PeerAddress peer = remote.address();
@@ -109,11 +133,13 @@ public class QuicIT {
                     + java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stopping) + " ms");
             join(stream.closeFuture().exceptionally(e -> null), WAIT, "the quic stream to close when quic stops");
             assertTrue("no quic service after stop", Itest.reference(context, Transport.class, QUIC_FILTER) == null);
+            assertNull("no punch sockets after stop", Itest.reference(context, PunchSockets.class, QUIC_OWNED));
             PingResult fallback = join(manager.ping(peer), WAIT, "pinging without quic");
             assertEquals("tcp carries on without quic", "tcp", fallback.protocol());
 
             Duration started = usableAgain(peer.only("quic"), bundle::start);
             assertTrue("quic usable again " + started.toMillis() + " ms after start", started.compareTo(BACK_WITHIN) < 0);
+            Itest.awaitService(context, PunchSockets.class, QUIC_OWNED, WAIT);
 
             BundleRevision revision = bundle.adapt(BundleRevision.class);
             Duration updated = usableAgain(peer.only("quic"), bundle::update);

@@ -16,7 +16,9 @@ import org.osgi.annotation.versioning.ProviderType;
  * <p>Registered as a service by the transport for each socket it listens on,
  * with the properties {@link #OWNER} and {@link #LOCAL_ADDRESS}; unregistered
  * when the socket stops listening or the transport stops, so users must expect
- * it to go and come back (bind it dynamically).
+ * it to go and come back (bind it dynamically). A {@link PunchSocket} is a
+ * shared socket too, one of its own, handed to whoever opened it and not
+ * registered.
  *
  * <p>Which datagrams are shared (RFC 9443 multiplexing by the first byte): a
  * QUIC version 1 packet always has the long-header bit (0x80) or the fixed bit

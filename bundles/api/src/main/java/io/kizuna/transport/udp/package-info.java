@@ -10,9 +10,15 @@
  * The package lives in the API bundle, not in the QUIC bundle, so that a bundle
  * using the service is not wired to the QUIC bundle: updating or refreshing QUIC
  * makes the service go and come back, and nothing else.
+ *
+ * <p>Since 1.1.0, {@link io.kizuna.transport.udp.PunchSockets} opens sockets of
+ * their own for hole punching: shared as above until the punch got through,
+ * then the transport's connection is dialed from the same socket
+ * ({@link io.kizuna.transport.udp.PunchSocket#connect}), because a NAT mapping
+ * belongs to one socket.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.kizuna.transport.udp;
 
 import org.osgi.annotation.bundle.Export;

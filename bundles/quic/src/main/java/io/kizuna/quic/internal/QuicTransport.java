@@ -20,6 +20,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 import io.kizuna.identity.DialTrustManager;
 import io.kizuna.identity.NodeIdentity;
@@ -34,6 +35,7 @@ import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
 import io.kizuna.transport.support.EndpointDial;
 import io.kizuna.transport.support.TransportLifecycle;
+import io.kizuna.transport.udp.PunchSockets;
 import io.kizuna.transport.udp.SharedUdpSocket;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
@@ -78,6 +80,8 @@ import org.osgi.service.metatype.annotations.Designate;
  * Each dial uses its own UDP socket, connected to the peer's endpoint so that an
  * ICMP port-unreachable fails the dial at once. All dials share one client TLS
  * context, whose session cache lets a second connection to a peer resume.
+ * For hole punching, {@link QuicPunchSockets} opens unconnected sockets that
+ * are shared until they dial, the same way, from the port the probes used.
  *
  * <p>When quiche's native library cannot load, the transport registers anyway
  * and reports itself unavailable with the reason, so the rest of the platform
@@ -123,6 +127,9 @@ public final class QuicTransport implements Transport {
     private final ChannelHandler streamInitializer;
     private final TransportLifecycle<QuicConnection, QuicListener> lifecycle;
     private final Function<SharedSocket, Runnable> publisher;
+    private final QuicPunchSockets punchSockets;
+    /** Withdraws the {@link PunchSockets} service; set once registered. */
+    private volatile Runnable withdrawPunchSockets = () -> { };
     private final AtomicBoolean warnedBuffers = new AtomicBoolean();
     private final AtomicLong cappedBuffers = new AtomicLong();
     private final AtomicLong handshakes = new AtomicLong();
@@ -151,6 +158,17 @@ public final class QuicTransport implements Transport {
     @Activate
     public QuicTransport(QuicConfig config, @Reference NodeIdentity identity, BundleContext context) {
         this(identity, QuicSettings.from(config), services(context));
+        if (isAvailable()) {
+            Hashtable<String, Object> properties = new Hashtable<>();
+            properties.put(SharedUdpSocket.OWNER, PROTOCOL_NAME);
+            try {
+                ServiceRegistration<PunchSockets> registration = context.registerService(PunchSockets.class,
+                        punchSockets, properties);
+                withdrawPunchSockets = once(() -> unregister(registration));
+            } catch (IllegalStateException e) {
+                // the bundle is stopping: the transport is about to stop too
+            }
+        }
     }
 
     /**
@@ -169,6 +187,19 @@ public final class QuicTransport implements Transport {
      * @param publisher offers a listener's shared socket to other bundles, returning what withdraws it
      */
     QuicTransport(NodeIdentity identity, QuicSettings settings, Function<SharedSocket, Runnable> publisher) {
+        this(identity, settings, publisher, QuicPunchSockets.MAX_OPEN, QuicPunchSockets.LIFETIME);
+    }
+
+    /**
+     * @param identity          this node's identity
+     * @param settings          the settings
+     * @param publisher         offers a listener's shared socket to other bundles, returning what withdraws it
+     * @param maxPunchSockets   the most punch sockets open at once that have not connected
+     * @param punchLifetime     how long a punch socket may stay open without connecting
+     */
+    QuicTransport(NodeIdentity identity, QuicSettings settings, Function<SharedSocket, Runnable> publisher,
+            int maxPunchSockets, Duration punchLifetime) {
+        this.punchSockets = new QuicPunchSockets(this, maxPunchSockets, punchLifetime);
         this.identity = Objects.requireNonNull(identity, "identity");
         this.settings = Objects.requireNonNull(settings, "settings");
         this.publisher = Objects.requireNonNull(publisher, "publisher");
@@ -216,14 +247,16 @@ public final class QuicTransport implements Transport {
             } catch (IllegalStateException e) {
                 return () -> { }; // the bundle is stopping: the listener is about to close anyway
             }
-            return () -> {
-                try {
-                    registration.unregister();
-                } catch (IllegalStateException e) {
-                    // already gone: the framework withdraws a stopping bundle's services itself
-                }
-            };
+            return () -> unregister(registration);
         };
+    }
+
+    private static void unregister(ServiceRegistration<?> registration) {
+        try {
+            registration.unregister();
+        } catch (IllegalStateException e) {
+            // already gone: the framework withdraws a stopping bundle's services itself
+        }
     }
 
     /** @return runs {@code action} the first time only */
@@ -256,6 +289,7 @@ public final class QuicTransport implements Transport {
         if (!lifecycle.stop() || group == null) {
             return;
         }
+        withdrawPunchSockets.run();
         List<CompletableFuture<?>> closing = new ArrayList<>();
         for (QuicListener l : lifecycle.listeners()) {
             l.close();
@@ -466,28 +500,6 @@ public final class QuicTransport implements Transport {
         protected void attempt(Endpoint endpoint, int handshakeMillis, CompletableFuture<QuicConnection> established) {
             PeerAddress peer = peer();
             InetSocketAddress remote = endpoint.address();
-            QuicConnection conn = new QuicConnection(QuicTransport.this, Direction.OUTBOUND, endpoint.toString(),
-                    peer.peerId(), established);
-            AtomicReference<QuicSslEngine> engine = new AtomicReference<>();
-            ChannelHandler codec = configure(new QuicClientCodecBuilder())
-                    .sslEngineProvider(q -> {
-                        // Host and port name the session in the cache: a later dial to them resumes.
-                        QuicSslEngine e = clientContext.newEngine(q.alloc(), remote.getAddress().getHostAddress(),
-                                remote.getPort());
-                        dialTrust.expect(e, peer.peerId());
-                        engine.set(e);
-                        return e;
-                    })
-                    .build();
-            Bootstrap b = new Bootstrap().group(group).channel(datagrams.channelType());
-            socketOptions(b);
-            b.handler(new ChannelInitializer<DatagramChannel>() {
-                @Override
-                protected void initChannel(DatagramChannel ch) {
-                    ch.pipeline().addLast(new StatelessResetDetector(resetsReceived), codec,
-                            new Unreachable(endpoint, established));
-                }
-            });
             InetSocketAddress local;
             try {
                 local = sourceFor(remote);
@@ -497,27 +509,12 @@ public final class QuicTransport implements Transport {
                         + endpoint + ": " + describe(e), e));
                 return;
             }
-            ChannelFuture binding = b.bind(local);
+            DialTls tls = new DialTls(remote, peer.peerId());
+            ChannelFuture binding = bindDialSocket(local, () -> tls, null, new Unreachable(endpoint, established));
             Channel socket = binding.channel();
             current(socket);
-            lifecycle.register(socket);
-            socket.closeFuture().addListener(f -> {
-                lifecycle.release();
-                dialTrust.forget(engine.get());
-            });
-            established.whenComplete((c, e) -> {
-                dialTrust.forget(engine.get());
-                if (e != null) {
-                    socket.close();
-                }
-            });
-            ScheduledFuture<?> handshakeTimer = group.schedule(() -> {
-                if (established.completeExceptionally(new TransportException.ConnectionTimeout("QUIC handshake "
-                        + "with " + peer.peerId() + " at " + endpoint, Duration.ofMillis(handshakeMillis)))) {
-                    socket.close();
-                }
-            }, handshakeMillis, TimeUnit.MILLISECONDS);
-            established.whenComplete((c, e) -> handshakeTimer.cancel(false));
+            socket.closeFuture().addListener(f -> lifecycle.release());
+            watch(socket, tls, endpoint, established, handshakeMillis);
             binding.addListener((ChannelFuture bound) -> {
                 if (!bound.isSuccess()) {
                     established.completeExceptionally(new TransportException.ConnectionFailed("cannot open a UDP "
@@ -531,26 +528,132 @@ public final class QuicTransport implements Transport {
                                 + endpoint + ": " + describe(connected.cause()), connected.cause()));
                         return;
                     }
-                    handshakes.incrementAndGet();
-                    QuicChannel.newBootstrap(socket)
-                            .option(QuicChannelOption.SEGMENTED_DATAGRAM_PACKET_ALLOCATOR, datagrams.segments())
-                            .handler(conn)
-                            .streamHandler(streamInitializer)
-                            .streamOption(ChannelOption.AUTO_READ, false)
-                            .streamOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                            .remoteAddress(remote)
-                            .connect()
-                            .addListener(f -> {
-                                if (!f.isSuccess()) {
-                                    established.completeExceptionally(handshakeError(conn, endpoint.toString(),
-                                            peer.peerId(), f.cause()));
-                                } else {
-                                    ((QuicChannel) f.getNow()).closeFuture().addListener(x -> socket.close());
-                                }
-                            });
+                    handshake(socket, endpoint, peer.peerId(), established);
                 });
             });
         }
+    }
+
+    /**
+     * The TLS side of one dial: its engine comes from the shared client context
+     * and is registered with the PeerId it must meet, until the dial ends.
+     */
+    final class DialTls {
+        private final InetSocketAddress remote;
+        private final PeerId expected;
+        private volatile QuicSslEngine engine;
+
+        /**
+         * @param remote   where the dial goes
+         * @param expected the PeerId that must answer
+         */
+        DialTls(InetSocketAddress remote, PeerId expected) {
+            this.remote = remote;
+            this.expected = expected;
+        }
+
+        QuicSslEngine newEngine(QuicChannel q) {
+            // Host and port name the session in the cache: a later dial to them resumes.
+            QuicSslEngine e = clientContext.newEngine(q.alloc(), remote.getAddress().getHostAddress(),
+                    remote.getPort());
+            dialTrust.expect(e, expected);
+            engine = e;
+            return e;
+        }
+
+        void forget() {
+            dialTrust.forget(engine);
+        }
+    }
+
+    /**
+     * Binds a UDP socket that dials: a stateless-reset detector in front of a
+     * QUIC client codec, whose handshakes take their TLS from what {@code tls}
+     * gives at the time. The socket is registered, so stopping closes it.
+     *
+     * @param local where to bind
+     * @param tls   the TLS of the dial under way
+     * @param front first in the pipeline, or null
+     * @param back  last in the pipeline, or null
+     * @return the bind
+     */
+    ChannelFuture bindDialSocket(InetSocketAddress local, Supplier<DialTls> tls, ChannelHandler front,
+            ChannelHandler back) {
+        ChannelHandler codec = configure(new QuicClientCodecBuilder())
+                .sslEngineProvider(q -> tls.get().newEngine(q))
+                .build();
+        Bootstrap b = new Bootstrap().group(group).channel(datagrams.channelType());
+        socketOptions(b);
+        b.handler(new ChannelInitializer<DatagramChannel>() {
+            @Override
+            protected void initChannel(DatagramChannel ch) {
+                if (front != null) {
+                    ch.pipeline().addLast(front);
+                }
+                ch.pipeline().addLast(new StatelessResetDetector(resetsReceived), codec);
+                if (back != null) {
+                    ch.pipeline().addLast(back);
+                }
+            }
+        });
+        ChannelFuture binding = b.bind(local);
+        lifecycle.register(binding.channel());
+        return binding;
+    }
+
+    /**
+     * Bounds a dial on {@code socket} by {@code millis} and cleans up after it:
+     * the engine is forgotten when the dial ends, and the socket closes when the
+     * dial fails.
+     */
+    void watch(Channel socket, DialTls tls, Endpoint endpoint, CompletableFuture<QuicConnection> established,
+            int millis) {
+        socket.closeFuture().addListener(f -> tls.forget());
+        established.whenComplete((c, e) -> {
+            tls.forget();
+            if (e != null) {
+                socket.close();
+            }
+        });
+        ScheduledFuture<?> handshakeTimer = group.schedule(() -> {
+            if (established.completeExceptionally(new TransportException.ConnectionTimeout("QUIC handshake "
+                    + "with " + tls.expected + " at " + endpoint, Duration.ofMillis(millis)))) {
+                socket.close();
+            }
+        }, millis, TimeUnit.MILLISECONDS);
+        established.whenComplete((c, e) -> handshakeTimer.cancel(false));
+    }
+
+    /**
+     * Starts the QUIC handshake of a dial from {@code socket}, whose client codec
+     * takes the dial's TLS; the socket closes with the connection.
+     *
+     * @param socket      a bound dial socket ({@link #bindDialSocket})
+     * @param endpoint    where to
+     * @param expected    the PeerId that must answer
+     * @param established completed with the authenticated connection whose first stream is there
+     */
+    void handshake(Channel socket, Endpoint endpoint, PeerId expected,
+            CompletableFuture<QuicConnection> established) {
+        QuicConnection conn = new QuicConnection(this, Direction.OUTBOUND, endpoint.toString(), expected,
+                established);
+        handshakes.incrementAndGet();
+        QuicChannel.newBootstrap(socket)
+                .option(QuicChannelOption.SEGMENTED_DATAGRAM_PACKET_ALLOCATOR, datagrams.segments())
+                .handler(conn)
+                .streamHandler(streamInitializer)
+                .streamOption(ChannelOption.AUTO_READ, false)
+                .streamOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .remoteAddress(endpoint.address())
+                .connect()
+                .addListener(f -> {
+                    if (!f.isSuccess()) {
+                        established.completeExceptionally(handshakeError(conn, endpoint.toString(), expected,
+                                f.cause()));
+                    } else {
+                        ((QuicChannel) f.getNow()).closeFuture().addListener(x -> socket.close());
+                    }
+                });
     }
 
     /** Fails a dial at once when the peer's host answers that nothing listens on the port. */
@@ -622,7 +725,7 @@ public final class QuicTransport implements Transport {
     }
 
     /** Linux caps socket buffers at net.core.rmem_max / wmem_max, silently: say so. */
-    private void checkBuffers(Channel ch, String where) {
+    void checkBuffers(Channel ch, String where) {
         if (!(ch instanceof DatagramChannel d)) {
             return;
         }
@@ -654,6 +757,31 @@ public final class QuicTransport implements Transport {
     }
 
     // ------------------------------------------------------------------ bookkeeping
+
+    /** @return the punch sockets, which the {@link PunchSockets} service offers while the transport runs */
+    QuicPunchSockets punchSockets() {
+        return punchSockets;
+    }
+
+    /** @return whether a connection slot was free and is now taken (a punch socket's dial) */
+    boolean reserveConnection() {
+        return lifecycle.isActive() && lifecycle.reserve();
+    }
+
+    /** @return connection slots taken, handshakes included */
+    int connectionSlots() {
+        return lifecycle.open();
+    }
+
+    /** Gives a connection slot back. */
+    void releaseConnection() {
+        lifecycle.release();
+    }
+
+    /** @return the error that says maxConnections was reached while doing {@code what} */
+    TransportException limitReached(String what) {
+        return lifecycle.limitReached(what);
+    }
 
     void keepAliveReceived() {
         keepAlives.incrementAndGet();

@@ -21,10 +21,11 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.socket.DatagramPacket;
 
 /**
- * A QUIC listener's socket as other bundles see it: they send datagrams that
- * are not QUIC from it and receive those that arrive ({@link UdpDemux} sorts
- * them out). Sends wait at most {@value #MAX_PENDING_SENDS} at a time for the
- * event loop and leave at most {@value #MAX_SENDS_PER_SECOND} a second;
+ * A QUIC listener's socket, or a punch socket, as other bundles see it: they
+ * send datagrams that are not QUIC from it and receive those that arrive
+ * ({@link UdpDemux} sorts them out). Sends wait at most
+ * {@value #MAX_PENDING_SENDS} at a time for the event loop and leave at most
+ * {@value #MAX_SENDS_PER_SECOND} a second;
  * deliveries are at most {@value #MAX_DELIVERIES_PER_SECOND} datagrams a second
  * to at most {@value #MAX_RECEIVERS} receivers. What is over a bound, and what
  * arrives while nobody receives, is counted and the first time of each kind

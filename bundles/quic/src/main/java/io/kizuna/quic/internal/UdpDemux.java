@@ -7,7 +7,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DatagramPacket;
 
 /**
- * First in a listener's socket pipeline, in front of everything QUIC: a datagram
+ * First in a listener's socket pipeline, and a punch socket's
+ * ({@link QuicPunchSocket}), in front of everything QUIC: a datagram
  * whose first byte is 0-63 cannot be QUIC version 1 (its packets set the
  * long-header bit 0x80 or the fixed bit 0x40, RFC 9000 section 17, and quiche
  * is not set up to grease the fixed bit, RFC 9287), so it goes to the socket's
