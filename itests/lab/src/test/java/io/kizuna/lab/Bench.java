@@ -299,7 +299,9 @@ final class Bench {
         StringBuilder listen = new StringBuilder("tcp://" + aIp + ":" + PORT + ",quic://" + aIp + ":" + PORT
                 + ",websocket://" + aIp + ":" + PORT_WEBSOCKET + ",webrtc://" + aIp + ":" + PORT_WEBRTC);
         if (options.transports().contains("relay")) {
-            // a relay on the public segment: the relayed path crosses the shaped link once, as the direct one does
+            // a relay on the public segment: the relayed path crosses the shaped link once, as the direct one does;
+            // the public relay's default bandwidth limits are lifted, since the relay's own throughput is measured
+            writeConfig(homes.resolve("relay"), "io.kizuna.relay", "circuitBytesPerSecond = 0\ntotalBytesPerSecond = 0");
             BenchNode.Daemon relay = nodes.start(lab.pub(), homes.resolve("relay"), "tcp://" + RELAY_IP + ":" + PORT,
                     "--relay");
             listen.append(",relay://").append(relay.peerId()).append("@tcp://").append(RELAY_IP).append(':').append(PORT);
