@@ -103,6 +103,11 @@ final class WebSocketConnection extends ChannelStream {
     private final CompletableFuture<WebSocketConnection> established;
     private final String id;
     private final WebSocketImpl engine;
+    /**
+     * The negotiated permessage-deflate, kept from the first compressed message on: when the engine closes it
+     * resets its draft, which forgets the extension, while compressed messages may still wait for the reader.
+     */
+    private PerMessageDeflate inflater;
 
     private volatile State state = State.HANDSHAKING;
     private volatile PeerId peerId;
@@ -237,9 +242,8 @@ final class WebSocketConnection extends ChannelStream {
             Message m = inbound.poll();
             queuedBytes -= m.payload().remaining();
             if (m.compressed()) {
-                PerMessageDeflate deflate = ((KizunaDraft) engine.getDraft()).deflate();
                 try {
-                    current = deflate.inflate(m.payload(), settings.maxMessageSize());
+                    current = inflater.inflate(m.payload(), settings.maxMessageSize());
                 } catch (InvalidDataException e) {
                     protocolFailure(e.getCloseCode(), e.getMessage());
                     return false;
@@ -471,11 +475,14 @@ final class WebSocketConnection extends ChannelStream {
         }
         KizunaDraft draft = (KizunaDraft) engine.getDraft();
         boolean compressed = draft.lastMessageCompressed();
+        if (compressed && inflater == null) {
+            inflater = draft.deflate();
+        }
         if (compressed && message.remaining() <= SMALL_COMPRESSED) {
             // Other stacks compress every message, the empty one that ends a stream too:
             // a few bytes inflate at once (to little: DEFLATE grows at most ~1000-fold).
             try {
-                message = draft.deflate().inflate(message, settings.maxMessageSize());
+                message = inflater.inflate(message, settings.maxMessageSize());
                 compressed = false;
             } catch (InvalidDataException e) {
                 protocolFailure(e.getCloseCode(), e.getMessage());
