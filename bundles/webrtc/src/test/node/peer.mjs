@@ -1,8 +1,16 @@
 // A Node peer with an independent WebRTC stack (@roamhq/wrtc): dials a Kizuna node
 // through its WebSocket signaling endpoint, checks the node's signed SDP and DTLS
 // certificate, sends bytes and reads the echo.
-//   node peer.mjs <kizuna-webrtc.js path> <ws url> <node peer id> <bytes>
+//   node peer.mjs <kizuna-webrtc.js path> <ws url> <node peer id> <bytes> [hold-last | late-signature]
 // Prints one line "REPORT {json}".
+// The last argument plays a slow peer, at a point where a race was once lost:
+// - hold-last: the message that brings the echo's last bytes is handled only once the node
+//   has closed the DataChannel (as when this process's event loop lags behind libwebrtc's
+//   network thread); the report says in which state it was handled (heldUntil).
+// - late-signature: the ICE candidates come in one burst once the offer is on its way, and
+//   the first one's signature takes longer than the others' (WebCrypto signs on a thread
+//   pool, so two signatures can finish in either order); the report says how many
+//   candidates the burst had (burst).
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
 import { pathToFileURL } from 'node:url';
@@ -10,16 +18,101 @@ import { webcrypto } from 'node:crypto';
 
 globalThis.crypto ??= webcrypto; // Node 18 has WebCrypto, but not as a global
 
-const [modulePath, wsUrl, peerId, bytes] = process.argv.slice(2);
+const HOLD_MILLIS = 10_000;
+const LATE_SIGNATURE_MILLIS = 200;
+const [modulePath, wsUrl, peerId, bytes, mode] = process.argv.slice(2);
 const k = await import(pathToFileURL(modulePath).href);
+const seen = {};
+
+/**
+ * An RTCPeerConnection whose DataChannels hand the message completing `total` received bytes
+ * to their handler only after the channel has left 'open'. @roamhq/wrtc reads readyState from
+ * libwebrtc as it is now, so the hold waits (blocking this thread, in order with every other
+ * event) until libwebrtc has seen the node's close.
+ */
+function holdingLast(Base, total) {
+  return class extends Base {
+    createDataChannel(...args) {
+      const dc = super.createDataChannel(...args);
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      let received = 0, wrapped = null;
+      Object.defineProperty(dc, 'onmessage', {
+        get: () => wrapped,
+        set: (handler) => {
+          wrapped = (ev) => {
+            if (typeof ev.data !== 'string' && (received += ev.data.byteLength) === total) {
+              const deadline = Date.now() + HOLD_MILLIS;
+              while (dc.readyState === 'open' && Date.now() < deadline) Atomics.wait(pause, 0, 0, 1);
+              seen.heldUntil = dc.readyState;
+            }
+            handler.call(dc, ev);
+          };
+        },
+      });
+      return dc;
+    }
+  };
+}
+
+/**
+ * The platform for late-signature: ICE candidate events are held back until the offer has
+ * been sent, then delivered all at once; the first candidate's signature completes only once
+ * a later signature has, or after LATE_SIGNATURE_MILLIS when no other is under way.
+ */
+function lateSignature() {
+  let pc = null;
+  class BurstPeerConnection extends wrtc.RTCPeerConnection {
+    constructor(...args) {
+      super(...args);
+      pc = this;
+      const held = [];
+      let handler = null, released = false;
+      Object.defineProperty(this, 'onicecandidate', {
+        get: () => handler && ((ev) => (released ? handler.call(this, ev) : held.push(ev))),
+        set: (h) => { handler = h; },
+      });
+      this.releaseCandidates = () => {
+        released = true;
+        seen.burst = held.filter((ev) => ev.candidate && ev.candidate.candidate).length;
+        held.splice(0).forEach((ev) => handler.call(this, ev));
+      };
+    }
+  }
+  class OfferWatchingWebSocket extends WebSocket {
+    send(data, ...rest) {
+      super.send(data, ...rest);
+      if (JSON.parse(data).type === 'offer') setImmediate(() => pc.releaseCandidates());
+    }
+  }
+  const subtle = crypto.subtle;
+  let candidates = 0, signedLater = null;
+  const sign = async (algorithm, key, data) => {
+    const type = new TextDecoder().decode(data).split('\n')[1];
+    if (type === 'candidate' && candidates++ === 0) {
+      await new Promise((resolve) => { signedLater = resolve; setTimeout(resolve, LATE_SIGNATURE_MILLIS); });
+    }
+    const signature = await subtle.sign(algorithm, key, data);
+    if (type === 'candidate' && signedLater) setImmediate(signedLater);
+    return signature;
+  };
+  return {
+    RTCPeerConnection: BurstPeerConnection,
+    WebSocket: OfferWatchingWebSocket,
+    subtle: new Proxy(subtle, { get: (target, name) => (name === 'sign' ? sign : target[name].bind(target)) }),
+  };
+}
+
 let report;
 try {
   const identity = await k.newIdentity(crypto.subtle);
-  report = await k.exchange({ wsUrl, peerId, identity, RTCPeerConnection: wrtc.RTCPeerConnection, WebSocket,
-    subtle: crypto.subtle }, Number(bytes));
+  const platform = mode === 'late-signature' ? lateSignature()
+    : { RTCPeerConnection: wrtc.RTCPeerConnection, WebSocket, subtle: crypto.subtle };
+  if (mode === 'hold-last') platform.RTCPeerConnection = holdingLast(wrtc.RTCPeerConnection, Number(bytes));
+  report = await k.exchange({ wsUrl, peerId, identity, ...platform }, Number(bytes));
   report.agent = `node ${process.version}, @roamhq/wrtc`;
 } catch (e) {
   report = { ok: false, error: String((e && e.message) || e) };
 }
+Object.assign(report, seen);
 console.log('REPORT ' + JSON.stringify(report));
 process.exit(0);
