@@ -8,9 +8,9 @@
 //   has closed the DataChannel (as when this process's event loop lags behind libwebrtc's
 //   network thread); the report says in which state it was handled (heldUntil).
 // - late-signature: the ICE candidates come in one burst once the offer is on its way, and
-//   the first one's signature takes longer than the others' (WebCrypto signs on a thread
-//   pool, so two signatures can finish in either order); the report says how many
-//   candidates the burst had (burst).
+//   the first one's signature finishes after a later one's when both are under way at once
+//   (WebCrypto signs on a thread pool, so two signatures can finish in either order); the
+//   report says how many candidates the burst had (burst).
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
 import { pathToFileURL } from 'node:url';
@@ -19,7 +19,7 @@ import { webcrypto } from 'node:crypto';
 globalThis.crypto ??= webcrypto; // Node 18 has WebCrypto, but not as a global
 
 const HOLD_MILLIS = 10_000;
-const LATE_SIGNATURE_MILLIS = 200;
+const LATE_SIGNATURE_MILLIS = 1_000;
 const [modulePath, wsUrl, peerId, bytes, mode] = process.argv.slice(2);
 const k = await import(pathToFileURL(modulePath).href);
 const seen = {};
@@ -55,9 +55,11 @@ function holdingLast(Base, total) {
 }
 
 /**
- * The platform for late-signature: ICE candidate events are held back until the offer has
- * been sent, then delivered all at once; the first candidate's signature completes only once
- * a later signature has, or after LATE_SIGNATURE_MILLIS when no other is under way.
+ * The platform for late-signature: ICE candidate events are held back until the offer has been
+ * sent and two candidates (or the end of them) have come, then delivered at once. When another
+ * candidate's signature begins before the first one's has (in the same turn of the event loop),
+ * the first one completes only after a later one has, or after LATE_SIGNATURE_MILLIS; a peer that
+ * signs one message at a time begins no other, and the first signature waits for nothing.
  */
 function lateSignature() {
   let pc = null;
@@ -66,33 +68,42 @@ function lateSignature() {
       super(...args);
       pc = this;
       const held = [];
-      let handler = null, released = false;
-      Object.defineProperty(this, 'onicecandidate', {
-        get: () => handler && ((ev) => (released ? handler.call(this, ev) : held.push(ev))),
-        set: (h) => { handler = h; },
-      });
-      this.releaseCandidates = () => {
+      let handler = null, offerSent = false, released = false;
+      const releaseWhenReady = () => {
+        const candidates = held.filter((ev) => ev.candidate && ev.candidate.candidate).length;
+        if (released || !offerSent || (candidates < 2 && held.length === candidates)) return;
         released = true;
-        seen.burst = held.filter((ev) => ev.candidate && ev.candidate.candidate).length;
+        seen.burst = candidates;
         held.splice(0).forEach((ev) => handler.call(this, ev));
       };
+      Object.defineProperty(this, 'onicecandidate', {
+        get: () => handler && ((ev) => {
+          if (released) handler.call(this, ev);
+          else { held.push(ev); releaseWhenReady(); }
+        }),
+        set: (h) => { handler = h; },
+      });
+      this.offerSent = () => { offerSent = true; releaseWhenReady(); };
     }
   }
   class OfferWatchingWebSocket extends WebSocket {
     send(data, ...rest) {
       super.send(data, ...rest);
-      if (JSON.parse(data).type === 'offer') setImmediate(() => pc.releaseCandidates());
+      if (JSON.parse(data).type === 'offer') setImmediate(() => pc.offerSent());
     }
   }
   const subtle = crypto.subtle;
-  let candidates = 0, signedLater = null;
+  let begun = 0, laterDone = null;
   const sign = async (algorithm, key, data) => {
-    const type = new TextDecoder().decode(data).split('\n')[1];
-    if (type === 'candidate' && candidates++ === 0) {
-      await new Promise((resolve) => { signedLater = resolve; setTimeout(resolve, LATE_SIGNATURE_MILLIS); });
+    const candidate = new TextDecoder().decode(data).split('\n')[1] === 'candidate';
+    if (candidate && begun++ === 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (begun > 1) {
+        await new Promise((resolve) => { laterDone = resolve; setTimeout(resolve, LATE_SIGNATURE_MILLIS); });
+      }
     }
     const signature = await subtle.sign(algorithm, key, data);
-    if (type === 'candidate' && signedLater) setImmediate(signedLater);
+    if (candidate && laterDone) setImmediate(laterDone);
     return signature;
   };
   return {

@@ -79,7 +79,7 @@ export class KizunaStream {
     };
     dc.onclose = () => {
       this.rejectOpen(new Error('the DataChannel closed before it opened'));
-      if (!this.finReceived) this.rejectEnd(new Error('the DataChannel closed before the peer ended its stream'));
+      if (!this.finReceived) this.rejectEnd(new Error(`the DataChannel closed before the peer ended its stream (${this.received} bytes received)`));
       this.wake();
     };
   }
