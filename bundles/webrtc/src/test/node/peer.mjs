@@ -1,12 +1,14 @@
 // A Node peer with an independent WebRTC stack (@roamhq/wrtc): dials a Kizuna node
 // through its WebSocket signaling endpoint, checks the node's signed SDP and DTLS
 // certificate, sends bytes and reads the echo.
-//   node peer.mjs <kizuna-webrtc.js path> <ws url> <node peer id> <bytes> [hold-last | late-signature]
+//   node peer.mjs <kizuna-webrtc.js path> <ws url> <node peer id> <bytes> [hold-last | hold-fin | late-signature]
 // Prints one line "REPORT {json}".
 // The last argument plays a slow peer, at a point where a race was once lost:
 // - hold-last: the message that brings the echo's last bytes is handled only once the node
 //   has closed the DataChannel (as when this process's event loop lags behind libwebrtc's
 //   network thread); the report says in which state it was handled (heldUntil).
+// - hold-fin: the node's fin is handled a little late; the report says whether the channel
+//   was still open then (afterFinHeld).
 // - late-signature: the ICE candidates come in one burst once the offer is on its way, and
 //   the first one's signature finishes after a later one's when both are under way at once
 //   (WebCrypto signs on a thread pool, so two signatures can finish in either order); the
@@ -19,39 +21,60 @@ import { webcrypto } from 'node:crypto';
 globalThis.crypto ??= webcrypto; // Node 18 has WebCrypto, but not as a global
 
 const HOLD_MILLIS = 10_000;
+const HOLD_FIN_MILLIS = 300;
 const LATE_SIGNATURE_MILLIS = 1_000;
 const [modulePath, wsUrl, peerId, bytes, mode] = process.argv.slice(2);
 const k = await import(pathToFileURL(modulePath).href);
 const seen = {};
 
 /**
- * An RTCPeerConnection whose DataChannels hand the message completing `total` received bytes
- * to their handler only after the channel has left 'open'. @roamhq/wrtc reads readyState from
- * libwebrtc as it is now, so the hold waits (blocking this thread, in order with every other
- * event) until libwebrtc has seen the node's close.
+ * An RTCPeerConnection whose DataChannels run `before(dc, event)` ahead of the handler of each
+ * message, in order with every other event (blocking this thread while it runs).
  */
-function holdingLast(Base, total) {
+function beforeMessages(Base, before) {
   return class extends Base {
     createDataChannel(...args) {
       const dc = super.createDataChannel(...args);
-      const pause = new Int32Array(new SharedArrayBuffer(4));
-      let received = 0, wrapped = null;
+      let wrapped = null;
       Object.defineProperty(dc, 'onmessage', {
         get: () => wrapped,
-        set: (handler) => {
-          wrapped = (ev) => {
-            if (typeof ev.data !== 'string' && (received += ev.data.byteLength) === total) {
-              const deadline = Date.now() + HOLD_MILLIS;
-              while (dc.readyState === 'open' && Date.now() < deadline) Atomics.wait(pause, 0, 0, 1);
-              seen.heldUntil = dc.readyState;
-            }
-            handler.call(dc, ev);
-          };
-        },
+        set: (handler) => { wrapped = (ev) => { before(dc, ev); handler.call(dc, ev); }; },
       });
       return dc;
     }
   };
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+/** Blocks this thread until `done()` or for at most `millis`. */
+function block(millis, done = () => false) {
+  const deadline = Date.now() + millis;
+  while (!done() && Date.now() < deadline) Atomics.wait(pause, 0, 0, 1);
+}
+
+/**
+ * hold-last: the message completing `total` received bytes is handled only after the channel
+ * has left 'open'. @roamhq/wrtc reads readyState from libwebrtc as it is now, so the hold
+ * lasts until libwebrtc has seen the node's close.
+ */
+function holdingLast(total) {
+  let received = 0;
+  return beforeMessages(wrtc.RTCPeerConnection, (dc, ev) => {
+    if (typeof ev.data !== 'string' && (received += ev.data.byteLength) === total) {
+      block(HOLD_MILLIS, () => dc.readyState !== 'open');
+      seen.heldUntil = dc.readyState;
+    }
+  });
+}
+
+/** hold-fin: the node's fin is handled HOLD_FIN_MILLIS late; the report says the channel's state then. */
+function holdingFin() {
+  return beforeMessages(wrtc.RTCPeerConnection, (dc, ev) => {
+    if (ev.data === 'fin') {
+      block(HOLD_FIN_MILLIS);
+      seen.afterFinHeld = dc.readyState;
+    }
+  });
 }
 
 /**
@@ -118,7 +141,8 @@ try {
   const identity = await k.newIdentity(crypto.subtle);
   const platform = mode === 'late-signature' ? lateSignature()
     : { RTCPeerConnection: wrtc.RTCPeerConnection, WebSocket, subtle: crypto.subtle };
-  if (mode === 'hold-last') platform.RTCPeerConnection = holdingLast(wrtc.RTCPeerConnection, Number(bytes));
+  if (mode === 'hold-last') platform.RTCPeerConnection = holdingLast(Number(bytes));
+  if (mode === 'hold-fin') platform.RTCPeerConnection = holdingFin();
   report = await k.exchange({ wsUrl, peerId, identity, ...platform }, Number(bytes));
   report.agent = `node ${process.version}, @roamhq/wrtc`;
 } catch (e) {

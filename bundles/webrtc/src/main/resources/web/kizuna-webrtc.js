@@ -7,7 +7,8 @@
 //   "kizuna-webrtc-signal/1\n" + type + "\n" + session + "\n" + from + "\n" + to + "\n" + seq + "\n" + body
 // A PeerId is the raw 32-byte Ed25519 public key in lowercase base32 without padding.
 // A stream (DataChannel protocol "kizuna-stream/1") carries bytes in binary messages;
-// text messages are control: "credit <n>" allows n more bytes, "fin" ends a direction.
+// text messages are control: "credit <n>" allows n more bytes, "fin" ends a direction;
+// the side that receives the second fin closes the channel.
 
 const CONTEXT = 'kizuna-webrtc-signal/1';
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -65,7 +66,7 @@ export class KizunaStream {
     this.dc = dc; this.onData = onData;
     dc.binaryType = 'arraybuffer';
     this.sendCredit = 0; this.granted = 0; this.received = 0; this.consumed = 0;
-    this.finReceived = false; this.waiters = [];
+    this.finReceived = false; this.finSent = false; this.waiters = [];
     this.ended = new Promise((resolve, reject) => { this.resolveEnd = resolve; this.rejectEnd = reject; });
     this.ended.catch(() => {}); // a failure is for whoever awaits the end; unawaited, it must not end the process
     this.opened = new Promise((resolve, reject) => {
@@ -108,7 +109,11 @@ export class KizunaStream {
 
   message(data) {
     if (typeof data === 'string') {
-      if (data === 'fin') { this.finReceived = true; this.resolveEnd(); return; }
+      if (data === 'fin') {
+        this.finReceived = true; this.resolveEnd();
+        if (this.finSent) this.dc.close(); // the fin that ends the exchange: its receiver closes (see fin())
+        return;
+      }
       const m = /^credit (\d+)$/.exec(data);
       if (!m) throw new Error(`unknown control message ${data}`);
       this.sendCredit += Number(m[1]); this.wake(); return;
@@ -146,7 +151,8 @@ export class KizunaStream {
     }
   }
 
-  fin() { this.dc.send('fin'); }
+  /** Ends this side; when the peer has ended its side first, the peer closes the channel on this fin. */
+  fin() { this.finSent = true; this.dc.send('fin'); }
 }
 
 /**

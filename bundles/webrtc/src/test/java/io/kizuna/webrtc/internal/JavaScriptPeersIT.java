@@ -199,10 +199,11 @@ class JavaScriptPeersIT {
     }
 
     /**
-     * The node closes the DataChannel as soon as both sides have ended their streams, which can be before a
-     * lagging peer has handled the last bytes it received; handling them may be when the peer grants more
-     * credit. Half the peer's window is echoed, so the message bringing the last bytes is the one that grants
-     * it, and the peer handles that message only once the node's close has reached its WebRTC stack.
+     * The node closes the DataChannel when the peer has not, within closeTimeoutMillis of both sides ending
+     * their streams, which can be before a lagging peer has handled the last bytes it received; handling them
+     * may be when the peer grants more credit. Half the peer's window is echoed, so the message bringing the
+     * last bytes is the one that grants it, and the peer handles that message only once the node's close has
+     * reached its WebRTC stack.
      */
     @Test
     void roamhqWrtcHandlesTheLastBytesAfterTheNodeClosedTheChannel() throws Exception {
@@ -210,6 +211,19 @@ class JavaScriptPeersIT {
         Map<String, Object> report = nodeWrtc(node.peerId().toString(), bytes, "hold-last");
         assertThat(report.get("heldUntil")).as("the last message was handled after the node's close")
                 .isIn("closing", "closed");
+        assertExchanged(report, bytes);
+    }
+
+    /**
+     * The node's fin ends the exchange (the peer's came first), so the node leaves the close to the peer,
+     * which closes once it has that fin and so every message before it: a close from the node could overtake
+     * the last messages of the echo in the peer's stack.
+     */
+    @Test
+    void nodeLeavesTheCloseToThePeerThatHasTheLastFin() throws Exception {
+        int bytes = 256 * 1024;
+        Map<String, Object> report = nodeWrtc(node.peerId().toString(), bytes, "hold-fin");
+        assertThat(report.get("afterFinHeld")).as("the channel once the peer had the node's fin").isEqualTo("open");
         assertExchanged(report, bytes);
     }
 
