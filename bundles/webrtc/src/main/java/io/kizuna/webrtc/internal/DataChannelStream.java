@@ -190,7 +190,7 @@ final class DataChannelStream implements Connection, IcePath, RTCDataChannelObse
             finReceived = true;
             serveRead();
             if (finSent) {
-                closeWhenDrained(); // the peer's fin ends the exchange: this side has had all, and the peer too
+                closeWhenDrained(); // the peer's fin came second: its receiver closes (see leaveCloseToPeer)
             }
         } else if (text.startsWith(CREDIT)) {
             long n;
