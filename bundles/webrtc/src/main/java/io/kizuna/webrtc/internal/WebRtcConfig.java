@@ -80,7 +80,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     int maxCandidates() default WebRtcSettings.DEFAULT_MAX_CANDIDATES;
 
     @AttributeDefinition(name = "Close timeout (ms)",
-            description = "How long a graceful close waits for buffered data to leave")
+            description = "How long a graceful close waits for buffered data to leave, and a stream whose fin "
+                    + "ended the exchange waits for the peer to close it")
     int closeTimeoutMillis() default WebRtcSettings.DEFAULT_CLOSE_TIMEOUT_MILLIS;
 
     @AttributeDefinition(name = "Native library",

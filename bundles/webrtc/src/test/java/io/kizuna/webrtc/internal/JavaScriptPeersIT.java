@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -42,6 +43,8 @@ import org.junit.jupiter.api.Timeout;
 class JavaScriptPeersIT {
 
     private static final int BYTES = 4 * 1024 * 1024;
+    /** The receive window of kizuna-webrtc.js (its WINDOW). */
+    private static final int JS_RECEIVE_WINDOW = 1024 * 1024;
 
     private final NodeIdentity node = Identities.generate();
     private WebRtcTransport transport;
@@ -127,7 +130,7 @@ class JavaScriptPeersIT {
         }
     }
 
-    private Map<String, Object> nodeWrtc(String peer) throws Exception {
+    private Map<String, Object> nodeWrtc(String peer, int bytes, String... options) throws Exception {
         Path dir = Path.of(System.getProperty("interop.node", "target/node"));
         assertThat(dir.resolve("node_modules/@roamhq/wrtc")).as("npm packages: run ./run-tests or "
                 + "src/test/node/install").isDirectory();
@@ -136,9 +139,11 @@ class JavaScriptPeersIT {
                 StandardCopyOption.REPLACE_EXISTING);
         Path module = Path.of(System.getProperty("interop.web", "src/main/resources/web"), "kizuna-webrtc.js");
         Path log = work("node-").resolve("node.log");
-        Process p = new ProcessBuilder("node", script.toString(), module.toAbsolutePath().toString(),
+        List<String> command = new ArrayList<>(List.of("node", script.toString(), module.toAbsolutePath().toString(),
                 "ws://127.0.0.1:" + listener.localAddress().getPort() + WsSignaling.PATH, peer,
-                Integer.toString(BYTES)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+                Integer.toString(bytes)));
+        command.addAll(List.of(options));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         try {
             assertThat(p.waitFor(90, TimeUnit.SECONDS)).as("node finished").isTrue();
         } finally {
@@ -151,14 +156,14 @@ class JavaScriptPeersIT {
         return Json.parseObject(line.substring("REPORT ".length()));
     }
 
-    private void assertExchanged(Map<String, Object> report) throws Exception {
+    private void assertExchanged(Map<String, Object> report, int bytes) throws Exception {
         assertThat(report.get("ok")).as(report.toString()).isEqualTo(Boolean.TRUE);
         Echoed e = echoed.poll(30, TimeUnit.SECONDS);
         assertThat(e).isNotNull();
         assertThat(e.peer()).as("the node authenticated the JavaScript peer's signed offer")
                 .isEqualTo(report.get("peerId"));
-        assertThat(e.bytes()).isEqualTo(BYTES);
-        assertThat(report.get("receivedBytes")).isEqualTo((long) BYTES);
+        assertThat(e.bytes()).isEqualTo(bytes);
+        assertThat(report.get("receivedBytes")).isEqualTo((long) bytes);
         assertThat(e.sha256()).as("SHA-256 of what the node received").isEqualTo(report.get("sentSha256"));
         assertThat(report.get("receivedSha256")).as("SHA-256 of what came back").isEqualTo(report.get("sentSha256"));
         assertThat(report.get("fingerprint")).as("DTLS certificate checked against the signed SDP").isNotNull();
@@ -171,7 +176,7 @@ class JavaScriptPeersIT {
     @Test
     void chromiumOpensADataChannelToTheNodeAndMovesDataBothWays() throws Exception {
         Map<String, Object> report = chromium(node.peerId().toString());
-        assertExchanged(report);
+        assertExchanged(report, BYTES);
         assertThat(String.valueOf(report.get("agent"))).contains("Chrome");
     }
 
@@ -189,13 +194,56 @@ class JavaScriptPeersIT {
 
     @Test
     void nodeWithRoamhqWrtcOpensADataChannelToTheNodeAndMovesDataBothWays() throws Exception {
-        Map<String, Object> report = nodeWrtc(node.peerId().toString());
-        assertExchanged(report);
+        Map<String, Object> report = nodeWrtc(node.peerId().toString(), BYTES);
+        assertExchanged(report, BYTES);
+    }
+
+    /**
+     * The node closes the DataChannel when the peer has not, within closeTimeoutMillis of both sides ending
+     * their streams, which can be before a lagging peer has handled the last bytes it received; handling them
+     * may be when the peer grants more credit. Half the peer's window is echoed, so the message bringing the
+     * last bytes is the one that grants it, and the peer handles that message only once the node's close has
+     * reached its WebRTC stack.
+     */
+    @Test
+    void roamhqWrtcHandlesTheLastBytesAfterTheNodeClosedTheChannel() throws Exception {
+        int bytes = JS_RECEIVE_WINDOW / 2;
+        Map<String, Object> report = nodeWrtc(node.peerId().toString(), bytes, "hold-last");
+        assertThat(report.get("heldUntil")).as("the last message was handled after the node's close")
+                .isIn("closing", "closed");
+        assertExchanged(report, bytes);
+    }
+
+    /**
+     * The node's fin ends the exchange (the peer's came first), so the node leaves the close to the peer,
+     * which closes once it has that fin and so every message before it: a close from the node could overtake
+     * the last messages of the echo in the peer's stack.
+     */
+    @Test
+    void nodeLeavesTheCloseToThePeerThatHasTheLastFin() throws Exception {
+        int bytes = 256 * 1024;
+        Map<String, Object> report = nodeWrtc(node.peerId().toString(), bytes, "hold-fin");
+        assertThat(report.get("afterFinHeld")).as("the channel once the peer had the node's fin").isEqualTo("open");
+        assertExchanged(report, bytes);
+    }
+
+    /**
+     * The peer signs each signaling message before it sends it, and WebCrypto signs asynchronously: two
+     * signatures can finish in the other order than they began. The node refuses a message numbered below
+     * one it has seen (a replay), so the peer must send them in the order of their numbers all the same.
+     */
+    @Test
+    void roamhqWrtcSendsItsSignalingInOrderWhenSignaturesFinishOutOfOrder() throws Exception {
+        int bytes = 256 * 1024;
+        Map<String, Object> report = nodeWrtc(node.peerId().toString(), bytes, "late-signature");
+        assertThat(((Number) report.get("burst")).intValue()).as("candidates signed at once, the first one slowly")
+                .isGreaterThanOrEqualTo(2);
+        assertExchanged(report, bytes);
     }
 
     @Test
     void roamhqWrtcRefusesANodeThatIsNotThePeerItAskedFor() throws Exception {
-        Map<String, Object> report = nodeWrtc(Identities.generate().peerId().toString());
+        Map<String, Object> report = nodeWrtc(Identities.generate().peerId().toString(), BYTES);
         assertThat(report.get("ok")).isEqualTo(Boolean.FALSE);
         assertThat(String.valueOf(report.get("error"))).contains("not signed by");
         assertThat(List.copyOf(echoed)).isEmpty();
