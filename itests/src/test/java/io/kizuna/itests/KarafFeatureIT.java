@@ -43,6 +43,12 @@ public class KarafFeatureIT {
             "kizuna-tcp", "kizuna-shell");
     private static final List<String> BUNDLES = List.of("io.kizuna.api", "io.kizuna.identity", "io.kizuna.core",
             "io.kizuna.tcp", "io.kizuna.shell");
+    /** Every PID the bundles read (io.kizuna.memory, a test transport, aside): the feature ships each one's file. */
+    private static final List<String> PIDS = List.of("io.kizuna.core", "io.kizuna.identity", "io.kizuna.tcp",
+            "io.kizuna.quic", "io.kizuna.websocket", "io.kizuna.webrtc", "io.kizuna.relay",
+            "io.kizuna.relay.transport", "io.kizuna.nat");
+    /** A documented default in a .cfg file: {@code # key = value}. */
+    private static final Pattern DEFAULT_LINE = Pattern.compile("(?m)^#[ \\t]*\\.?[A-Za-z][\\w.]*[ \\t]*=.*$");
 
     private Path karaf;
     private int sshPort;
@@ -105,6 +111,8 @@ public class KarafFeatureIT {
             assertEquals("the node key is owner-only", EnumSet.of(PosixFilePermission.OWNER_READ,
                     PosixFilePermission.OWNER_WRITE), Files.getPosixFilePermissions(key));
 
+            assertDefaultConfiguration();
+
             // the identity does not change once Karaf's file watcher has seen etc/ (no second activation)
             String first = peerId.group(1);
             await("the PeerId to stay " + first).during(Duration.ofSeconds(3)).atMost(COMMAND)
@@ -120,6 +128,8 @@ public class KarafFeatureIT {
                     Pattern.compile("(?m)^reply 2 from " + Pattern.quote(other) + " via tcp://").matcher(ping).find());
             assertTrue("kizuna:peers lists the peer:\n" + ping,
                     Pattern.compile("(?m)^" + Pattern.quote(other) + "\\s+tcp\\s+outbound\\b").matcher(ping).find());
+
+            changeConfigurationLive(process, first);
         } catch (AssertionError | RuntimeException e) {
             throw new AssertionError(e.getMessage() + "\n--- karaf.log (end):\n" + tail(karaf.resolve("data/log/karaf.log"))
                     + (peer == null ? "" : "\n--- the other node:\n" + peer.output()), e);
@@ -129,6 +139,62 @@ public class KarafFeatureIT {
             }
             stop(process);
         }
+    }
+
+    /**
+     * Every PID has its configuration in ConfigAdmin, backed by etc/&lt;pid&gt;.cfg, and the file documents the
+     * same defaults as the Felix runtime's (both come from one set of files); the operator's core file is kept.
+     */
+    private void assertDefaultConfiguration() throws IOException {
+        String configs = client("config:list \"(service.pid=io.kizuna.*)\"");
+        Path defaults = Path.of(Itest.property(Itest.DIST)).resolve("etc");
+        for (String pid : PIDS) {
+            assertTrue("configuration " + pid + " in ConfigAdmin:\n" + configs,
+                    Pattern.compile("(?m)^Pid:\\s+" + Pattern.quote(pid) + "\\s*$").matcher(configs).find());
+            Path file = karaf.resolve("etc/" + pid + ".cfg");
+            assertTrue(file + " installed", Files.isRegularFile(file));
+            if (pid.equals("io.kizuna.core")) {
+                continue;
+            }
+            String installed = Files.readString(file, StandardCharsets.UTF_8);
+            Matcher line = DEFAULT_LINE.matcher(Files.readString(defaults.resolve(pid + ".cfg"), StandardCharsets.UTF_8));
+            int count = 0;
+            while (line.find()) {
+                count++;
+                assertTrue(file + " documents the runtime's default '" + line.group() + "':\n" + installed,
+                        installed.contains(line.group()));
+            }
+            assertTrue("the runtime's " + pid + ".cfg documents its defaults", count > 0);
+        }
+        assertTrue("the feature's one Karaf default, the key in etc/:\n" + configs,
+                Pattern.compile("(?m)^\\s*keyFile = .*/etc/kizuna-node\\.key\\s*$").matcher(configs).find());
+    }
+
+    /**
+     * Configuration changed while Karaf runs, once with config:property-set and once by editing etc/: the
+     * transports pick up the new priority (a property of their service, shown by kizuna:transports), Karaf
+     * keeps running and the node keeps its identity.
+     */
+    private void changeConfigurationLive(Process process, String peerId) throws IOException {
+        String set = client("config:property-set -p io.kizuna.tcp kizuna.transport.priority 150");
+        assertNoError("config:property-set", set);
+        String transports = await("tcp at priority 150").atMost(COMMAND).pollInterval(Duration.ofSeconds(1))
+                .until(() -> client("kizuna:transports"),
+                        out -> Pattern.compile("(?m)^tcp\\s+150\\s+available\\b").matcher(out).find());
+        assertNoError("kizuna:transports", transports);
+        await("etc/io.kizuna.tcp.cfg to hold the new priority").atMost(COMMAND).pollInterval(Duration.ofMillis(500))
+                .until(() -> Files.readString(karaf.resolve("etc/io.kizuna.tcp.cfg"), StandardCharsets.UTF_8),
+                        text -> Pattern.compile("(?m)^kizuna\\.transport\\.priority\\s*=\\s*150\\s*$").matcher(text).find());
+
+        Path quic = karaf.resolve("etc/io.kizuna.quic.cfg");
+        Files.writeString(quic, Files.readString(quic, StandardCharsets.UTF_8) + "\nkizuna.transport.priority = 42\n",
+                StandardCharsets.UTF_8);
+        await("quic at priority 42 after etc/io.kizuna.quic.cfg was edited").atMost(COMMAND)
+                .pollInterval(Duration.ofSeconds(1)).until(() -> client("kizuna:transports"),
+                        out -> Pattern.compile("(?m)^quic\\s+42\\b").matcher(out).find());
+
+        assertTrue("Karaf was not restarted", process.isAlive());
+        assertEquals("the node kept its identity", peerId, peerIdNow());
     }
 
     private String peerIdNow() {
