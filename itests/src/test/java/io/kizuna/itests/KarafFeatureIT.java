@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -47,8 +48,12 @@ public class KarafFeatureIT {
     private static final List<String> PIDS = List.of("io.kizuna.core", "io.kizuna.identity", "io.kizuna.tcp",
             "io.kizuna.quic", "io.kizuna.websocket", "io.kizuna.webrtc", "io.kizuna.relay",
             "io.kizuna.relay.transport", "io.kizuna.nat");
-    /** A documented default in a .cfg file: {@code # key = value}. */
-    private static final Pattern DEFAULT_LINE = Pattern.compile("(?m)^#[ \\t]*\\.?[A-Za-z][\\w.]*[ \\t]*=.*$");
+    /** config:list output: a configuration's "Pid:" line and its property lines. */
+    private static final Pattern CONFIG_PID = Pattern.compile("^Pid:\\s+(\\S+)\\s*$");
+    private static final Pattern CONFIG_PROPERTY = Pattern.compile("^\\s+([\\w.]+) = (.*?)\\s*$");
+    /** Properties ConfigAdmin and Karaf add to every configuration. */
+    private static final List<String> BOOKKEEPING = List.of("service.pid", "felix.fileinstall.filename",
+            "org.apache.karaf.features.configKey");
 
     private Path karaf;
     private int sshPort;
@@ -142,32 +147,43 @@ public class KarafFeatureIT {
     }
 
     /**
-     * Every PID has its configuration in ConfigAdmin, backed by etc/&lt;pid&gt;.cfg, and the file documents the
-     * same defaults as the Felix runtime's (both come from one set of files); the operator's core file is kept.
+     * Every PID has its configuration in ConfigAdmin, backed by etc/&lt;pid&gt;.cfg, and none sets a value beyond
+     * Karaf's bookkeeping: the shipped files only document the defaults, so each component runs on its code's
+     * defaults (kizuna:transports shows tcp and quic at their default priorities). The exceptions are the
+     * operator's core file and the feature's one Karaf default, the node key in etc/. The file's comments are not
+     * checked: Karaf's file watcher sometimes writes the new configuration to etc/ before the feature installer
+     * copies the documented file, which it then keeps.
      */
-    private void assertDefaultConfiguration() throws IOException {
+    private void assertDefaultConfiguration() {
         String configs = client("config:list \"(service.pid=io.kizuna.*)\"");
-        Path defaults = Path.of(Itest.property(Itest.DIST)).resolve("etc");
-        for (String pid : PIDS) {
-            assertTrue("configuration " + pid + " in ConfigAdmin:\n" + configs,
-                    Pattern.compile("(?m)^Pid:\\s+" + Pattern.quote(pid) + "\\s*$").matcher(configs).find());
-            Path file = karaf.resolve("etc/" + pid + ".cfg");
-            assertTrue(file + " installed", Files.isRegularFile(file));
-            if (pid.equals("io.kizuna.core")) {
-                continue;
+        Map<String, Map<String, String>> byPid = new TreeMap<>();
+        Map<String, String> current = null;
+        for (String line : configs.split("\\R")) {
+            Matcher pid = CONFIG_PID.matcher(line);
+            Matcher property = CONFIG_PROPERTY.matcher(line);
+            if (pid.matches()) {
+                current = new TreeMap<>();
+                byPid.put(pid.group(1), current);
+            } else if (current != null && property.matches()) {
+                current.put(property.group(1), property.group(2));
             }
-            String installed = Files.readString(file, StandardCharsets.UTF_8);
-            Matcher line = DEFAULT_LINE.matcher(Files.readString(defaults.resolve(pid + ".cfg"), StandardCharsets.UTF_8));
-            int count = 0;
-            while (line.find()) {
-                count++;
-                assertTrue(file + " documents the runtime's default '" + line.group() + "':\n" + installed,
-                        installed.contains(line.group()));
-            }
-            assertTrue("the runtime's " + pid + ".cfg documents its defaults", count > 0);
         }
-        assertTrue("the feature's one Karaf default, the key in etc/:\n" + configs,
-                Pattern.compile("(?m)^\\s*keyFile = .*/etc/kizuna-node\\.key\\s*$").matcher(configs).find());
+        for (String pid : PIDS) {
+            assertTrue("configuration " + pid + " in ConfigAdmin:\n" + configs, byPid.containsKey(pid));
+            assertTrue("etc/" + pid + ".cfg installed", Files.isRegularFile(karaf.resolve("etc/" + pid + ".cfg")));
+            Map<String, String> set = new TreeMap<>(byPid.get(pid));
+            set.keySet().removeAll(BOOKKEEPING);
+            Map<String, String> expected = switch (pid) {
+                case "io.kizuna.core" -> Map.of("listen", "tcp://127.0.0.1:0");
+                case "io.kizuna.identity" -> Map.of("keyFile", karaf.resolve("etc/kizuna-node.key").toString());
+                default -> Map.of();
+            };
+            assertEquals("the values " + pid + " sets:\n" + configs, expected, set);
+        }
+        String transports = client("kizuna:transports");
+        assertTrue("tcp and quic at their default priorities:\n" + transports,
+                Pattern.compile("(?m)^tcp\\s+100\\b").matcher(transports).find()
+                        && Pattern.compile("(?m)^quic\\s+200\\b").matcher(transports).find());
     }
 
     /**
