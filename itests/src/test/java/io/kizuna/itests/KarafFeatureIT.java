@@ -44,7 +44,7 @@ public class KarafFeatureIT {
             "kizuna-tcp", "kizuna-shell");
     private static final List<String> BUNDLES = List.of("io.kizuna.api", "io.kizuna.identity", "io.kizuna.core",
             "io.kizuna.tcp", "io.kizuna.shell");
-    /** Every PID the bundles read (io.kizuna.memory, a test transport, aside): the feature ships each one's file. */
+    /** Every PID the bundles read (io.kizuna.memory, a test transport, aside), as the runtime's tests know them. */
     private static final List<String> PIDS = List.of("io.kizuna.core", "io.kizuna.identity", "io.kizuna.tcp",
             "io.kizuna.quic", "io.kizuna.websocket", "io.kizuna.webrtc", "io.kizuna.relay",
             "io.kizuna.relay.transport", "io.kizuna.nat");
@@ -154,7 +154,15 @@ public class KarafFeatureIT {
      * checked: Karaf's file watcher sometimes writes the new configuration to etc/ before the feature installer
      * copies the documented file, which it then keeps.
      */
-    private void assertDefaultConfiguration() {
+    private void assertDefaultConfiguration() throws IOException {
+        // the runtime's etc/ has a file for each PID (DefaultConfigsTest): the feature must ship every one of them
+        List<String> pids;
+        try (Stream<Path> files = Files.list(Path.of(Itest.property(Itest.DIST)).resolve("etc"))) {
+            pids = files.map(f -> f.getFileName().toString())
+                    .filter(n -> n.startsWith("io.kizuna.") && n.endsWith(".cfg"))
+                    .map(n -> n.substring(0, n.length() - ".cfg".length())).sorted().toList();
+        }
+        assertTrue("the runtime's default files cover every PID: " + pids, pids.containsAll(PIDS));
         String configs = client("config:list \"(service.pid=io.kizuna.*)\"");
         Map<String, Map<String, String>> byPid = new TreeMap<>();
         Map<String, String> current = null;
@@ -168,7 +176,7 @@ public class KarafFeatureIT {
                 current.put(property.group(1), property.group(2));
             }
         }
-        for (String pid : PIDS) {
+        for (String pid : pids) {
             assertTrue("configuration " + pid + " in ConfigAdmin:\n" + configs, byPid.containsKey(pid));
             assertTrue("etc/" + pid + ".cfg installed", Files.isRegularFile(karaf.resolve("etc/" + pid + ".cfg")));
             Map<String, String> set = new TreeMap<>(byPid.get(pid));
@@ -200,7 +208,8 @@ public class KarafFeatureIT {
         assertNoError("kizuna:transports", transports);
         await("etc/io.kizuna.tcp.cfg to hold the new priority").atMost(COMMAND).pollInterval(Duration.ofMillis(500))
                 .until(() -> Files.readString(karaf.resolve("etc/io.kizuna.tcp.cfg"), StandardCharsets.UTF_8),
-                        text -> Pattern.compile("(?m)^kizuna\\.transport\\.priority\\s*=\\s*150\\s*$").matcher(text).find());
+                        text -> Pattern.compile("(?m)^kizuna\\.transport\\.priority\\s*=\\s*150\\s*$")
+                                .matcher(text).find());
 
         Path quic = karaf.resolve("etc/io.kizuna.quic.cfg");
         Files.writeString(quic, Files.readString(quic, StandardCharsets.UTF_8) + "\nkizuna.transport.priority = 42\n",

@@ -39,7 +39,8 @@ class DefaultConfigsTest {
     private static final String MEMORY_PID = "io.kizuna.memory";
 
     /** {@code # key = value} or {@code key = value}. */
-    private static final Pattern LINE = Pattern.compile("(?m)^#?[ \\t]*(\\.?[A-Za-z][\\w.]*)[ \\t]*=[ \\t]*(.*?)[ \\t]*$");
+    private static final Pattern LINE =
+            Pattern.compile("(?m)^#?[ \\t]*(\\.?[A-Za-z][\\w.]*)[ \\t]*=[ \\t]*(.*?)[ \\t]*$");
 
     @Test
     void everyPidOfTheBundlesHasItsFileWithEveryKeyAndItsDefault() throws Exception {
