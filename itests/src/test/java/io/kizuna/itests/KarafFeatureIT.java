@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -43,6 +44,16 @@ public class KarafFeatureIT {
             "kizuna-tcp", "kizuna-shell");
     private static final List<String> BUNDLES = List.of("io.kizuna.api", "io.kizuna.identity", "io.kizuna.core",
             "io.kizuna.tcp", "io.kizuna.shell");
+    /** Every PID the bundles read (io.kizuna.memory, a test transport, aside), as the runtime's tests know them. */
+    private static final List<String> PIDS = List.of("io.kizuna.core", "io.kizuna.identity", "io.kizuna.tcp",
+            "io.kizuna.quic", "io.kizuna.websocket", "io.kizuna.webrtc", "io.kizuna.relay",
+            "io.kizuna.relay.transport", "io.kizuna.nat");
+    /** config:list output: a configuration's "Pid:" line and its property lines. */
+    private static final Pattern CONFIG_PID = Pattern.compile("^Pid:\\s+(\\S+)\\s*$");
+    private static final Pattern CONFIG_PROPERTY = Pattern.compile("^\\s+([\\w.]+) = (.*?)\\s*$");
+    /** Properties ConfigAdmin and Karaf add to every configuration. */
+    private static final List<String> BOOKKEEPING = List.of("service.pid", "felix.fileinstall.filename",
+            "org.apache.karaf.features.configKey");
 
     private Path karaf;
     private int sshPort;
@@ -105,6 +116,8 @@ public class KarafFeatureIT {
             assertEquals("the node key is owner-only", EnumSet.of(PosixFilePermission.OWNER_READ,
                     PosixFilePermission.OWNER_WRITE), Files.getPosixFilePermissions(key));
 
+            assertDefaultConfiguration();
+
             // the identity does not change once Karaf's file watcher has seen etc/ (no second activation)
             String first = peerId.group(1);
             await("the PeerId to stay " + first).during(Duration.ofSeconds(3)).atMost(COMMAND)
@@ -120,6 +133,8 @@ public class KarafFeatureIT {
                     Pattern.compile("(?m)^reply 2 from " + Pattern.quote(other) + " via tcp://").matcher(ping).find());
             assertTrue("kizuna:peers lists the peer:\n" + ping,
                     Pattern.compile("(?m)^" + Pattern.quote(other) + "\\s+tcp\\s+outbound\\b").matcher(ping).find());
+
+            changeConfigurationLive(process, first);
         } catch (AssertionError | RuntimeException e) {
             throw new AssertionError(e.getMessage() + "\n--- karaf.log (end):\n" + tail(karaf.resolve("data/log/karaf.log"))
                     + (peer == null ? "" : "\n--- the other node:\n" + peer.output()), e);
@@ -129,6 +144,82 @@ public class KarafFeatureIT {
             }
             stop(process);
         }
+    }
+
+    /**
+     * Every PID has its configuration in ConfigAdmin, backed by etc/&lt;pid&gt;.cfg, and none sets a value beyond
+     * Karaf's bookkeeping: the shipped files only document the defaults, so each component runs on its code's
+     * defaults (kizuna:transports shows tcp and quic at their default priorities). The exceptions are the
+     * operator's core file and the feature's one Karaf default, the node key in etc/. The file's comments are not
+     * checked: Karaf's file watcher sometimes writes the new configuration to etc/ before the feature installer
+     * copies the documented file, which it then keeps.
+     */
+    private void assertDefaultConfiguration() throws IOException {
+        // the runtime's etc/ has a file for each PID (DefaultConfigsTest): the feature must ship every one of them
+        List<String> pids;
+        try (Stream<Path> files = Files.list(Path.of(Itest.property(Itest.DIST)).resolve("etc"))) {
+            pids = files.map(f -> f.getFileName().toString())
+                    .filter(n -> n.startsWith("io.kizuna.") && n.endsWith(".cfg"))
+                    .map(n -> n.substring(0, n.length() - ".cfg".length())).sorted().toList();
+        }
+        assertTrue("the runtime's default files cover every PID: " + pids, pids.containsAll(PIDS));
+        String configs = client("config:list \"(service.pid=io.kizuna.*)\"");
+        Map<String, Map<String, String>> byPid = new TreeMap<>();
+        Map<String, String> current = null;
+        for (String line : configs.split("\\R")) {
+            Matcher pid = CONFIG_PID.matcher(line);
+            Matcher property = CONFIG_PROPERTY.matcher(line);
+            if (pid.matches()) {
+                current = new TreeMap<>();
+                byPid.put(pid.group(1), current);
+            } else if (current != null && property.matches()) {
+                current.put(property.group(1), property.group(2));
+            }
+        }
+        for (String pid : pids) {
+            assertTrue("configuration " + pid + " in ConfigAdmin:\n" + configs, byPid.containsKey(pid));
+            assertTrue("etc/" + pid + ".cfg installed", Files.isRegularFile(karaf.resolve("etc/" + pid + ".cfg")));
+            Map<String, String> set = new TreeMap<>(byPid.get(pid));
+            set.keySet().removeAll(BOOKKEEPING);
+            Map<String, String> expected = switch (pid) {
+                case "io.kizuna.core" -> Map.of("listen", "tcp://127.0.0.1:0");
+                case "io.kizuna.identity" -> Map.of("keyFile", karaf.resolve("etc/kizuna-node.key").toString());
+                default -> Map.of();
+            };
+            assertEquals("the values " + pid + " sets:\n" + configs, expected, set);
+        }
+        String transports = client("kizuna:transports");
+        assertTrue("tcp and quic at their default priorities:\n" + transports,
+                Pattern.compile("(?m)^tcp\\s+100\\b").matcher(transports).find()
+                        && Pattern.compile("(?m)^quic\\s+200\\b").matcher(transports).find());
+    }
+
+    /**
+     * Configuration changed while Karaf runs, once with config:property-set and once by editing etc/: the
+     * transports pick up the new priority (a property of their service, shown by kizuna:transports), Karaf
+     * keeps running and the node keeps its identity.
+     */
+    private void changeConfigurationLive(Process process, String peerId) throws IOException {
+        String set = client("config:property-set -p io.kizuna.tcp kizuna.transport.priority 150");
+        assertNoError("config:property-set", set);
+        String transports = await("tcp at priority 150").atMost(COMMAND).pollInterval(Duration.ofSeconds(1))
+                .until(() -> client("kizuna:transports"),
+                        out -> Pattern.compile("(?m)^tcp\\s+150\\s+available\\b").matcher(out).find());
+        assertNoError("kizuna:transports", transports);
+        await("etc/io.kizuna.tcp.cfg to hold the new priority").atMost(COMMAND).pollInterval(Duration.ofMillis(500))
+                .until(() -> Files.readString(karaf.resolve("etc/io.kizuna.tcp.cfg"), StandardCharsets.UTF_8),
+                        text -> Pattern.compile("(?m)^kizuna\\.transport\\.priority\\s*=\\s*150\\s*$")
+                                .matcher(text).find());
+
+        Path quic = karaf.resolve("etc/io.kizuna.quic.cfg");
+        Files.writeString(quic, Files.readString(quic, StandardCharsets.UTF_8) + "\nkizuna.transport.priority = 42\n",
+                StandardCharsets.UTF_8);
+        await("quic at priority 42 after etc/io.kizuna.quic.cfg was edited").atMost(COMMAND)
+                .pollInterval(Duration.ofSeconds(1)).until(() -> client("kizuna:transports"),
+                        out -> Pattern.compile("(?m)^quic\\s+42\\b").matcher(out).find());
+
+        assertTrue("Karaf was not restarted", process.isAlive());
+        assertEquals("the node kept its identity", peerId, peerIdNow());
     }
 
     private String peerIdNow() {
