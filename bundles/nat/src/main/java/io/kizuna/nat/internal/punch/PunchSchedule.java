@@ -81,11 +81,11 @@ record PunchSchedule(int rounds, long roundMillis) {
     }
 
     /**
-     * @param rttMillis the measured RTT
-     * @return how long the responder waits for the initiator's next message after a round started: the
-     *         round, the initiator's start delay, and an RTT for the message to arrive
+     * @return how long the responder waits for the initiator's next message (it does not know the RTT):
+     *         the round, and twice the largest start delay for the initiator's wait after SYNC and the
+     *         message's way, so a path of up to 4 s RTT is waited for
      */
-    long responderWaitMillis(long rttMillis) {
-        return roundMillis + initiatorStartDelay(rttMillis) + 2 * MAX_START_DELAY_MILLIS;
+    long responderWaitMillis() {
+        return roundMillis + 2 * MAX_START_DELAY_MILLIS;
     }
 }

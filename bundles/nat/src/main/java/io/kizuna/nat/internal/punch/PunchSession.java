@@ -132,6 +132,7 @@ final class PunchSession {
     private final AtomicLong repliesSent = new AtomicLong();
     private final AtomicLong dropped = new AtomicLong();
     private final AtomicLong refused = new AtomicLong();
+    private final AtomicLong learned = new AtomicLong();
 
     /**
      * @param role            this node's end
@@ -175,7 +176,7 @@ final class PunchSession {
                 probe = new Probe(sessionId, identity.peerId(), channel.peer());
                 startRound(1);
             } else {
-                deadline(schedule.responderWaitMillis(0));
+                deadline(schedule.responderWaitMillis());
             }
             receiveLoop();
         });
@@ -184,8 +185,7 @@ final class PunchSession {
 
     /** @return what the session saw so far */
     Counters counters() {
-        return new Counters(probesSent.get(), repliesSent.get(), dropped.get(), refused.get(),
-                peerReflexive.size());
+        return new Counters(probesSent.get(), repliesSent.get(), dropped.get(), refused.get(), learned.get());
     }
 
     // ------------------------------------------------------------------ control
@@ -248,10 +248,10 @@ final class PunchSession {
             cancelTimers();
             theirs(c);
             send(ours());
-            deadline(schedule.responderWaitMillis(0));
+            deadline(schedule.responderWaitMillis());
         } else if (m instanceof Sync s && s.round() == round && !probing) {
             startProbing();
-            deadline(schedule.responderWaitMillis(0));
+            deadline(schedule.responderWaitMillis());
         } else if (m instanceof Result r && r.round() == round && probing) {
             if (r.protocol() != Protocol.UDP || !answered.contains(r.initiator())) {
                 throw new TransportException.ProtocolViolation("punch RESULT names " + r.initiator()
@@ -388,6 +388,7 @@ final class PunchSession {
             repliesSent.incrementAndGet();
             answered.add(from);
             if (!targets.contains(from) && peerReflexive.size() < MAX_PEER_REFLEXIVE && peerReflexive.add(from)) {
+                learned.incrementAndGet();
                 targets.add(from);
                 if (probing) {
                     probeOne(from); // a triggered check: the peer's NAT now lets us through to there
