@@ -49,7 +49,7 @@ import io.kizuna.transport.TransportException;
  *   (no pair in the round's budget: CANDIDATES(r+1) ..., after the last round ABORT(NO_PATH))
  * </pre>
  *
- * <p>The initiator decides, as ICE's controlling agent: the first pair whose
+ * <p>The initiator decides, as ICE's controlling side does: the first pair whose
  * probe (its request) got a reply ends the session, and it tells the responder
  * which with RESULT. Both answer every valid probe of the session from an
  * address the {@link CandidatePolicy} allows; a probe from an address that is

@@ -59,6 +59,12 @@ class PunchSessionTest {
                 CandidatePolicy.PUBLIC_ONLY, schedule, me == ALICE ? aliceLoop : bobLoop, System::currentTimeMillis);
     }
 
+    /** Alice at 10.0.0.2:5000 behind 203.0.113.1 (port 40000), Bob at 10.1.0.2:6000 behind 198.51.100.1 (50000). */
+    FakeNet.Host[] behindCones() {
+        return new FakeNet.Host[] {net.host("10.0.0.2", 5000, net.nat("203.0.113.1", false, 40000)),
+            net.host("10.1.0.2", 6000, net.nat("198.51.100.1", false, 50000))};
+    }
+
     static <T> T get(CompletableFuture<T> f) throws Exception {
         return f.get(20, TimeUnit.SECONDS);
     }
@@ -74,10 +80,9 @@ class PunchSessionTest {
 
     @Test
     void twoPortRestrictedConesPunchInTheFirstRoundAndAgree() throws Exception {
-        FakeNet.Nat natA = net.nat("203.0.113.1", false, 40000);
-        FakeNet.Nat natB = net.nat("198.51.100.1", false, 50000);
-        FakeNet.Host a = net.host("10.0.0.2", 5000, natA);
-        FakeNet.Host b = net.host("10.1.0.2", 6000, natB);
+        FakeNet.Host[] hosts = behindCones();
+        FakeNet.Host a = hosts[0];
+        FakeNet.Host b = hosts[1];
         PipeChannels pipe = new PipeChannels(BOB.peerId(), ALICE.peerId());
         PunchSession alice = session(Role.INITIATOR, ALICE, pipe.a, a, List.of(
                 udp(Kind.HOST, at("10.0.0.2", 5000)), udp(Kind.REFLEXIVE, at("203.0.113.1", 40000))),
@@ -126,10 +131,9 @@ class PunchSessionTest {
 
     @Test
     void lostProbesAreMadeUpByTheLaterOnesOfTheRound() throws Exception {
-        FakeNet.Nat natA = net.nat("203.0.113.1", false, 40000);
-        FakeNet.Nat natB = net.nat("198.51.100.1", false, 50000);
-        FakeNet.Host a = net.host("10.0.0.2", 5000, natA);
-        FakeNet.Host b = net.host("10.1.0.2", 6000, natB);
+        FakeNet.Host[] hosts = behindCones();
+        FakeNet.Host a = hosts[0];
+        FakeNet.Host b = hosts[1];
         AtomicInteger seen = new AtomicInteger();
         net.lose = (from, to) -> seen.incrementAndGet() <= 6;
         PipeChannels pipe = new PipeChannels(BOB.peerId(), ALICE.peerId());
