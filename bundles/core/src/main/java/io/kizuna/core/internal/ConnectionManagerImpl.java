@@ -1,6 +1,7 @@
 package io.kizuna.core.internal;
 
 import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
@@ -1518,6 +1519,10 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         return metrics.violations();
     }
 
+    long announcedEndpointsDropped() {
+        return metrics.announcedDropped();
+    }
+
     int knownPeerCount() {
         return known.size();
     }
@@ -1563,7 +1568,21 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     }
 
     void helloReceived(ControlSession s, ControlMessage.Hello h) {
-        known.put(s.peer(), new KnownPeers.Known(h.listen(), h.transports(), Instant.now(), h.observed()));
+        InetSocketAddress from;
+        try {
+            from = s.connection().info().remoteAddress();
+        } catch (RuntimeException e) {
+            from = null;
+        }
+        List<Endpoint> listen = AnnouncedEndpoints.keep(h.listen(), from, settings.dialPrivateAnnounced());
+        if (listen.size() < h.listen().size()) {
+            metrics.announcedDropped(h.listen().size() - listen.size());
+            LOG.log(System.Logger.Level.DEBUG, "hello from " + s.peer().shortForm() + " over " + from
+                    + ": not dialing the endpoints it announced in networks this node does not reach it over "
+                    + h.listen().stream().filter(e -> !listen.contains(e)).toList()
+                    + " (dialPrivateAnnounced allows them)");
+        }
+        known.put(s.peer(), new KnownPeers.Known(listen, h.transports(), Instant.now(), h.observed()));
         LOG.log(System.Logger.Level.DEBUG, "hello from " + s.peer().shortForm() + ": listens on " + h.listen()
                 + ", transports " + h.transports() + ", signaled " + h.signaled() + ", sees us at "
                 + h.observed().map(Object::toString).orElse("?"));

@@ -36,6 +36,13 @@ public interface ConnectionManagerMXBean {
     /** @return connections closed because the peer broke the control protocol */
     long getProtocolViolations();
 
+    /**
+     * @return endpoints peers announced in their HELLO that are not kept for dialing: in a private,
+     *         loopback, link-local or CGNAT network the connection to the peer did not come from
+     *         (see {@code dialPrivateAnnounced}), or multicast, unspecified or broadcast
+     */
+    long getAnnouncedEndpointsDropped();
+
     /** @return peers whose listen endpoints are remembered */
     int getKnownPeers();
 

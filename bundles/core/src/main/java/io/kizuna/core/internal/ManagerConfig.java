@@ -81,4 +81,12 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             description = "Wait after a failed upgrade attempt before the next one; it doubles after each "
                     + "further failure (at most 600000)")
     int upgradeRetryDelayMillis() default ManagerSettings.DEFAULT_UPGRADE_RETRY_DELAY_MILLIS;
+
+    @AttributeDefinition(name = "Dial private endpoints peers announce",
+            description = "Keep the loopback, private (RFC 1918, fc00::/7), link-local and CGNAT endpoints a peer "
+                    + "announces in its HELLO, to dial them later, even when the connection to the peer came over "
+                    + "another kind of address (for a LAN or a lab). Off, such endpoints are kept only from a peer "
+                    + "reached over an address of the same kind (two nodes on one host keep each other's "
+                    + "loopback endpoints); multicast, unspecified and broadcast endpoints are never kept")
+    boolean dialPrivateAnnounced() default ManagerSettings.DEFAULT_DIAL_PRIVATE_ANNOUNCED;
 }

@@ -64,6 +64,11 @@ final class ManagerMBean implements ConnectionManagerMXBean {
     }
 
     @Override
+    public long getAnnouncedEndpointsDropped() {
+        return manager.announcedEndpointsDropped();
+    }
+
+    @Override
     public int getKnownPeers() {
         return manager.knownPeerCount();
     }

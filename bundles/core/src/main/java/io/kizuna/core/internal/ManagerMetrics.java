@@ -49,6 +49,7 @@ final class ManagerMetrics {
     private final LinkedHashMap<PeerId, Counters> byPeer;
     private final Set<Tracked> live = ConcurrentHashMap.newKeySet();
     private final AtomicLong violations = new AtomicLong();
+    private final AtomicLong announcedDropped = new AtomicLong();
 
     ManagerMetrics(int maxPeers) {
         this.byPeer = new LinkedHashMap<>(16, 0.75f, true) {
@@ -91,6 +92,14 @@ final class ManagerMetrics {
 
     void violation() {
         violations.incrementAndGet();
+    }
+
+    void announcedDropped(int n) {
+        announcedDropped.addAndGet(n);
+    }
+
+    long announcedDropped() {
+        return announcedDropped.get();
     }
 
     long violations() {

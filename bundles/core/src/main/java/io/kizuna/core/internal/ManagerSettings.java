@@ -35,13 +35,16 @@ import io.kizuna.transport.Endpoint;
  *                              background to a direct one signaled over it
  * @param upgradeAttempts       attempts at that upgrade (1: no retry), the first included
  * @param upgradeRetryDelay     the wait before the second attempt; each later wait doubles
+ * @param dialPrivateAnnounced  whether loopback, private, link-local and shared endpoints a peer
+ *                              announces are kept even when the connection to it came over
+ *                              another kind of address (see {@link AnnouncedEndpoints})
  */
 record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration connectTimeout,
         Duration minConnectTimeout, int maxConnectionsPerPeer, int maxConnections, Duration idleTimeout,
         int maxFrameSize, Duration pingTimeout, Duration openTimeout, long maxPerfBytes, int maxStreams,
         int maxKnownPeers, Duration failureMemory, Duration closeTimeout, String jmxName,
         IntFunction<ByteBuffer> frameAllocator, boolean upgradeRelayed, int upgradeAttempts,
-        Duration upgradeRetryDelay) {
+        Duration upgradeRetryDelay, boolean dialPrivateAnnounced) {
 
     static final String DEFAULT_LISTEN = "tcp://127.0.0.1:7400";
 
@@ -64,6 +67,7 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
     static final String DEFAULT_JMX_NAME = "io.kizuna:type=ConnectionManager";
     static final int MAX_LISTEN = 64;
     static final boolean DEFAULT_UPGRADE_RELAYED = true;
+    static final boolean DEFAULT_DIAL_PRIVATE_ANNOUNCED = false;
     /** Three attempts: with the 10 s connect timeout and waits of 10 s and 20 s, about a minute in all. */
     static final int DEFAULT_UPGRADE_ATTEMPTS = 3;
     static final int DEFAULT_UPGRADE_RETRY_DELAY_MILLIS = 10_000;
@@ -176,6 +180,7 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
                 .upgradeRelayed(c.upgradeRelayed())
                 .upgradeAttempts(c.upgradeAttempts())
                 .upgradeRetryDelay(Duration.ofMillis(c.upgradeRetryDelayMillis()))
+                .dialPrivateAnnounced(c.dialPrivateAnnounced())
                 .build();
     }
 
@@ -224,6 +229,7 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
         private boolean upgradeRelayed = DEFAULT_UPGRADE_RELAYED;
         private int upgradeAttempts = DEFAULT_UPGRADE_ATTEMPTS;
         private Duration upgradeRetryDelay = Duration.ofMillis(DEFAULT_UPGRADE_RETRY_DELAY_MILLIS);
+        private boolean dialPrivateAnnounced = DEFAULT_DIAL_PRIVATE_ANNOUNCED;
 
         Builder listen(List<Endpoint> v) {
             listen = v;
@@ -330,11 +336,16 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
             return this;
         }
 
+        Builder dialPrivateAnnounced(boolean v) {
+            dialPrivateAnnounced = v;
+            return this;
+        }
+
         ManagerSettings build() {
             return new ManagerSettings(listen, staggerDelay, connectTimeout, minConnectTimeout,
                     maxConnectionsPerPeer, maxConnections, idleTimeout, maxFrameSize, pingTimeout, openTimeout,
                     maxPerfBytes, maxStreams, maxKnownPeers, failureMemory, closeTimeout, jmxName, frameAllocator,
-                    upgradeRelayed, upgradeAttempts, upgradeRetryDelay);
+                    upgradeRelayed, upgradeAttempts, upgradeRetryDelay, dialPrivateAnnounced);
         }
     }
 }

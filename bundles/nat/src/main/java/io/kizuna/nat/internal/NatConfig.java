@@ -1,5 +1,7 @@
 package io.kizuna.nat.internal;
 
+import io.kizuna.nat.internal.punch.PunchSettings;
+
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
@@ -36,4 +38,26 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
     @AttributeDefinition(description = "The second port for RFC 5780, used with serverAlternateIp")
     int serverAlternatePort() default 3479;
+
+    @AttributeDefinition(description = "Hole punching: CIDR prefixes a peer's candidates must lie in to be probed; "
+            + "none for any public address. A private or loopback prefix listed here is allowed too")
+    String[] punchNetworks() default {};
+
+    @AttributeDefinition(description = "Hole punching: also probe loopback, private (RFC 1918, fc00::/7), "
+            + "link-local and CGNAT candidates (a LAN or a lab); never multicast, unspecified or broadcast ones")
+    boolean punchPrivateAddresses() default false;
+
+    @AttributeDefinition(description = "Hole punching: rounds of probes before giving up (1 to 10)")
+    int punchRounds() default PunchSettings.DEFAULT_ROUNDS;
+
+    @AttributeDefinition(description = "Hole punching: each round's budget in ms (500 to 10000); probes leave at "
+            + "0, 50, 100, 200 ... ms within it")
+    int punchRoundMillis() default PunchSettings.DEFAULT_ROUND_MILLIS;
+
+    @AttributeDefinition(description = "Hole punching: sessions one peer may have per minute (1 to 1000); one at a "
+            + "time")
+    int punchSessionsPerPeerPerMinute() default PunchSettings.DEFAULT_PER_PEER_PER_MINUTE;
+
+    @AttributeDefinition(description = "Hole punching: sessions at once with all peers (1 to 1000)")
+    int maxPunchSessions() default PunchSettings.DEFAULT_MAX_SESSIONS;
 }

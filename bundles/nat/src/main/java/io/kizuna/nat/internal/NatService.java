@@ -17,6 +17,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
+import io.kizuna.nat.internal.punch.PunchSettings;
 import io.kizuna.transport.NatTraversal;
 import io.kizuna.transport.NatType;
 import io.kizuna.transport.udp.SharedUdpSocket;
@@ -50,6 +51,7 @@ public final class NatService implements NatTraversal {
     static final int MAX_QUEUED = 4;
 
     private final List<InetSocketAddress> servers;
+    private final PunchSettings punch;
     private final NatDiscovery discovery;
     private final Duration lifetime;
     private final StunServer server;
@@ -67,10 +69,21 @@ public final class NatService implements NatTraversal {
         this(parseServers(config.stunServers()), new StunClient.Timing(Duration.ofMillis(config.probeRtoMillis()),
                 config.probeSends(), config.probeFinalWait()),
                 config.lifetimeMaxSeconds() > 0 ? Duration.ofSeconds(config.lifetimeMaxSeconds()) : null,
+                // Checked before the STUN server starts, so a bad value leaves nothing running.
+                PunchSettings.of(config.punchNetworks(), config.punchPrivateAddresses(), config.punchRounds(),
+                        config.punchRoundMillis(), config.punchSessionsPerPeerPerMinute(), config.maxPunchSessions()),
                 config.serverEnabled() ? startServer(config) : null);
     }
 
     NatService(List<InetSocketAddress> servers, StunClient.Timing timing, Duration lifetime, StunServer server) {
+        this(servers, timing, lifetime, PunchSettings.of(new String[0], false, PunchSettings.DEFAULT_ROUNDS,
+                PunchSettings.DEFAULT_ROUND_MILLIS, PunchSettings.DEFAULT_PER_PEER_PER_MINUTE,
+                PunchSettings.DEFAULT_MAX_SESSIONS), server);
+    }
+
+    private NatService(List<InetSocketAddress> servers, StunClient.Timing timing, Duration lifetime,
+            PunchSettings punch, StunServer server) {
+        this.punch = punch;
         this.servers = List.copyOf(servers);
         this.discovery = new NatDiscovery(timing);
         this.lifetime = lifetime;
@@ -80,6 +93,11 @@ public final class NatService implements NatTraversal {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /** @return the hole-punching settings, checked at activation, for the punch engine */
+    PunchSettings punchSettings() {
+        return punch;
     }
 
     /**
