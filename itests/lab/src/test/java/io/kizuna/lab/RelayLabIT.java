@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Timeout;
  * The peers cannot reach each other directly (neither has an address the other
  * can dial; symmetric mappings defeat hole punching); B keeps a reservation on the
  * relay, A reaches B through it: {@code kizuna:ping} says {@code via relay <id>},
- * and 100 MiB go to B and back with matching SHA-256. Both peers have WebRTC,
+ * and 24 MiB go to B and back (at the default 4 MiB/s per circuit) with matching SHA-256. Both peers have WebRTC,
  * so A also tries to upgrade to a direct WebRTC connection signaled over the
  * relay; with no STUN server and symmetric NATs ICE finds no path, the failure is
  * logged (and the upgrade tried again later), and the relay goes on carrying
@@ -37,6 +37,9 @@ class RelayLabIT {
     /** The relay's endpoint, as peers reach it. */
     static final String RELAY_TCP = "tcp://" + RELAY_IP + ":" + RELAY_PORT;
     private static final Pattern READY = Pattern.compile("node ready: (\\S+)");
+
+    /** Echoed through the relay, MiB each way. */
+    private static final long ECHO_MIB = 24;
 
     @Test
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -58,7 +61,8 @@ class RelayLabIT {
             assertThat(bAddress).as("B's address names only the relay").contains("@relay://" + relayId + "@tcp://")
                     .doesNotContain(",");
 
-            // A: a direct dial to B's own address inside its site fails, then ping and 100 MiB through the relay.
+            // A: a direct dial to B's own address inside its site fails, then ping and 24 MiB through the relay, which
+            // runs a public relay's defaults: 4 MiB/s per circuit, so the echo takes about 6 s each way.
             String bId = bAddress.substring(0, bAddress.indexOf('@'));
             Lab.Result direct = lab.tryRun(a.client(), node(dist, work.resolve("a-home"), "--listen",
                     "tcp://" + a.clientIp() + ":0", "--wait", "60", "-c", "kizuna:connect " + bId + "@tcp://"
@@ -78,7 +82,7 @@ class RelayLabIT {
             Matcher sent = Pattern.compile("sent (\\d+) bytes sha256 ([0-9a-f]{64})").matcher(out);
             Matcher echoed = Pattern.compile("echoed (\\d+) bytes sha256 ([0-9a-f]{64})").matcher(out);
             assertThat(sent.find() && echoed.find()).as(out).isTrue();
-            assertThat(sent.group(1)).isEqualTo(String.valueOf(100L * 1024 * 1024));
+            assertThat(sent.group(1)).isEqualTo(String.valueOf(ECHO_MIB * 1024 * 1024));
             assertThat(echoed.group(1)).isEqualTo(sent.group(1));
             assertThat(echoed.group(2)).as("SHA-256 of what came back").isEqualTo(sent.group(2));
             assertThat(out).contains("sha256 match over relay://" + relayId);
