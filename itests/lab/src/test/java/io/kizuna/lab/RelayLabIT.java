@@ -72,7 +72,7 @@ class RelayLabIT {
             Path aHome = freshLogs(work.resolve("a-home"));
             Lab.Result run = lab.tryRun(a.client(), node(dist, aHome, "--listen",
                     "tcp://" + a.clientIp() + ":0", "--wait", "60", "-c",
-                    "kizuna:ping " + bAddress + " 3; itest:echo " + bAddress + " 100; kizuna:ping " + bAddress
+                    "kizuna:ping " + bAddress + " 3; itest:echo " + bAddress + " " + ECHO_MIB + "; kizuna:ping " + bAddress
                             + " 10"));
             String out = run.output();
             assertThat(run.exit()).as("A's commands:\n" + out + "\n--- B:\n" + read(bOut) + "\n--- relay:\n"
