@@ -8,6 +8,7 @@ import java.util.Arrays;
 import io.kizuna.relay.internal.protocol.RelayCodec;
 import io.kizuna.relay.internal.protocol.RelayMessage;
 import io.kizuna.transport.TransportException.ProtocolViolation;
+import io.kizuna.transport.TransportException.RelayFailed;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
@@ -19,7 +20,8 @@ import com.code_intelligence.jazzer.mutation.annotation.NotNull;
  * The contract: {@link RelayCodec#decode} yields a message or throws
  * {@link ProtocolViolation} or {@link IllegalArgumentException} (which its
  * reader turns into a violation); a message it yields re-encodes to the same
- * payload. {@link RelayToken#decode} and {@link RelayToken#parse} throw only
+ * payload (a REFUSED with a reason code this side does not know as OTHER's
+ * code). {@link RelayToken#decode} and {@link RelayToken#parse} throw only
  * {@link RelayToken.Invalid}, which {@link Admission} turns into a BAD_TOKEN
  * refusal. Without {@code JAZZER_FUZZ} the inputs under
  * {@code RelayParsingJazzerTestInputs} are replayed.
@@ -44,7 +46,11 @@ class RelayParsingJazzerTest {
         assertThat(frame.get(0) & 0xff).isEqualTo(type);
         byte[] again = new byte[frame.remaining() - 3];
         frame.position(3).get(again);
-        assertThat(again).as("%s re-encodes to its payload", m).isEqualTo(payload);
+        byte[] expected = payload.clone();
+        if (m instanceof RelayMessage.Refused r && r.reason() == RelayFailed.Reason.OTHER) {
+            expected[0] = 0; // a reason code this side does not know is read as OTHER (a newer relay's reason)
+        }
+        assertThat(again).as("%s re-encodes to its payload", m).isEqualTo(expected);
     }
 
     @FuzzTest
