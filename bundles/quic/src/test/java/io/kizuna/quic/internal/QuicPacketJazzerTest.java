@@ -33,14 +33,16 @@ class QuicPacketJazzerTest {
     private static final InetSocketAddress CLIENT = new InetSocketAddress("127.0.0.1", 40000);
     private static final InetSocketAddress LISTENER = new InetSocketAddress("127.0.0.1", 7401);
     private static final AtomicLong NOW = new AtomicLong(1_000_000);
-    private static final RetryTokens TOKENS = new RetryTokens(10_000, NOW::get);
+    private static final long LIFETIME_MILLIS = 10_000;
+    private static final RetryTokens TOKENS = new RetryTokens(LIFETIME_MILLIS, NOW::get);
     private static final StatelessResets RESETS = new StatelessResets(Identities.generate());
 
     @FuzzTest
     void retryToken(FuzzedDataProvider data) {
         // A token for the same ID and address minted in the same millisecond is the same token, which
-        // may be used once: each run mints at a later time, as a client's Retry would be.
-        NOW.incrementAndGet();
+        // may be used once; and one source may redeem at most MAX_USED_PER_SOURCE within the lifetime.
+        // So each run mints later by more than lifetime / MAX_USED_PER_SOURCE.
+        NOW.addAndGet(2 * LIFETIME_MILLIS / RetryTokens.MAX_USED_PER_SOURCE + 1);
         byte[] id = data.consumeBytes(20);
         byte[] forged = data.consumeRemainingAsBytes();
         ByteBuf f = Unpooled.wrappedBuffer(forged);
