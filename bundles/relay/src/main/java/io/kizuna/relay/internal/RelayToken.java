@@ -114,8 +114,17 @@ record RelayToken(PeerId issuer, PeerId subject, Instant notAfter, long maxBytes
         if (notAfter < 0 || maxBytes < 0 || rate < 0) {
             throw new Invalid("relay token has a negative field");
         }
-        RelayToken t = new RelayToken(PeerId.of(issuer), PeerId.of(subject), Instant.ofEpochSecond(notAfter),
-                maxBytes, maxSeconds, rate, sig);
+        if (notAfter > Instant.MAX.getEpochSecond()) {
+            throw new Invalid("relay token expires after the last instant there is (" + notAfter + " s)");
+        }
+        RelayToken t;
+        try {
+            t = new RelayToken(PeerId.of(issuer), PeerId.of(subject), Instant.ofEpochSecond(notAfter),
+                    maxBytes, maxSeconds, rate, sig);
+        } catch (IllegalArgumentException e) {
+            // a key that is no node's key, e.g. a point of small order
+            throw new Invalid("relay token: " + e.getMessage());
+        }
         if (!Identities.verify(t.issuer(), t.signed(), sig)) {
             throw new Invalid("the relay token's signature does not verify for issuer " + t.issuer());
         }

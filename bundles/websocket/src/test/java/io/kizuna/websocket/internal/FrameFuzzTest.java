@@ -39,7 +39,7 @@ class FrameFuzzTest {
 
     private static final int MAX_FRAME = 1024;
     private static final int MAX_MESSAGE = 4096;
-    private static final byte[] UPGRADE = ("GET /kizuna HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+    static final byte[] UPGRADE = ("GET /kizuna HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
             + "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
             + "Sec-WebSocket-Protocol: kizuna.v1\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
             .getBytes(StandardCharsets.US_ASCII);
@@ -60,7 +60,7 @@ class FrameFuzzTest {
     }
 
     /** Records what the engine reports; drains what it sends. */
-    private static final class Recorder extends WebSocketAdapter {
+    static final class Recorder extends WebSocketAdapter {
         final List<Integer> messages = new ArrayList<>();
         final List<Integer> closeCodes = new ArrayList<>();
         boolean open;
