@@ -93,12 +93,16 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     /** Application protocol names with this prefix are the platform's. */
     static final String RESERVED_PREFIX = "kizuna/";
 
-    /** Platform protocols under {@link #RESERVED_PREFIX} that platform bundles serve through the whiteboard. */
-    static final String PLATFORM_HANDLED_PREFIX = "kizuna/relay/";
+    /**
+     * Platform protocols under {@link #RESERVED_PREFIX} that platform bundles serve through the whiteboard
+     * and open with {@link #openStream}: the relay's and the hole punch's (nat bundle).
+     */
+    static final List<String> PLATFORM_HANDLED_PREFIXES = List.of("kizuna/relay/", "kizuna/punch/");
 
     /** @return whether only the manager itself may serve or open streams of this protocol */
     static boolean reserved(String protocol) {
-        return protocol.startsWith(RESERVED_PREFIX) && !protocol.startsWith(PLATFORM_HANDLED_PREFIX);
+        return protocol.startsWith(RESERVED_PREFIX)
+                && PLATFORM_HANDLED_PREFIXES.stream().noneMatch(protocol::startsWith);
     }
 
     /** The control protocol version this node speaks in HELLO. */
