@@ -10,8 +10,6 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 
-import io.kizuna.identity.NodeIdentity;
-import io.kizuna.nat.internal.NatService;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionManager;
 import io.kizuna.transport.Listener;
@@ -23,14 +21,6 @@ import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
 import io.kizuna.transport.udp.PunchSockets;
 import io.kizuna.transport.udp.SharedUdpSocket;
-
-import org.osgi.service.component.annotations.Activate;
-import org.osgi.service.component.annotations.Component;
-import org.osgi.service.component.annotations.Deactivate;
-import org.osgi.service.component.annotations.Reference;
-import org.osgi.service.component.annotations.ReferenceCardinality;
-import org.osgi.service.component.annotations.ReferencePolicy;
-import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 /**
  * UDP hole punching as a transport ({@value #PROTOCOL_NAME}): its connections
@@ -46,16 +36,10 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
  * WebRTC's 90 so an upgrade tries the punched QUIC path first (QUIC's own
  * streams, no ICE and SCTP stack between), below every direct transport.
  *
- * <p>The component is active only while the QUIC transport listens (see
- * {@link #addSocket}). The connections belong to the QUIC transport; this
- * component only starts them. The settings are those of PID {@code io.kizuna.nat}, read by
- * {@link NatService}.
+ * <p>{@link PunchComponent} registers it while a QUIC listener runs. The
+ * connections belong to the QUIC transport; this only starts them.
  */
-@Component(service = {Transport.class, StreamHandler.class},
-        property = {Transport.PROTOCOL + "=" + PunchTransport.PROTOCOL_NAME,
-                Transport.PRIORITY + ":Integer=" + PunchTransport.PRIORITY,
-                StreamHandler.PROTOCOL + "=" + PunchCodec.PROTOCOL})
-public final class PunchTransport implements Transport, StreamHandler {
+final class PunchTransport implements Transport, StreamHandler {
 
     /** The transport's protocol name. */
     static final String PROTOCOL_NAME = "punch";
@@ -68,47 +52,14 @@ public final class PunchTransport implements Transport, StreamHandler {
     private final PunchEngine engine;
     private final List<SharedUdpSocket> listenerSockets = new CopyOnWriteArrayList<>();
     private final List<Consumer<Connection>> signaledAcceptors = new CopyOnWriteArrayList<>();
-
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
     private volatile ConnectionManager manager;
-
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY, target = "(" + SharedUdpSocket.OWNER + "=quic)")
     private volatile PunchSockets punchSockets;
-
-    /**
-     * Activated by Declarative Services.
-     *
-     * @param identity this node's key
-     * @param nat      discovery, for the punch settings and what it found
-     */
-    @Activate
-    public PunchTransport(@Reference NodeIdentity identity, @Reference NatService nat) {
-        this(new PunchEngine(identity, nat.punchSettings(), nat::knownNatType, nat::knownReflexive));
-    }
 
     PunchTransport(PunchEngine engine) {
         this.engine = engine;
     }
 
-    /** Stops the sessions under way; connections already dialed are the QUIC transport's and stay. */
-    @Deactivate
-    void deactivate() {
-        engine.close();
-    }
-
-    /**
-     * A QUIC listener's socket came: punches are answered on it. At least one is
-     * needed, so the transport (and HELLO's offer of it) exists only while a QUIC
-     * listener can take the punched connections: a peer without one is upgraded
-     * over the next signaled transport (WebRTC) instead of a punch bound to fail.
-     *
-     * @param socket the listener's shared socket
-     */
-    @Reference(service = SharedUdpSocket.class, cardinality = ReferenceCardinality.AT_LEAST_ONE,
-            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY,
-            target = "(" + SharedUdpSocket.OWNER + "=quic)", unbind = "removeSocket")
+    /** @param socket a QUIC listener's socket came: punches are answered on it */
     void addSocket(SharedUdpSocket socket) {
         listenerSockets.add(socket);
     }
@@ -118,17 +69,22 @@ public final class PunchTransport implements Transport, StreamHandler {
         listenerSockets.remove(socket);
     }
 
-    /** @param m the manager whose connections carry the punch streams (outside the framework: tests) */
+    /** @return whether a QUIC listener's socket is there to answer punches on */
+    boolean hasSocket() {
+        return !listenerSockets.isEmpty();
+    }
+
+    /** @param m the manager whose connections carry the punch streams, or null */
     void manager(ConnectionManager m) {
         this.manager = m;
     }
 
-    /** @param s the QUIC transport's punch sockets (outside the framework: tests) */
+    /** @param s the QUIC transport's punch sockets, or null */
     void punchSockets(PunchSockets s) {
         this.punchSockets = s;
     }
 
-    /** @return the engine, for tests */
+    /** @return the engine */
     PunchEngine engine() {
         return engine;
     }
