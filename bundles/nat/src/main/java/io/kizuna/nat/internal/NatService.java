@@ -134,6 +134,9 @@ public final class NatService implements NatTraversal {
      */
     void removeSocket(SharedUdpSocket socket) {
         sockets.remove(socket);
+        if (sockets.isEmpty()) {
+            quicReflexive = null; // a new listener has another port, and so another mapping
+        }
     }
 
     /**
