@@ -3,6 +3,7 @@ package io.kizuna.nat.internal.punch;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -94,6 +95,8 @@ class PunchEngineQuicTest {
         assertThat(bobSide.local()).isEqualTo(listenerSocket.localAddress());
         assertThat(bobSide.remote()).as("bob saw the probes come from the punch socket")
                 .isEqualTo(c.info().localAddress());
+        // the dialer's handshake may complete before the listener's acceptor ran
+        await().atMost(Duration.ofSeconds(10)).until(() -> !accepted.isEmpty());
         assertThat(accepted).singleElement().satisfies(in -> {
             assertThat(in.info().peerId()).isEqualTo(alice.peerId());
             assertThat(in.info().remoteAddress()).as("the listener sees the punch socket's port")
