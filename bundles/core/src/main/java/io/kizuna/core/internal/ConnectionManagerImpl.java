@@ -93,12 +93,16 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     /** Application protocol names with this prefix are the platform's. */
     static final String RESERVED_PREFIX = "kizuna/";
 
-    /** Platform protocols under {@link #RESERVED_PREFIX} that platform bundles serve through the whiteboard. */
-    static final String PLATFORM_HANDLED_PREFIX = "kizuna/relay/";
+    /**
+     * Platform protocols under {@link #RESERVED_PREFIX} that platform bundles serve through the whiteboard
+     * and open with {@link #openStream}: the relay's and the hole punch's (nat bundle).
+     */
+    static final List<String> PLATFORM_HANDLED_PREFIXES = List.of("kizuna/relay/", "kizuna/punch/");
 
     /** @return whether only the manager itself may serve or open streams of this protocol */
     static boolean reserved(String protocol) {
-        return protocol.startsWith(RESERVED_PREFIX) && !protocol.startsWith(PLATFORM_HANDLED_PREFIX);
+        return protocol.startsWith(RESERVED_PREFIX)
+                && PLATFORM_HANDLED_PREFIXES.stream().noneMatch(protocol::startsWith);
     }
 
     /** The control protocol version this node speaks in HELLO. */
@@ -1193,6 +1197,27 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         }
     }
 
+    /**
+     * The transport an upgraded connection belongs to: the signaled transport that
+     * dialed it, unless its connection is another transport's (a hole punch dials
+     * QUIC from its punch socket), whose then it is, so it stays up while that
+     * transport does and not only while the signaling one runs.
+     *
+     * @param c    the connection the signaled transport returned
+     * @param over the signaled transport
+     * @return the entry the session is pooled under
+     */
+    private TransportEntry owner(Connection c, TransportEntry over) {
+        String p = c.info().protocol();
+        if (p.equals(over.protocol)) {
+            return over;
+        }
+        synchronized (lock) {
+            return transports.stream().filter(t -> t.protocol.equals(p))
+                    .max(Comparator.comparingInt(TransportEntry::priority)).orElse(over);
+        }
+    }
+
     /** @return the transport to upgrade the relayed session to now, if any (see {@link #upgradeChoice}) */
     private Optional<TransportEntry> upgradeTarget(ControlSession relayed) {
         ControlMessage.Hello h = relayed.hello().getNow(null);
@@ -1291,7 +1316,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             } catch (RuntimeException e) {
                 conn = CompletableFuture.failedFuture(e);
             }
-            conn.thenCompose(c -> openControl(c, over, peer, deadline)).whenComplete((s, err) -> {
+            conn.thenCompose(c -> openControl(c, owner(c, over), peer, deadline)).whenComplete((s, err) -> {
                 if (err != null) {
                     release(slot);
                     history.failure(peer, over.protocol);

@@ -21,6 +21,14 @@ class UpgradeChoiceTest {
     }
 
     @Test
+    void aPunchedQuicConnectionIsPreferredToWebRtc() {
+        assertThat(upgradeChoice(true, true, true, List.of("webrtc", "punch"), Map.of("webrtc", 90, "punch", 95),
+                false)).contains("punch");
+        assertThat(upgradeChoice(true, true, true, List.of("webrtc"), Map.of("webrtc", 90, "punch", 95), false))
+                .contains("webrtc");
+    }
+
+    @Test
     void onlyTheDialerOfARelayedConnectionUpgradesAndOnlyWhenEnabled() {
         assertThat(upgradeChoice(true, true, false, List.of("webrtc"), WEBRTC_HERE, false)).isEmpty();
         assertThat(upgradeChoice(true, false, true, List.of("webrtc"), WEBRTC_HERE, false)).isEmpty();

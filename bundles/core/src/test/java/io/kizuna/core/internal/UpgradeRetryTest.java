@@ -184,9 +184,37 @@ class UpgradeRetryTest {
         assertThat(a.sig.dials).hasSize(1);
     }
 
+    @Test
+    void aConnectionTheSignaledTransportGotFromAnotherStaysWhenTheSignaledOneLeaves() throws Exception {
+        Peer a = new Peer(1);
+        Peer b = new Peer(1);
+        a.sig.dialsAs = "mem"; // as the hole punch returns the QUIC transport's connection
+
+        relayedDial(a, b);
+        await().atMost(Duration.ofSeconds(15)).until(() -> a.protocolsTo(b).contains("mem"));
+        awaitUpgradeEnded(a, b);
+
+        a.manager.unbindTransport(a.sig, Map.of(Transport.PROTOCOL, "sig"));
+        assertThat(a.protocolsTo(b)).as("the connection is the mem transport's").containsExactly("circuit", "mem");
+        a.manager.unbindTransport(a.direct, Map.of(Transport.PROTOCOL, "mem"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> a.protocolsTo(b).equals(List.of("circuit")));
+    }
+
     /** Waits until {@code from}'s upgrade to {@code to} has ended: no attempt can follow. */
     private static void awaitUpgradeEnded(Peer from, Peer to) {
         await().atMost(Duration.ofSeconds(10)).until(() -> !from.manager.upgrading(to.id));
+    }
+
+    private static Connection as(Connection c, String protocol) {
+        return new ForwardingConnection(c) {
+            @Override
+            public ConnectionInfo info() {
+                ConnectionInfo i = c.info();
+                return new ConnectionInfo(i.id(), i.peerId(), protocol, i.direction(), i.localAddress(),
+                        i.remoteAddress(), i.establishedAt(), i.bytesSent(), i.bytesReceived(), i.rtt(),
+                        i.bandwidth(), i.via());
+            }
+        };
     }
 
     /** Memory connections that say they pass through a relay. */
@@ -229,6 +257,8 @@ class UpgradeRetryTest {
         final AtomicInteger failures = new AtomicInteger();
         /** nanoTime of each dial */
         final List<Long> dials = new CopyOnWriteArrayList<>();
+        /** When set, the connections it dials say they are of this transport. */
+        volatile String dialsAs;
         private volatile Consumer<Connection> acceptor;
 
         SignaledTransport(PeerId id) {
@@ -256,7 +286,7 @@ class UpgradeRetryTest {
             try {
                 Connection[] p = inner.pairWith(far.inner);
                 a.accept(p[1]);
-                return CompletableFuture.completedFuture(p[0]);
+                return CompletableFuture.completedFuture(dialsAs == null ? p[0] : as(p[0], dialsAs));
             } catch (TransportException e) {
                 return CompletableFuture.failedFuture(e);
             }

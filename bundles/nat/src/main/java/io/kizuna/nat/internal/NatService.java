@@ -57,6 +57,8 @@ public final class NatService implements NatTraversal {
     private final StunServer server;
     private final ExecutorService executor;
     private final List<SharedUdpSocket> sockets = new CopyOnWriteArrayList<>();
+    private volatile InetSocketAddress quicReflexive;
+    private volatile NatType knownType = NatType.UNKNOWN;
 
     /**
      * Activated by Declarative Services.
@@ -96,8 +98,21 @@ public final class NatService implements NatTraversal {
     }
 
     /** @return the hole-punching settings, checked at activation, for the punch engine */
-    PunchSettings punchSettings() {
+    public PunchSettings punchSettings() {
         return punch;
+    }
+
+    /**
+     * @return the reflexive address of the QUIC listener's socket that the last discovery on it found, for the
+     *         punch engine's candidates (it does not run discovery: a punch must not wait for STUN)
+     */
+    public Optional<InetSocketAddress> knownReflexive() {
+        return Optional.ofNullable(quicReflexive);
+    }
+
+    /** @return the NAT type the last discovery found, UNKNOWN before one ran */
+    public NatType knownNatType() {
+        return knownType;
     }
 
     /**
@@ -119,6 +134,9 @@ public final class NatService implements NatTraversal {
      */
     void removeSocket(SharedUdpSocket socket) {
         sockets.remove(socket);
+        if (sockets.isEmpty()) {
+            quicReflexive = null; // a new listener has another port, and so another mapping
+        }
     }
 
     /**
@@ -200,6 +218,7 @@ public final class NatService implements NatTraversal {
                         Choice on = choose(sockets, s);
                         reports.add(discovery.discover(bind, on.shared(), on.whyOwn(), s, lifetime));
                     }
+                    remember(reports);
                     result.complete(reports);
                 } catch (RuntimeException e) { // a caller must never wait for a check that died
                     result.completeExceptionally(e);
@@ -210,6 +229,15 @@ public final class NatService implements NatTraversal {
                     "more than " + MAX_QUEUED + " NAT discovery runs queued; try again when they finish", e));
         }
         return result;
+    }
+
+    private void remember(List<NatDiscovery.Report> reports) {
+        reports.stream().filter(NatDiscovery.Report::quicSocket).flatMap(r -> r.reflexive().stream()).findFirst()
+                .ifPresent(a -> quicReflexive = a);
+        NatType t = overall(reports);
+        if (t != NatType.UNKNOWN) {
+            knownType = t;
+        }
     }
 
     /**

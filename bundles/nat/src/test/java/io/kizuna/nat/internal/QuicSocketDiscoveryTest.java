@@ -99,9 +99,12 @@ class QuicSocketDiscoveryTest {
         assertThat(out).contains("socket: the QUIC listener's",
                 "from the QUIC listener's socket 127.0.0.1:" + listener.localAddress().getPort());
         assertThat(service.reflexiveAddress().toCompletableFuture().get(30, SECONDS)).contains(listener.localAddress());
+        assertThat(service.knownReflexive()).as("kept for the punch engine's candidates")
+                .contains(listener.localAddress());
 
         service.removeSocket(shared); // the quic transport stopped listening
         NatDiscovery.Report own = service.check(List.of()).get(30, SECONDS).get(0);
+        assertThat(service.knownReflexive()).as("gone with the QUIC socket").isEmpty();
         assertThat(own.quicSocket()).isFalse();
         assertThat(own.socket()).startsWith("its own socket").contains("no QUIC listener here");
         assertThat(own.reflexive()).isPresent();

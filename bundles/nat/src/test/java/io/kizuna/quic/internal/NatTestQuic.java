@@ -8,6 +8,7 @@ import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.Listener;
 import io.kizuna.transport.Transport;
+import io.kizuna.transport.udp.PunchSockets;
 import io.kizuna.transport.udp.SharedUdpSocket;
 
 /** Builds QUIC transports outside the framework for the NAT bundle's tests. */
@@ -35,6 +36,11 @@ public final class NatTestQuic {
     /** @return the socket of a listener, as the framework would offer it to other bundles */
     public static SharedUdpSocket sharedSocket(Listener listener) {
         return ((QuicListener) listener).sharedSocket();
+    }
+
+    /** @return the punch sockets of a transport from {@link #start}, as the framework would offer them */
+    public static PunchSockets punchSockets(Transport t) {
+        return ((QuicTransport) t).punchSockets();
     }
 
     /** Stops it: connections close, event loops stop. */

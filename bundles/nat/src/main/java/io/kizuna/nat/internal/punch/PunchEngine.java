@@ -1,0 +1,241 @@
+package io.kizuna.nat.internal.punch;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.function.Supplier;
+
+import io.kizuna.identity.NodeIdentity;
+import io.kizuna.nat.internal.punch.PunchMessage.Abort;
+import io.kizuna.nat.internal.punch.PunchMessage.AbortCode;
+import io.kizuna.nat.internal.punch.PunchMessage.Candidate;
+import io.kizuna.nat.internal.punch.PunchMessage.Candidates;
+import io.kizuna.nat.internal.punch.PunchMessage.Kind;
+import io.kizuna.nat.internal.punch.PunchMessage.Protocol;
+import io.kizuna.transport.Connection;
+import io.kizuna.transport.NatType;
+import io.kizuna.transport.PeerId;
+import io.kizuna.transport.TransportException;
+import io.kizuna.transport.udp.PunchSocket;
+import io.kizuna.transport.udp.PunchSockets;
+import io.kizuna.transport.udp.SharedUdpSocket;
+
+/**
+ * Runs punch sessions for real: the responder on the QUIC listener's shared
+ * socket (the peer's QUIC Initial then reaches the listener as any inbound
+ * connection does), the initiator on a fresh {@link PunchSocket} from which,
+ * once a probe got through, the QUIC connection is dialed, so it rides the NAT
+ * mapping the probes opened.
+ *
+ * <p>Both sides take a {@link PunchLimiter} permit for the peer first; a
+ * responder that is refused answers the peer's first CANDIDATES with ABORT
+ * {@code LIMIT} and the limiter's reason. Candidates are the socket's address
+ * (each interface address of a wildcard-bound one) and, on the responder, the
+ * listener's reflexive address when discovery found one; each passes the
+ * {@link CandidatePolicy} first, so nothing this node would refuse to probe is
+ * offered either. The initiator sends no STUN of its own: the responder learns
+ * the punch socket's mapped address from the probes (peer-reflexive).
+ */
+final class PunchEngine {
+
+    private static final System.Logger LOG = System.getLogger(PunchEngine.class.getName());
+
+    private final NodeIdentity identity;
+    private final PunchSettings settings;
+    private final PunchLimiter limiter;
+    private final Supplier<NatType> natType;
+    private final Supplier<Optional<InetSocketAddress>> reflexive;
+    private final ScheduledExecutorService executor;
+
+    /**
+     * @param identity  this node's key, to sign CANDIDATES
+     * @param settings  the checked punch settings
+     * @param natType   the NAT type discovery found, UNKNOWN before
+     * @param reflexive the QUIC listener's reflexive address discovery found, if any
+     */
+    PunchEngine(NodeIdentity identity, PunchSettings settings, Supplier<NatType> natType,
+            Supplier<Optional<InetSocketAddress>> reflexive) {
+        this.identity = identity;
+        this.settings = settings;
+        this.limiter = new PunchLimiter(settings.perPeerPerMinute(), settings.maxSessions(), System::nanoTime);
+        this.natType = natType;
+        this.reflexive = reflexive;
+        ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "kizuna-punch");
+            t.setDaemon(true);
+            return t;
+        });
+        e.setRemoveOnCancelPolicy(true);
+        this.executor = e;
+    }
+
+    /** @return the admission of sessions, for counters and tests */
+    PunchLimiter limiter() {
+        return limiter;
+    }
+
+    /**
+     * Answers one punch the peer started, on the listener's socket; closes the channel when it ends.
+     *
+     * @param channel the peer's {@code kizuna/punch/1} stream
+     * @param socket  the QUIC listener's shared socket, or null to refuse
+     * @param whyNone why there is no socket to answer on
+     * @return the path, or the reason the session failed or was refused
+     */
+    CompletableFuture<PunchSession.Outcome> respond(PunchChannel channel, SharedUdpSocket socket, String whyNone) {
+        PeerId peer = channel.peer();
+        if (socket == null) {
+            return refuse(channel, AbortCode.NO_CANDIDATES, whyNone);
+        }
+        PunchLimiter.Permit permit;
+        try {
+            permit = limiter.acquire(peer);
+        } catch (TransportException.LimitExceeded e) {
+            LOG.log(System.Logger.Level.INFO, "punch: refused " + peer.shortForm() + ": " + e.getMessage());
+            return refuse(channel, AbortCode.LIMIT, e.getMessage());
+        }
+        PunchSession session = new PunchSession(PunchSession.Role.RESPONDER, identity, channel, ProbeSocket.of(socket),
+                () -> candidates(socket.localAddress(), reflexive.get()), natType, settings.policy(),
+                settings.schedule(), executor, System::currentTimeMillis);
+        return ended(session.run(), permit, channel, peer, "answering");
+    }
+
+    /**
+     * Punches to the peer from a fresh punch socket and dials QUIC from it.
+     *
+     * @param channel the {@code kizuna/punch/1} stream this node opened to the peer; closed when the punch ends
+     * @param sockets the QUIC transport's punch sockets
+     * @param bind    the address to bind the punch socket to (the listener's, or a wildcard)
+     * @param timeout the most the punch and the QUIC handshake may take
+     * @return the QUIC connection; fails with {@link TransportException.NatTraversalFailed} saying why, or
+     *         {@link TransportException.PeerAuthenticationFailed} when another key answered
+     */
+    CompletableFuture<Connection> punch(PunchChannel channel, PunchSockets sockets, InetAddress bind,
+            Duration timeout) {
+        PeerId peer = channel.peer();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        PunchLimiter.Permit permit;
+        try {
+            permit = limiter.acquire(peer);
+        } catch (TransportException.LimitExceeded e) {
+            channel.close();
+            return CompletableFuture.failedFuture(failed(peer, e));
+        }
+        return sockets.open(new InetSocketAddress(bind, 0)).toCompletableFuture().handle((socket, err) -> {
+            if (err != null) {
+                permit.close();
+                channel.close();
+                return CompletableFuture.<Connection>failedFuture(failed(peer, err));
+            }
+            PunchSession session = new PunchSession(PunchSession.Role.INITIATOR, identity, channel,
+                    ProbeSocket.of(socket), () -> candidates(socket.localAddress(), Optional.empty()), natType,
+                    settings.policy(), settings.schedule(), executor, System::currentTimeMillis);
+            CompletableFuture<Connection> conn = ended(session.run(), permit, channel, peer, "punching")
+                    .thenCompose(o -> {
+                        long left = deadline - System.nanoTime();
+                        if (left <= 0) {
+                            throw new CompletionException(new TransportException.ConnectionTimeout("UDP hole punch to "
+                                    + peer, timeout));
+                        }
+                        return socket.connect(peer, o.remote(), Duration.ofNanos(left)).toCompletableFuture();
+                    });
+            return conn.handle((c, e) -> {
+                if (e == null) {
+                    return CompletableFuture.completedFuture(c);
+                }
+                socket.close();
+                return CompletableFuture.<Connection>failedFuture(failed(peer, e));
+            }).thenCompose(f -> f);
+        }).thenCompose(f -> f);
+    }
+
+    /** Releases the permit and closes the channel when the session ends, and logs how it ended. */
+    private CompletableFuture<PunchSession.Outcome> ended(CompletableFuture<PunchSession.Outcome> run,
+            PunchLimiter.Permit permit, PunchChannel channel, PeerId peer, String doing) {
+        return run.whenComplete((o, e) -> {
+            permit.close();
+            channel.close();
+            if (e == null) {
+                LOG.log(System.Logger.Level.INFO, "punch: " + doing + " " + peer.shortForm() + " found a path in "
+                        + "round " + o.round() + ": " + o.local() + " - " + o.remote());
+            } else {
+                LOG.log(System.Logger.Level.INFO, "punch: " + doing + " " + peer.shortForm() + " failed: "
+                        + TransportException.unwrap(e).getMessage());
+            }
+        });
+    }
+
+    /**
+     * Reads the peer's first message and answers it with ABORT, as a refused session; closes the channel.
+     *
+     * @return fails with {@link TransportException.NatTraversalFailed} naming the reason
+     */
+    private CompletableFuture<PunchSession.Outcome> refuse(PunchChannel channel, AbortCode code, String reason) {
+        return channel.receive().toCompletableFuture().thenCompose(m -> m instanceof Candidates c
+                ? channel.send(new Abort(c.sessionId(), c.round(), code, reason)).toCompletableFuture()
+                : CompletableFuture.<Void>completedFuture(null)).handle((v, e) -> {
+                    channel.close();
+                    throw new CompletionException(new TransportException.NatTraversalFailed("punch with "
+                            + channel.peer() + " refused: " + code + " " + reason, null));
+                });
+    }
+
+    /** @return {@code e} as the punch's failure: NatTraversalFailed naming the method, unless another key answered */
+    private static TransportException failed(PeerId peer, Throwable e) {
+        TransportException t = TransportException.unwrap(e);
+        if (t instanceof TransportException.NatTraversalFailed
+                || t instanceof TransportException.PeerAuthenticationFailed) {
+            return t;
+        }
+        return new TransportException.NatTraversalFailed("UDP hole punch to " + peer + " failed: " + t.getMessage(),
+                t);
+    }
+
+    /**
+     * This node's candidates for a socket: its address, or each interface address of the socket's family when
+     * it is bound to a wildcard, and the reflexive address; those the policy refuses are left out.
+     */
+    List<Candidate> candidates(InetSocketAddress local, Optional<InetSocketAddress> reflexiveAddress) {
+        List<Candidate> out = new ArrayList<>();
+        if (local != null) {
+            for (InetAddress ip : hostAddresses(local.getAddress())) {
+                out.add(new Candidate(Kind.HOST, Protocol.UDP, new InetSocketAddress(ip, local.getPort())));
+            }
+        }
+        reflexiveAddress.ifPresent(r -> out.add(new Candidate(Kind.REFLEXIVE, Protocol.UDP, r)));
+        return out.stream().filter(c -> settings.policy().allows(c.address())).distinct()
+                .limit(PunchCodec.MAX_CANDIDATES).toList();
+    }
+
+    private static List<InetAddress> hostAddresses(InetAddress bound) {
+        if (!bound.isAnyLocalAddress()) {
+            return List.of(bound);
+        }
+        List<InetAddress> out = new ArrayList<>();
+        try {
+            for (NetworkInterface n : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+                if (n.isUp()) {
+                    n.inetAddresses().filter(a -> a.getClass() == bound.getClass()).forEach(out::add);
+                }
+            }
+        } catch (SocketException e) {
+            LOG.log(System.Logger.Level.WARNING, "punch: cannot list the interfaces for host candidates", e);
+        }
+        return out;
+    }
+
+    /** Stops the sessions' timers; sessions under way end with their channel. */
+    void close() {
+        executor.shutdownNow();
+    }
+}
