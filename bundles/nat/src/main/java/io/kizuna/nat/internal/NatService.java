@@ -47,6 +47,8 @@ import org.osgi.service.metatype.annotations.Designate;
 @Designate(ocd = NatConfig.class)
 public final class NatService implements NatTraversal {
 
+    private static final System.Logger LOG = System.getLogger(NatService.class.getName());
+
     /** At most this many discovery runs wait for the one running. */
     static final int MAX_QUEUED = 4;
 
@@ -110,6 +112,54 @@ public final class NatService implements NatTraversal {
         return Optional.ofNullable(quicReflexive);
     }
 
+    /** The Binding a punch sends to learn a socket's mapping: two sends 250 ms apart, given up 500 ms later. */
+    static final StunClient.Timing PUNCH_BINDING = new StunClient.Timing(Duration.ofMillis(250), 2, 2);
+
+    /**
+     * The mapped address of a socket a punch sends from, learned with one STUN
+     * Binding to the first configured server it can reach (at most
+     * {@link #PUNCH_BINDING}'s 750 ms). For a QUIC listener's socket the address
+     * the last discovery found serves when there is one, and what this Binding
+     * finds is kept for the next punch; a fresh punch socket always asks, since
+     * its mapping is new.
+     *
+     * @param socket   the socket
+     * @param listener whether it is a QUIC listener's socket, not a punch socket
+     * @return the mapped address; empty without a server, with none that fits, and on a timeout (logged)
+     */
+    public CompletableFuture<Optional<InetSocketAddress>> mappedAddress(SharedUdpSocket socket, boolean listener) {
+        InetSocketAddress known = quicReflexive;
+        if (listener && known != null) {
+            return CompletableFuture.completedFuture(Optional.of(known));
+        }
+        Optional<InetSocketAddress> server = servers.stream()
+                .filter(s -> choose(List.of(socket), s).shared() != null).findFirst();
+        if (server.isEmpty()) {
+            return CompletableFuture.completedFuture(Optional.empty());
+        }
+        StunClient client;
+        try {
+            client = new StunClient(socket, PUNCH_BINDING);
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.INFO, "punch: no STUN Binding on " + socket.localAddress() + ": "
+                    + e.getMessage());
+            return CompletableFuture.completedFuture(Optional.empty());
+        }
+        return client.binding(server.get(), List.of()).handle((r, e) -> {
+            client.close();
+            if (e != null) {
+                LOG.log(System.Logger.Level.INFO, "punch: STUN Binding from " + socket.localAddress() + " to "
+                        + server.get() + " failed, the punch goes on without a reflexive candidate: "
+                        + (e.getCause() != null ? e.getCause() : e).getMessage());
+                return Optional.<InetSocketAddress>empty();
+            }
+            if (listener) {
+                quicReflexive = r.mapped();
+            }
+            return Optional.of(r.mapped());
+        });
+    }
+
     /** @return the NAT type the last discovery found, UNKNOWN before one ran */
     public NatType knownNatType() {
         return knownType;
@@ -160,7 +210,9 @@ public final class NatService implements NatTraversal {
                 continue;
             }
             InetAddress ip = a.getAddress();
-            if ((ip instanceof Inet6Address) != (server.getAddress() instanceof Inet6Address)
+            // a socket bound to the IPv6 wildcard is dual-stack (Netty's epoll sockets are): it reaches IPv4 too
+            boolean dualStack = ip instanceof Inet6Address && ip.isAnyLocalAddress();
+            if ((!dualStack && (ip instanceof Inet6Address) != (server.getAddress() instanceof Inet6Address))
                     || (ip.isLoopbackAddress() && !server.getAddress().isLoopbackAddress())) {
                 unfit.add(NatDiscovery.text(a));
             } else if (ip.isAnyLocalAddress()) {
@@ -302,9 +354,11 @@ public final class NatService implements NatTraversal {
 
     static List<InetSocketAddress> parseServers(String[] texts) {
         List<InetSocketAddress> out = new ArrayList<>();
-        for (String s : texts) {
-            if (!s.isBlank()) {
-                out.add(parseAddress(s));
+        for (String text : texts) {
+            for (String s : text.split(",")) { // a configuration file's list may arrive as one string
+                if (!s.isBlank()) {
+                    out.add(parseAddress(s));
+                }
             }
         }
         return out;

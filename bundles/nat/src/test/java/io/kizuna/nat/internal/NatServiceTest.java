@@ -51,6 +51,9 @@ class NatServiceTest {
         assertThat(NatService.parseAddress("127.0.0.1:3478")).isEqualTo(new InetSocketAddress("127.0.0.1", 3478));
         assertThat(NatService.parseAddress("[::1]:3478").getAddress().getHostAddress()).isEqualTo("0:0:0:0:0:0:0:1");
         assertThatThrownBy(() -> NatService.parseAddress("127.0.0.1")).hasMessageContaining("host:port");
+        assertThat(NatService.parseServers(new String[] {"127.0.0.1:3478, 127.0.0.2:3479", " "}))
+                .as("a configuration file's list arrives as one string").containsExactly(
+                        new InetSocketAddress("127.0.0.1", 3478), new InetSocketAddress("127.0.0.2", 3479));
         assertThatThrownBy(() -> NatService.parseAddress("::1:3478")).hasMessageContaining("brackets");
         assertThatThrownBy(() -> NatService.parseAddress("127.0.0.1:70000")).hasMessageContaining("1-65535");
     }

@@ -178,14 +178,18 @@ class QuicSocketDiscoveryTest {
         SharedUdpSocket loopback = socket("127.0.0.1", 7400);
         SharedUdpSocket any = socket("0.0.0.0", 7401);
         SharedUdpSocket any6 = socket("::", 7402);
+        SharedUdpSocket six = socket("2001:db8::5", 7403);
         // no datagram is sent: choosing only compares addresses
         InetSocketAddress publicServer = new InetSocketAddress("203.0.113.1", 3478);
         InetSocketAddress loopbackServer = new InetSocketAddress("127.0.0.1", 3478);
 
         assertThat(NatService.choose(List.of(), publicServer).whyOwn()).contains("no QUIC listener here");
-        NatService.Choice none = NatService.choose(List.of(loopback, any6), publicServer);
+        NatService.Choice none = NatService.choose(List.of(loopback, six), publicServer);
         assertThat(none.shared()).isNull();
-        assertThat(none.whyOwn()).contains("127.0.0.1:7400", "[0:0:0:0:0:0:0:0]:7402", "cannot reach 203.0.113.1:3478");
+        assertThat(none.whyOwn()).contains("127.0.0.1:7400", "[2001:db8:0:0:0:0:0:5]:7403",
+                "cannot reach 203.0.113.1:3478");
+        assertThat(NatService.choose(List.of(loopback, any6), publicServer).shared())
+                .as("the IPv6 wildcard is dual-stack, as Netty's epoll binds 0.0.0.0").isSameAs(any6);
         assertThat(NatService.choose(List.of(loopback, any), publicServer).shared()).isSameAs(any);
         assertThat(NatService.choose(List.of(loopback, any), loopbackServer).shared()).as("wildcard first")
                 .isSameAs(any);

@@ -39,14 +39,15 @@ record CandidatePolicy(List<Prefix> networks, boolean allowPrivate) {
     }
 
     /**
-     * @param prefixes     configured prefixes such as {@code 203.0.113.0/24}
+     * @param prefixes     configured prefixes such as {@code 203.0.113.0/24}, each item possibly a comma-separated list
      * @param allowPrivate whether non-public unicast addresses are allowed
      * @return the policy
      * @throws IllegalArgumentException naming a prefix that does not parse
      */
     static CandidatePolicy of(String[] prefixes, boolean allowPrivate) {
-        return new CandidatePolicy(java.util.Arrays.stream(prefixes).map(String::trim).filter(s -> !s.isEmpty())
-                .map(Prefix::parse).toList(), allowPrivate);
+        // a configuration file's list may arrive as one comma-separated string
+        return new CandidatePolicy(java.util.Arrays.stream(prefixes).flatMap(p -> java.util.Arrays.stream(p.split(",")))
+                .map(String::trim).filter(s -> !s.isEmpty()).map(Prefix::parse).toList(), allowPrivate);
     }
 
     /**

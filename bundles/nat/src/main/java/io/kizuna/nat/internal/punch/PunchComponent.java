@@ -63,7 +63,7 @@ public final class PunchComponent {
     public PunchComponent(BundleContext context, @Reference NodeIdentity identity, @Reference NatService nat) {
         this.context = context;
         this.transport = new PunchTransport(new PunchEngine(identity, nat.punchSettings(), nat::knownNatType,
-                nat::knownReflexive));
+                nat::mappedAddress));
         this.registrar = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(MAX_QUEUED),
                 r -> {
                     Thread t = new Thread(r, "kizuna-punch-registrar");

@@ -1,5 +1,6 @@
 package io.kizuna.nat.internal.punch;
 
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
@@ -43,8 +44,11 @@ import io.kizuna.transport.udp.SharedUdpSocket;
  * (each interface address of a wildcard-bound one) and, on the responder, the
  * listener's reflexive address when discovery found one; each passes the
  * {@link CandidatePolicy} first, so nothing this node would refuse to probe is
- * offered either. The initiator sends no STUN of its own: the responder learns
- * the punch socket's mapped address from the probes (peer-reflexive).
+ * offered either. Each side learns the mapped address of the socket it
+ * probes from with one STUN Binding when a STUN server is configured (the
+ * listener's is kept from discovery or the last punch): a port-restricted
+ * NAT on both sides lets probes in only once each side has sent to the
+ * other's mapping, so each must know its own.
  */
 final class PunchEngine {
 
@@ -54,22 +58,21 @@ final class PunchEngine {
     private final PunchSettings settings;
     private final PunchLimiter limiter;
     private final Supplier<NatType> natType;
-    private final Supplier<Optional<InetSocketAddress>> reflexive;
+    private final Mapping mapping;
     private final ScheduledExecutorService executor;
 
     /**
      * @param identity  this node's key, to sign CANDIDATES
      * @param settings  the checked punch settings
      * @param natType   the NAT type discovery found, UNKNOWN before
-     * @param reflexive the QUIC listener's reflexive address discovery found, if any
+     * @param mapping   learns the mapped address of the socket a punch sends from
      */
-    PunchEngine(NodeIdentity identity, PunchSettings settings, Supplier<NatType> natType,
-            Supplier<Optional<InetSocketAddress>> reflexive) {
+    PunchEngine(NodeIdentity identity, PunchSettings settings, Supplier<NatType> natType, Mapping mapping) {
         this.identity = identity;
         this.settings = settings;
         this.limiter = new PunchLimiter(settings.perPeerPerMinute(), settings.maxSessions(), System::nanoTime);
         this.natType = natType;
-        this.reflexive = reflexive;
+        this.mapping = mapping;
         ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "kizuna-punch");
             t.setDaemon(true);
@@ -104,10 +107,11 @@ final class PunchEngine {
             LOG.log(System.Logger.Level.INFO, "punch: refused " + peer.shortForm() + ": " + e.getMessage());
             return refuse(channel, AbortCode.LIMIT, e.getMessage());
         }
-        PunchSession session = new PunchSession(PunchSession.Role.RESPONDER, identity, channel, ProbeSocket.of(socket),
-                () -> candidates(socket.localAddress(), reflexive.get()), natType, settings.policy(),
-                settings.schedule(), executor, System::currentTimeMillis);
-        return ended(session.run(), permit, channel, peer, "answering");
+        CompletableFuture<PunchSession.Outcome> run = mapping.of(socket, true).thenCompose(mapped ->
+                new PunchSession(PunchSession.Role.RESPONDER, identity, channel, ProbeSocket.of(socket),
+                        () -> candidates(socket.localAddress(), mapped), natType, settings.policy(),
+                        settings.schedule(), executor, System::currentTimeMillis).run());
+        return ended(run, permit, channel, peer, "answering");
     }
 
     /**
@@ -137,10 +141,11 @@ final class PunchEngine {
                 channel.close();
                 return CompletableFuture.<Connection>failedFuture(failed(peer, err));
             }
-            PunchSession session = new PunchSession(PunchSession.Role.INITIATOR, identity, channel,
-                    ProbeSocket.of(socket), () -> candidates(socket.localAddress(), Optional.empty()), natType,
-                    settings.policy(), settings.schedule(), executor, System::currentTimeMillis);
-            CompletableFuture<Connection> conn = ended(session.run(), permit, channel, peer, "punching")
+            CompletableFuture<PunchSession.Outcome> run = mapping.of(socket, false).thenCompose(mapped ->
+                    new PunchSession(PunchSession.Role.INITIATOR, identity, channel, ProbeSocket.of(socket),
+                            () -> candidates(socket.localAddress(), mapped), natType, settings.policy(),
+                            settings.schedule(), executor, System::currentTimeMillis).run());
+            CompletableFuture<Connection> conn = ended(run, permit, channel, peer, "punching")
                     .thenCompose(o -> {
                         long left = deadline - System.nanoTime();
                         if (left <= 0) {
@@ -203,7 +208,8 @@ final class PunchEngine {
 
     /**
      * This node's candidates for a socket: its address, or each interface address of the socket's family when
-     * it is bound to a wildcard, and the reflexive address; those the policy refuses are left out.
+     * it is bound to a wildcard (of either family for the dual-stack IPv6 wildcard), and the reflexive address;
+     * those the policy refuses are left out.
      */
     List<Candidate> candidates(InetSocketAddress local, Optional<InetSocketAddress> reflexiveAddress) {
         List<Candidate> out = new ArrayList<>();
@@ -225,13 +231,30 @@ final class PunchEngine {
         try {
             for (NetworkInterface n : Collections.list(NetworkInterface.getNetworkInterfaces())) {
                 if (n.isUp()) {
-                    n.inetAddresses().filter(a -> a.getClass() == bound.getClass()).forEach(out::add);
+                    // the IPv6 wildcard is dual-stack: its IPv4 addresses are the socket's too
+                    n.inetAddresses().filter(a -> a.getClass() == bound.getClass() || bound instanceof Inet6Address)
+                            .forEach(out::add);
                 }
             }
         } catch (SocketException e) {
             LOG.log(System.Logger.Level.WARNING, "punch: cannot list the interfaces for host candidates", e);
         }
         return out;
+    }
+
+    /** Learns the address a socket's datagrams leave this node's NAT with. */
+    @FunctionalInterface
+    interface Mapping {
+
+        /** No STUN server: no reflexive candidate. */
+        Mapping NONE = (socket, listener) -> CompletableFuture.completedFuture(Optional.empty());
+
+        /**
+         * @param socket   the socket a punch sends from
+         * @param listener whether it is a QUIC listener's socket (else a fresh punch socket)
+         * @return its mapped address, or empty when it cannot be learned; never fails
+         */
+        CompletableFuture<Optional<InetSocketAddress>> of(SharedUdpSocket socket, boolean listener);
     }
 
     /** Stops the sessions' timers; sessions under way end with their channel. */

@@ -64,6 +64,14 @@ class CandidatePolicyTest {
     }
 
     @Test
+    void aListInOneStringAsAConfigurationFileGivesItIsSplitAtCommas() throws Exception {
+        CandidatePolicy p = CandidatePolicy.of(new String[] {"203.0.113.0/24, 198.51.100.0/24"}, false);
+        assertThat(p.networks()).hasSize(2);
+        assertThat(p.allows(at("198.51.100.7"))).isTrue();
+        assertThat(p.allows(at("192.0.2.7"))).isFalse();
+    }
+
+    @Test
     void badPrefixesAreRefusedWithTheReason() {
         assertThatThrownBy(() -> CandidatePolicy.of(new String[] {"example.org/8"}, false))
                 .hasMessage("punch network 'example.org/8' is not an IP prefix such as 203.0.113.0/24");

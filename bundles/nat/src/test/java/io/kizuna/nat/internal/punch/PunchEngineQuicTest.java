@@ -81,8 +81,8 @@ class PunchEngineQuicTest {
     void thePunchedQuicConnectionComesFromThePunchSocketAndCarriesData() throws Exception {
         SharedUdpSocket listenerSocket = bobListens();
         aliceQuic = NatTestQuic.start(alice);
-        aliceEngine = new PunchEngine(alice, settings(6), () -> NatType.UNKNOWN, Optional::empty);
-        bobEngine = new PunchEngine(bob, settings(6), () -> NatType.UNKNOWN, Optional::empty);
+        aliceEngine = new PunchEngine(alice, settings(6), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE);
+        bobEngine = new PunchEngine(bob, settings(6), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE);
         PipeChannels pipe = new PipeChannels(bob.peerId(), alice.peerId());
 
         CompletableFuture<PunchSession.Outcome> answered = bobEngine.respond(pipe.b, listenerSocket, "");
@@ -119,8 +119,8 @@ class PunchEngineQuicTest {
     void aPeerOverItsRateIsRefusedWithTheReason() throws Exception {
         SharedUdpSocket listenerSocket = bobListens();
         aliceQuic = NatTestQuic.start(alice);
-        aliceEngine = new PunchEngine(alice, settings(6), () -> NatType.UNKNOWN, Optional::empty);
-        bobEngine = new PunchEngine(bob, settings(1), () -> NatType.UNKNOWN, Optional::empty);
+        aliceEngine = new PunchEngine(alice, settings(6), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE);
+        bobEngine = new PunchEngine(bob, settings(1), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE);
         bobEngine.limiter().acquire(alice.peerId()).close(); // alice's one session of this minute
 
         PipeChannels pipe = new PipeChannels(bob.peerId(), alice.peerId());

@@ -1,0 +1,119 @@
+package io.kizuna.lab;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One ordered pair of the NAT traversal lab: peer A in one site dials peer B in
+ * another, knowing only B's relay address, and the node's own upgrade finds the
+ * path. Both nodes are full nodes of the runtime distribution with a QUIC
+ * listener, WebRTC, and the lab's STUN server (coturn on {@link Lab#STUN_1});
+ * they probe only the lab's public networks. B listens through the relay and on
+ * QUIC at a wildcard address inside its site (so its HELLO offers {@code punch}),
+ * A on QUIC and TCP inside its own site. A pings B through the relay, the
+ * upgrade runs meanwhile, and later pings say which path carries them; A's
+ * {@code kizuna:peers} says how that path was made.
+ */
+final class NatPair {
+
+    /** The lab's public networks: no candidate outside them is probed or sent. */
+    static final String NETWORKS = "203.0.113.0/24, 198.51.100.0/24";
+
+    private static final Pattern UPGRADED = Pattern.compile("upgraded: connected \\S+ \\((\\w+), ");
+    private static final Pattern PUNCHED = Pattern.compile("punch: punching \\S+ found a path in round (\\d+)");
+    private static final Pattern HOW = Pattern.compile("(\\w+) \\(punched, round (\\d+), (\\d+) ms after relay\\)");
+
+    /**
+     * What one pair ended with.
+     *
+     * @param path     {@code punched quic}, {@code webrtc} or {@code relay}
+     * @param rounds   the punch rounds the found path took; 0 when no punch found one
+     * @param millis   from the relayed connection to the direct one; -1 when it stayed relayed
+     * @param evidence A's commands and both logs, for a failing assertion or a report
+     */
+    record Outcome(String path, int rounds, long millis, String evidence) {
+
+        boolean direct() {
+            return !path.equals("relay");
+        }
+    }
+
+    private NatPair() {
+    }
+
+    /**
+     * Runs one pair.
+     *
+     * @param lab     the lab, with coturn started
+     * @param work    a folder of the pair's own for homes and logs
+     * @param dist    the distribution with the echo bundle
+     * @param relayId the relay's PeerId, serving at {@link RelayLabIT#RELAY_TCP}
+     * @param a       the dialing peer's site
+     * @param b       the listening peer's site
+     * @param pings   how many pings A sends, one a second
+     * @return what A ended with
+     */
+    static Outcome run(Lab lab, Path work, Path dist, String relayId, Lab.Site a, Lab.Site b, int pings)
+            throws Exception {
+        Path bHome = home(work.resolve("b-home"));
+        Path bOut = work.resolve("b.out");
+        Process bNode = lab.start(b.client(), bOut, RelayLabIT.node(dist, bHome,
+                "--listen", "relay://" + relayId + "@" + RelayLabIT.RELAY_TCP, "--listen", "quic://0.0.0.0:0"));
+        try {
+            String ready = RelayLabIT.ready(bOut, bNode);
+            String bAddress = ready.substring(0, ready.indexOf('@')) + "@relay://" + relayId + "@"
+                    + RelayLabIT.RELAY_TCP;
+            Path aHome = home(work.resolve("a-home"));
+            Lab.Result run = lab.tryRun(a.client(), RelayLabIT.node(dist, aHome, "--listen",
+                    "quic://0.0.0.0:0", "--listen", "tcp://" + a.clientIp() + ":0", "--wait", "60", "-c",
+                    "kizuna:ping " + bAddress + " " + pings + "; kizuna:peers"));
+            String out = run.output();
+            String aLog = RelayLabIT.read(aHome.resolve("logs/kizuna.log"));
+            String bLog = RelayLabIT.read(bHome.resolve("logs/kizuna.log"));
+            String evidence = a.nat() + " -> " + b.nat() + "\nA's commands (exit " + run.exit() + "):\n" + out
+                    + "\n--- A's log:\n" + aLog + "\n--- B's log:\n" + bLog;
+            if (run.exit() != 0) {
+                throw new AssertionError("A's commands failed\n" + evidence);
+            }
+            return outcome(out, aLog, evidence);
+        } finally {
+            bNode.destroy();
+            bNode.waitFor();
+        }
+    }
+
+    /** Reads the path of the last ping, and how it was made, from A's output and log. */
+    static Outcome outcome(String out, String aLog, String evidence) {
+        int last = out.lastIndexOf("reply ");
+        String lastReply = last < 0 ? "" : out.substring(last, out.indexOf('\n', last) < 0 ? out.length()
+                : out.indexOf('\n', last));
+        Matcher how = HOW.matcher(out);
+        if (lastReply.contains("via relay ")) {
+            return new Outcome("relay", 0, -1, evidence);
+        }
+        if (how.find()) {
+            return new Outcome("punched " + how.group(1), Integer.parseInt(how.group(2)),
+                    Long.parseLong(how.group(3)), evidence);
+        }
+        Matcher up = UPGRADED.matcher(aLog);
+        Matcher punched = PUNCHED.matcher(aLog);
+        String path = up.find() ? up.group(1).toLowerCase(Locale.ROOT) : "unknown";
+        return new Outcome(punched.find() ? "punched " + path : path,
+                punched.find(0) ? Integer.parseInt(punched.group(1)) : 0, -1, evidence);
+    }
+
+    /** A node home whose STUN, punching and WebRTC use only the lab's networks and its STUN server. */
+    static Path home(Path home) throws Exception {
+        RelayLabIT.freshLogs(home);
+        Files.createDirectories(home.resolve("etc"));
+        String stun = Lab.STUN_1 + ":3478";
+        Files.writeString(home.resolve("etc/io.kizuna.nat.cfg"), "stunServers = " + stun + "\n"
+                + "punchNetworks = " + NETWORKS + "\n");
+        Files.writeString(home.resolve("etc/io.kizuna.webrtc.cfg"), "stunServers = " + stun + "\n"
+                + "candidateNetworks = " + NETWORKS + "\n");
+        return home;
+    }
+}
