@@ -2,7 +2,6 @@ package io.kizuna.lab;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -22,9 +21,9 @@ final class NatPair {
     /** The lab's public networks: no candidate outside them is probed or sent. */
     static final String NETWORKS = "203.0.113.0/24, 198.51.100.0/24";
 
-    private static final Pattern UPGRADED = Pattern.compile("upgraded: connected \\S+ \\((\\w+), ");
-    private static final Pattern PUNCHED = Pattern.compile("punch: punching \\S+ found a path in round (\\d+)");
-    private static final Pattern HOW = Pattern.compile("(\\w+) \\(punched, round (\\d+), (\\d+) ms after relay\\)");
+    /** How {@code kizuna:peers} says an upgraded connection was made. */
+    private static final Pattern HOW = Pattern.compile(
+            "([a-z]+) \\((?:punched, round (\\d+)|upgraded), (\\d+) ms after relay\\)");
 
     /**
      * What one pair ended with.
@@ -78,31 +77,28 @@ final class NatPair {
             if (run.exit() != 0) {
                 throw new AssertionError("A's commands failed\n" + evidence);
             }
-            return outcome(out, aLog, evidence);
+            return outcome(out, evidence);
         } finally {
             bNode.destroy();
             bNode.waitFor();
         }
     }
 
-    /** Reads the path of the last ping, and how it was made, from A's output and log. */
-    static Outcome outcome(String out, String aLog, String evidence) {
+    /** Reads the path of the last ping, and how it was made, from A's output ({@code kizuna:peers}). */
+    static Outcome outcome(String out, String evidence) {
         int last = out.lastIndexOf("reply ");
-        String lastReply = last < 0 ? "" : out.substring(last, out.indexOf('\n', last) < 0 ? out.length()
-                : out.indexOf('\n', last));
-        Matcher how = HOW.matcher(out);
-        if (lastReply.contains("via relay ")) {
+        int end = last < 0 ? -1 : out.indexOf('\n', last);
+        String lastReply = last < 0 ? "" : out.substring(last, end < 0 ? out.length() : end);
+        if (lastReply.contains("via relay ") || lastReply.isEmpty()) {
             return new Outcome("relay", 0, -1, evidence);
         }
-        if (how.find()) {
-            return new Outcome("punched " + how.group(1), Integer.parseInt(how.group(2)),
-                    Long.parseLong(how.group(3)), evidence);
+        Matcher how = HOW.matcher(out);
+        if (!how.find()) {
+            throw new AssertionError("the last ping went direct, but kizuna:peers does not say how\n" + evidence);
         }
-        Matcher up = UPGRADED.matcher(aLog);
-        Matcher punched = PUNCHED.matcher(aLog);
-        String path = up.find() ? up.group(1).toLowerCase(Locale.ROOT) : "unknown";
-        return new Outcome(punched.find() ? "punched " + path : path,
-                punched.find(0) ? Integer.parseInt(punched.group(1)) : 0, -1, evidence);
+        String path = how.group(2) != null ? "punched " + how.group(1) : how.group(1);
+        return new Outcome(path, how.group(2) != null ? Integer.parseInt(how.group(2)) : 0,
+                Long.parseLong(how.group(3)), evidence);
     }
 
     /** A node home whose STUN, punching and WebRTC use only the lab's networks and its STUN server. */

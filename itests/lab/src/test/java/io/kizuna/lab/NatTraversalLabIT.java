@@ -35,7 +35,9 @@ class NatTraversalLabIT {
             NatPair.Outcome o = NatPair.run(lab, work.resolve("pair"), dist, relayId, a, b, 6);
             assertThat(o.path()).as(o.evidence()).isEqualTo("punched quic");
             assertThat(o.rounds()).as(o.evidence()).isEqualTo(1);
-            assertThat(o.evidence()).contains("via relay " + relayId).contains("via quic://" + b.wanIp() + ":");
+            assertThat(o.millis()).as("from the relayed connection to the punched one").isPositive().isLessThan(5000);
+            assertThat(o.evidence()).contains("via relay " + relayId).contains("via quic://" + b.wanIp() + ":")
+                    .contains("(punched, round 1, " + o.millis() + " ms after relay)");
             System.out.println(o.evidence());
         }
     }
@@ -43,8 +45,9 @@ class NatTraversalLabIT {
     /**
      * Relay fallback: two peers behind symmetric NATs (a new mapping per
      * destination, so neither the punch nor ICE finds a path) stay on the
-     * relay: every ping is answered through it, and A's log names each
-     * failed attempt and says the relayed connection stays in use.
+     * relay: every ping is answered through it while the upgrade's first
+     * attempt tries the punch (three rounds), then WebRTC, and A's log names
+     * each failure and what follows.
      */
     @Test
     @Timeout(value = 4, unit = TimeUnit.MINUTES)
@@ -57,10 +60,15 @@ class NatTraversalLabIT {
             Path dist = RelayLabIT.distribution(work);
             String relayId = RelayLabIT.startRelay(lab, work, dist);
 
-            NatPair.Outcome o = NatPair.run(lab, work.resolve("pair"), dist, relayId, a, b, 12);
+            NatPair.Outcome o = NatPair.run(lab, work.resolve("pair"), dist, relayId, a, b, 24);
             assertThat(o.path()).as(o.evidence()).isEqualTo("relay");
-            assertThat(o.evidence()).contains("12 received").doesNotContain("via quic").doesNotContain("via webrtc")
-                    .contains("UDP hole punch to");
+            assertThat(o.evidence()).contains("24 received").doesNotContain("via quic").doesNotContain("via webrtc")
+                    .contains("to punch failed (attempt 1 of 3): punch with ")
+                    .contains("no probe answered in 3 rounds")
+                    .contains("; trying webrtc next")
+                    .contains("to webrtc in the background (attempt 1 of 3)");
+            assertThat(o.evidence()).as(o.evidence()).containsPattern("to punch, then webrtc failed \\(attempt 1 of 3\\)"
+                    + ".*; next attempt in 10000 ms");
             System.out.println(o.evidence());
         }
     }

@@ -1159,11 +1159,22 @@ public final class ConnectionManagerImpl implements ConnectionManager {
      */
     static Optional<String> upgradeChoice(boolean enabled, boolean relayed, boolean dialed, List<String> offered,
             Map<String, Integer> signaledHere, boolean directPooled) {
+        return upgradeOrder(enabled, relayed, dialed, offered, signaledHere, directPooled).stream().findFirst();
+    }
+
+    /**
+     * The transports one upgrade attempt tries, best first: those of {@link #upgradeChoice} in the order of
+     * their priority here (a hole punch into QUIC, then WebRTC); an attempt moves to the next when one fails.
+     *
+     * @return the protocols, empty when there is nothing to upgrade to
+     */
+    static List<String> upgradeOrder(boolean enabled, boolean relayed, boolean dialed, List<String> offered,
+            Map<String, Integer> signaledHere, boolean directPooled) {
         if (!enabled || !relayed || !dialed || directPooled) {
-            return Optional.empty();
+            return List.of();
         }
-        return offered.stream().filter(signaledHere::containsKey)
-                .max(Comparator.comparingInt(signaledHere::get));
+        return offered.stream().filter(signaledHere::containsKey).distinct()
+                .sorted(Comparator.comparingInt((String p) -> signaledHere.get(p)).reversed()).toList();
     }
 
     /**
@@ -1181,11 +1192,11 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         PeerId peer = relayed.peer();
         Upgrade u;
         synchronized (lock) {
-            Optional<TransportEntry> to = upgradeTarget(relayed);
+            List<TransportEntry> to = upgradeTargets(relayed);
             if (to.isEmpty() || !upgrading.add(peer)) {
                 return;
             }
-            u = new Upgrade(relayed, to.get());
+            u = new Upgrade(relayed, to);
         }
         relayed.connection().closeFuture().whenComplete((v, e) -> u.relayedClosed());
         try {
@@ -1218,11 +1229,11 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         }
     }
 
-    /** @return the transport to upgrade the relayed session to now, if any (see {@link #upgradeChoice}) */
-    private Optional<TransportEntry> upgradeTarget(ControlSession relayed) {
+    /** @return the transports to upgrade the relayed session to now, best first (see {@link #upgradeOrder}) */
+    private List<TransportEntry> upgradeTargets(ControlSession relayed) {
         ControlMessage.Hello h = relayed.hello().getNow(null);
         if (h == null) {
-            return Optional.empty();
+            return List.of();
         }
         PeerId peer = relayed.peer();
         synchronized (lock) {
@@ -1235,16 +1246,17 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                 }
             }
             boolean direct = !sessionsWhere(x -> x.peer().equals(peer) && x.info().via().isEmpty()).isEmpty();
-            return upgradeChoice(settings.upgradeRelayed(), relayed.info().via().isPresent(),
+            return upgradeOrder(settings.upgradeRelayed(), relayed.info().via().isPresent(),
                     relayed.direction() == ConnectionInfo.Direction.OUTBOUND, h.signaled(), here, direct)
-                    .map(entries::get);
+                    .stream().map(entries::get).toList();
         }
     }
 
     /**
      * The background upgrade of one relayed session: up to {@code upgradeAttempts}
-     * dials over a signaled transport, the waits between them doubling from
-     * {@code upgradeRetryDelay}. It stops early when the relayed session closes,
+     * attempts, the waits between them doubling from {@code upgradeRetryDelay};
+     * an attempt dials over the best signaled transport both sides have and, when
+     * that fails, over the next (a failed hole punch goes on to WebRTC at once). It stops early when the relayed session closes,
      * when a direct session to the peer is pooled meanwhile, when no signaled
      * transport is left, and when the manager stops (its timer then drops the
      * waiting retry). The peer stays in {@link #upgrading} until it ends, so one
@@ -1253,20 +1265,27 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     private final class Upgrade {
         private final ControlSession relayed;
         private final PeerId peer;
-        private TransportEntry to;
         // under lock
+        private List<TransportEntry> order;
         private int attempts;
         private ScheduledFuture<?> retry;
         private boolean ended;
 
-        Upgrade(ControlSession relayed, TransportEntry to) {
+        Upgrade(ControlSession relayed, List<TransportEntry> order) {
             this.relayed = relayed;
             this.peer = relayed.peer();
-            this.to = to;
+            this.order = order;
+        }
+
+        private String what(TransportEntry to) {
+            return "upgrading the relayed connection to " + peer.shortForm() + " to " + to.protocol;
         }
 
         private String what() {
-            return "upgrading the relayed connection to " + peer.shortForm() + " to " + to.protocol;
+            synchronized (lock) {
+                return "upgrading the relayed connection to " + peer.shortForm() + " to "
+                        + String.join(", then ", order.stream().map(t -> t.protocol).toList());
+            }
         }
 
         private String counted(int n) {
@@ -1283,6 +1302,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
          */
         void attempt() {
             int n;
+            List<TransportEntry> now;
             synchronized (lock) {
                 retry = null;
                 if (ended) {
@@ -1297,8 +1317,15 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                     return;
                 }
                 n = ++attempts;
+                now = order;
             }
-            String what = what();
+            attemptOver(n, now, 0);
+        }
+
+        /** Dials over {@code order.get(i)}; when that fails, over the next one, or the attempt failed. */
+        private void attemptOver(int n, List<TransportEntry> order, int i) {
+            TransportEntry over = order.get(i);
+            String what = what(over);
             PoolSlot slot;
             try {
                 slot = reserve(peer, what);
@@ -1309,7 +1336,6 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             LOG.log(System.Logger.Level.INFO, what + " in the background" + counted(n));
             Duration timeout = settings.connectTimeout();
             long deadline = System.nanoTime() + timeout.toNanos();
-            TransportEntry over = to;
             CompletableFuture<Connection> conn;
             try {
                 conn = over.transport.connect(PeerAddress.of(peer), timeout).toCompletableFuture();
@@ -1321,7 +1347,12 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                     release(slot);
                     history.failure(peer, over.protocol);
                     metrics.failed(peer, over.protocol);
-                    failed(n, Async.unwrap(err));
+                    TransportException te = TransportException.unwrap(Async.unwrap(err));
+                    if (i + 1 < order.size() && !(te instanceof TransportException.PeerAuthenticationFailed)
+                            && next(n, te, order, i + 1)) {
+                        return;
+                    }
+                    failed(n, te);
                     return;
                 }
                 if (!promote(slot, s)) {
@@ -1330,7 +1361,8 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                             + " transport left", null));
                     return;
                 }
-                s.upgradeOf(relayed.protocol());
+                s.upgradeOf(relayed.protocol(), Duration.between(relayed.connection().info().establishedAt(),
+                        s.connection().info().establishedAt()));
                 history.success(peer, over.protocol);
                 synchronized (lock) {
                     end();
@@ -1338,6 +1370,28 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                 LOG.log(System.Logger.Level.INFO, "upgraded: connected " + s.describe() + "; new streams to "
                         + peer.shortForm() + " use it, the relayed connection stays for its open streams");
             });
+        }
+
+        /**
+         * Goes on to the next transport of this attempt at once, unless there is no reason to any more.
+         *
+         * @return whether it did; when not, the attempt failed
+         */
+        private boolean next(int n, TransportException why, List<TransportEntry> order, int at) {
+            synchronized (lock) {
+                if (ended || !active || !relayed.usable() || order.get(at).removed()
+                        || !sessionsWhere(x -> x.peer().equals(peer) && x.info().via().isEmpty()).isEmpty()) {
+                    return false;
+                }
+            }
+            LOG.log(System.Logger.Level.INFO, what(order.get(at - 1)) + " failed" + counted(n) + ": "
+                    + why.getMessage() + "; trying " + order.get(at).protocol + " next");
+            try {
+                timer.execute(() -> attemptOver(n, order, at));
+            } catch (RejectedExecutionException stopped) {
+                return false;
+            }
+            return true;
         }
 
         /** Logs the failed attempt once: with the next attempt's time, or as the end of the upgrade. */
@@ -1398,11 +1452,11 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             if (!sessionsWhere(x -> x.peer().equals(peer) && x.info().via().isEmpty()).isEmpty()) {
                 return "a direct connection to " + peer.shortForm() + " is pooled now";
             }
-            Optional<TransportEntry> t = upgradeTarget(relayed);
+            List<TransportEntry> t = upgradeTargets(relayed);
             if (t.isEmpty()) {
                 return "no transport is left to upgrade to";
             }
-            to = t.get();
+            order = t;
             return null;
         }
 

@@ -61,6 +61,7 @@ final class ControlSession {
     private volatile long rttNanos = -1;
     private volatile ScheduledFuture<?> idleCheck;
     private volatile String upgradeOf;
+    private volatile Duration afterRelay;
 
     ControlSession(ConnectionManagerImpl manager, Connection connection, TransportEntry transport) {
         this.manager = manager;
@@ -101,9 +102,13 @@ final class ControlSession {
         return direction;
     }
 
-    /** @param protocol the transport of the relayed session this one was set up over, to stand in for it */
-    void upgradeOf(String protocol) {
+    /**
+     * @param protocol   the transport of the relayed session this one was set up over, to stand in for it
+     * @param afterRelay from the relayed connection's handshake to this one's: how long the upgrade took
+     */
+    void upgradeOf(String protocol, Duration afterRelay) {
         upgradeOf = protocol;
+        this.afterRelay = afterRelay;
     }
 
     /**
@@ -132,15 +137,22 @@ final class ControlSession {
         return r < 0 ? Optional.empty() : Optional.of(Duration.ofNanos(r));
     }
 
-    /** @return the connection's info, with the manager's RTT measurement when the transport has none */
+    /**
+     * @return the connection's info, with the manager's RTT measurement when the transport has none, and, for
+     *         the upgrade of a relayed connection, how long after the relayed one it came
+     *         ({@code punched, round 1, 52 ms after relay})
+     */
     ConnectionInfo info() {
         ConnectionInfo i = connection.info();
-        if (i.rtt().isPresent() || rttNanos < 0) {
-            return i;
+        if (i.rtt().isEmpty() && rttNanos >= 0) {
+            i = i.withRtt(rtt());
         }
-        return new ConnectionInfo(i.id(), i.peerId(), i.protocol(), i.direction(), i.localAddress(),
-                i.remoteAddress(), i.establishedAt(), i.bytesSent(), i.bytesReceived(), rtt(), i.bandwidth(),
-                i.via());
+        Duration after = afterRelay;
+        if (after != null) {
+            String made = i.path().orElse("upgraded");
+            i = i.withPath(Optional.of(made + ", " + after.toMillis() + " ms after relay"));
+        }
+        return i;
     }
 
     /** @return the remote endpoint of the connection, as peers write it */

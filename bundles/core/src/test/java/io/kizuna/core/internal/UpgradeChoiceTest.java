@@ -29,6 +29,15 @@ class UpgradeChoiceTest {
     }
 
     @Test
+    void anAttemptTriesEveryTransportBothSignalBestFirst() {
+        Map<String, Integer> here = Map.of("webrtc", 90, "punch", 95, "other", 40);
+        assertThat(ConnectionManagerImpl.upgradeOrder(true, true, true, List.of("other", "webrtc", "punch", "webrtc",
+                "unknown"), here, false)).containsExactly("punch", "webrtc", "other");
+        assertThat(ConnectionManagerImpl.upgradeOrder(true, true, true, List.of("webrtc", "punch"), here, true))
+                .as("a direct connection is pooled").isEmpty();
+    }
+
+    @Test
     void onlyTheDialerOfARelayedConnectionUpgradesAndOnlyWhenEnabled() {
         assertThat(upgradeChoice(true, true, false, List.of("webrtc"), WEBRTC_HERE, false)).isEmpty();
         assertThat(upgradeChoice(true, false, true, List.of("webrtc"), WEBRTC_HERE, false)).isEmpty();

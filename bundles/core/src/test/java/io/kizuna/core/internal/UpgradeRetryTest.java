@@ -47,7 +47,8 @@ class UpgradeRetryTest {
     private static final Duration SLOW_RETRY = Duration.ofMillis(1500);
 
     private final MemoryHub hub = new MemoryHub();
-    private final Map<PeerId, SignaledTransport> signaled = new ConcurrentHashMap<>();
+    /** Each node's signaled transports, by protocol and then PeerId. */
+    private final Map<String, Map<PeerId, SignaledTransport>> signaled = new ConcurrentHashMap<>();
     private final List<Runnable> cleanup = new ArrayList<>();
 
     /** One node: a relayed transport, a direct memory one and a signaled one, listening on the first two. */
@@ -56,16 +57,22 @@ class UpgradeRetryTest {
         final ConnectionManagerImpl manager;
         final MemoryTransport circuit = new MemoryTransport(id, "circuit", 10, 256 * 1024, 64, hub);
         final MemoryTransport direct = new MemoryTransport(id, "mem", 50, 256 * 1024, 64, hub);
-        final SignaledTransport sig = new SignaledTransport(id);
+        final SignaledTransport sig = new SignaledTransport(id, "sig", 90);
+        /** A second signaled transport, ranked above sig, as the hole punch is above WebRTC; bound on request. */
+        final SignaledTransport punch = new SignaledTransport(id, "punch", 95);
 
         Peer(int attempts) {
             this(attempts, RETRY);
         }
 
+        Peer(int attempts, boolean withPunch) {
+            this(attempts, RETRY);
+            manager.bindTransport(punch, Map.of(Transport.PROTOCOL, "punch", Transport.PRIORITY, 95));
+        }
+
         Peer(int attempts, Duration retry) {
             manager = new ConnectionManagerImpl(Node.settings().listen("circuit://127.0.0.1:0", "mem://127.0.0.1:0")
                     .upgradeAttempts(attempts).upgradeRetryDelay(retry).build(), id);
-            signaled.put(id, sig);
             manager.bindTransport(new Relayed(circuit), Map.of(Transport.PROTOCOL, "circuit",
                     Transport.PRIORITY, 10));
             manager.bindTransport(direct, Map.of(Transport.PROTOCOL, "mem", Transport.PRIORITY, 50));
@@ -75,6 +82,7 @@ class UpgradeRetryTest {
                 circuit.shutdown();
                 direct.shutdown();
                 sig.inner.shutdown();
+                punch.inner.shutdown();
             });
         }
 
@@ -200,6 +208,44 @@ class UpgradeRetryTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> a.protocolsTo(b).equals(List.of("circuit")));
     }
 
+    @Test
+    void aFailedBestTransportHandsTheAttemptToTheNextAtOnce() throws Exception {
+        Peer a = new Peer(3, true);
+        Peer b = new Peer(3, true);
+        a.punch.failures.set(Integer.MAX_VALUE);
+
+        relayedDial(a, b);
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> a.protocolsTo(b).contains("sig"));
+        awaitUpgradeEnded(a, b);
+        assertThat(a.punch.dials).as("the best transport first, once").hasSize(1);
+        assertThat(a.sig.dials).as("then the next, in the same attempt").hasSize(1);
+        assertThat(a.sig.dials.get(0) - a.punch.dials.get(0)).as("without the retry's wait")
+                .isLessThan(RETRY.toNanos());
+        assertThat(a.protocolsTo(b)).containsExactly("circuit", "sig");
+        ConnectionInfo up = a.manager.connections(b.id).stream().filter(c -> c.protocol().equals("sig")).findFirst()
+                .orElseThrow();
+        assertThat(up.path()).as("how the path was made").hasValueSatisfying(p -> assertThat(p)
+                .matches("upgraded, \\d+ ms after relay"));
+    }
+
+    @Test
+    void whenEveryTransportFailsTheAttemptCountsOnceAndTheRetryStartsFromTheBest() throws Exception {
+        Peer a = new Peer(2, true);
+        Peer b = new Peer(2, true);
+        a.punch.failures.set(Integer.MAX_VALUE);
+        a.sig.failures.set(Integer.MAX_VALUE);
+
+        relayedDial(a, b);
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> a.sig.dials.size() == 2);
+        awaitUpgradeEnded(a, b);
+        assertThat(a.punch.dials).as("each of the two attempts starts with the best").hasSize(2);
+        assertThat(a.punch.dials.get(1)).as("the retry's punch comes after the first attempt's sig")
+                .isGreaterThan(a.sig.dials.get(0));
+        assertThat(a.protocolsTo(b)).containsExactly("circuit");
+    }
+
     /** Waits until {@code from}'s upgrade to {@code to} has ended: no attempt can follow. */
     private static void awaitUpgradeEnded(Peer from, Peer to) {
         await().atMost(Duration.ofSeconds(10)).until(() -> !from.manager.upgrading(to.id));
@@ -261,8 +307,12 @@ class UpgradeRetryTest {
         volatile String dialsAs;
         private volatile Consumer<Connection> acceptor;
 
-        SignaledTransport(PeerId id) {
-            super(new MemoryTransport(id, "sig", 90, 256 * 1024, 64, hub));
+        private final String protocol;
+
+        SignaledTransport(PeerId id, String protocol, int priority) {
+            super(new MemoryTransport(id, protocol, priority, 256 * 1024, 64, hub));
+            this.protocol = protocol;
+            signaled.computeIfAbsent(protocol, p -> new ConcurrentHashMap<>()).put(id, this);
         }
 
         @Override
@@ -278,10 +328,10 @@ class UpgradeRetryTest {
                 return CompletableFuture.failedFuture(new TransportException.ConnectionFailed(
                         "ICE found no working candidate pair (test)", null));
             }
-            SignaledTransport far = signaled.get(peer.peerId());
+            SignaledTransport far = signaled.get(protocol).get(peer.peerId());
             Consumer<Connection> a = far == null ? null : far.acceptor;
             if (a == null) {
-                return CompletableFuture.failedFuture(new TransportException.AddressNotSupported("sig", peer));
+                return CompletableFuture.failedFuture(new TransportException.AddressNotSupported(protocol, peer));
             }
             try {
                 Connection[] p = inner.pairWith(far.inner);

@@ -152,7 +152,8 @@ final class PunchEngine {
                             throw new CompletionException(new TransportException.ConnectionTimeout("UDP hole punch to "
                                     + peer, timeout));
                         }
-                        return socket.connect(peer, o.remote(), Duration.ofNanos(left)).toCompletableFuture();
+                        return socket.connect(peer, o.remote(), Duration.ofNanos(left)).toCompletableFuture()
+                                .thenApply(c -> PunchedConnection.of(c, o.round()));
                     });
             return conn.handle((c, e) -> {
                 if (e == null) {

@@ -92,6 +92,9 @@ class PunchEngineQuicTest {
         PunchSession.Outcome bobSide = answered.get(10, SECONDS);
         assertThat(c.info().peerId()).isEqualTo(bob.peerId());
         assertThat(c.info().remoteAddress()).isEqualTo(listenerSocket.localAddress());
+        assertThat(c.info().protocol()).isEqualTo("quic");
+        assertThat(c.info().path()).as("how the path was made").contains("punched, round 1");
+        assertThat(c).isInstanceOf(io.kizuna.transport.MultiplexedConnection.class);
         assertThat(bobSide.local()).isEqualTo(listenerSocket.localAddress());
         assertThat(bobSide.remote()).as("bob saw the probes come from the punch socket")
                 .isEqualTo(c.info().localAddress());

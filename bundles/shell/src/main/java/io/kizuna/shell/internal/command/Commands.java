@@ -168,7 +168,7 @@ final class Commands {
         Table t = new Table("PEER", "PROTOCOL", "DIRECTION", "REMOTE", "RTT", "SENT", "RECEIVED", "AGE")
                 .alignRight(4, 5, 6, 7);
         for (ConnectionInfo c : list) {
-            t.row(c.peerId().shortForm(), c.protocol(), c.direction().name().toLowerCase(Locale.ROOT),
+            t.row(c.peerId().shortForm(), protocol(c), c.direction().name().toLowerCase(Locale.ROOT),
                     remote(c), c.rtt().map(Units::time).orElse("-"),
                     Units.bytes(c.bytesSent()), Units.bytes(c.bytesReceived()),
                     Units.age(Duration.between(c.establishedAt(), now)));
@@ -193,13 +193,20 @@ final class Commands {
                 + remote(info) + "): " + count + (count == 1 ? " ping" : " pings"));
         List<Duration> rtts = new ArrayList<>();
         String lastError = null;
+        Endpoint lastRoute = null;
         long next = System.nanoTime();
         for (int seq = 1; seq <= count; seq++) {
             try {
                 PingResult r = await(manager.ping(target), timing.pingTimeout(), "ping " + seq + " of " + target);
                 rtts.add(r.rtt());
-                out.println("reply " + seq + " from " + r.peer().shortForm() + " via " + route(r.remote()) + ": rtt "
-                        + Units.time(r.rtt()));
+                String how = "";
+                if (!Objects.equals(r.remote(), lastRoute)) { // a new path: say how it was made
+                    lastRoute = r.remote();
+                    how = manager.connections(r.peer()).stream().filter(c -> c.remoteEndpoint().equals(r.remote()))
+                            .flatMap(c -> c.path().stream()).findFirst().map(p -> " (" + p + ")").orElse("");
+                }
+                out.println("reply " + seq + " from " + r.peer().shortForm() + " via " + route(r.remote()) + how
+                        + ": rtt " + Units.time(r.rtt()));
             } catch (CommandFailure e) {
                 if (Thread.currentThread().isInterrupted()) {
                     throw e;
@@ -476,6 +483,11 @@ final class Commands {
     static String remote(ConnectionInfo c) {
         String hostPort = hostPort(c.protocol(), c.remoteAddress());
         return c.via().map(h -> "relay " + h.peer().shortForm() + " at " + hostPort).orElse(hostPort);
+    }
+
+    /** @return the connection's transport, and how its path was made when it says: {@code quic (punched, round 1)} */
+    static String protocol(ConnectionInfo c) {
+        return c.protocol() + c.path().map(p -> " (" + p + ")").orElse("");
     }
 
     /** @return an endpoint as ping prints it: {@code tcp://ip:port}, or {@code relay <relay-id> (tcp://ip:port)} */

@@ -256,6 +256,26 @@ class CommandsTest {
     }
 
     @Test
+    void pingAndPeersSayHowAPathWasMadeWhenItChanges() {
+        Endpoint relayed = Endpoint.parse("relay://" + BOB + "@tcp://127.0.0.1:7400");
+        Endpoint punched = Endpoint.parse("quic://127.0.0.1:7402");
+        connectsTo(info(ALICE, "relay", Direction.OUTBOUND, relayed, NOW, 0, 0, null));
+        cm.connections.add(info(ALICE, "quic", Direction.OUTBOUND, punched, NOW, 0, 0, null)
+                .withPath(Optional.of("punched, round 1, 52 ms after relay")));
+        cm.pings.add(reply(ALICE, relayed, 200));
+        cm.pings.add(reply(ALICE, punched, 100));
+        cm.pings.add(reply(ALICE, punched, 100));
+        commands.ping(out, "", ALICE + "@relay://" + BOB + "@tcp://127.0.0.1:7400", 3);
+        String s = ALICE.shortForm();
+        assertThat(lines()).contains(
+                "reply 2 from " + s + " via quic://127.0.0.1:7402 (punched, round 1, 52 ms after relay): rtt 0.100 ms",
+                "reply 3 from " + s + " via quic://127.0.0.1:7402: rtt 0.100 ms");
+        bytes.reset();
+        commands.peers(out);
+        assertThat(lines().get(1)).contains(" quic (punched, round 1, 52 ms after relay)  outbound ");
+    }
+
+    @Test
     void aLostPingIsCountedAndTheOthersGoOn() {
         connectsTo(info(ALICE, "tcp", Direction.OUTBOUND, ALICE_TCP, NOW, 0, 0, null));
         cm.pings.add(reply(ALICE, ALICE_TCP, 250));
