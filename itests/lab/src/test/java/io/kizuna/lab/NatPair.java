@@ -44,43 +44,82 @@ final class NatPair {
     }
 
     /**
-     * Runs one pair.
+     * Peer B, listening through the relay and on QUIC in its site.
+     *
+     * @param site    its site
+     * @param address its address as A is given it: only the relay's
+     * @param home    its home folder
+     * @param process the node
+     */
+    record Listening(Lab.Site site, String address, Path home, Process process) implements AutoCloseable {
+
+        @Override
+        public void close() throws InterruptedException {
+            process.destroy();
+            process.waitFor();
+        }
+    }
+
+    /**
+     * Starts peer B.
      *
      * @param lab     the lab, with coturn started
-     * @param work    a folder of the pair's own for homes and logs
+     * @param work    a folder of B's own for its home and output
      * @param dist    the distribution with the echo bundle
      * @param relayId the relay's PeerId, serving at {@link RelayLabIT#RELAY_TCP}
-     * @param a       the dialing peer's site
-     * @param b       the listening peer's site
-     * @param pings   how many pings A sends, one a second
+     * @param b       B's site
+     * @return B, once it holds its reservation on the relay
+     */
+    static Listening listen(Lab lab, Path work, Path dist, String relayId, Lab.Site b) throws Exception {
+        Path bHome = home(work.resolve("b-home"));
+        Path bOut = work.resolve("b.out");
+        String relayed = "relay://" + relayId + "@" + RelayLabIT.RELAY_TCP;
+        Process bNode = lab.start(b.client(), bOut, RelayLabIT.node(dist, bHome, "--listen", relayed, "--listen",
+                "quic://0.0.0.0:0"));
+        String ready = RelayLabIT.ready(bOut, bNode);
+        return new Listening(b, ready.substring(0, ready.indexOf('@')) + "@" + relayed, bHome, bNode);
+    }
+
+    /**
+     * Runs one pair: A, a new node each time, pings B.
+     *
+     * @param lab   the lab
+     * @param work  a folder of the pair's own for A's home
+     * @param dist  the distribution
+     * @param a     A's site
+     * @param b     B, listening
+     * @param pings how many pings A sends, one a second
      * @return what A ended with
+     */
+    static Outcome dial(Lab lab, Path work, Path dist, Lab.Site a, Listening b, int pings) throws Exception {
+        Path aHome = home(work.resolve("a-home"));
+        Path bLog = b.home().resolve("logs/kizuna.log");
+        long bLogFrom = Files.exists(bLog) ? Files.size(bLog) : 0;
+        Lab.Result run = lab.tryRun(a.client(), RelayLabIT.node(dist, aHome, "--listen", "quic://0.0.0.0:0",
+                "--listen", "tcp://" + a.clientIp() + ":0", "--wait", "60", "-c",
+                "kizuna:ping " + b.address() + " " + pings + "; kizuna:peers"));
+        String out = run.output();
+        String aLog = RelayLabIT.read(aHome.resolve("logs/kizuna.log"));
+        String bLines = RelayLabIT.read(bLog);
+        String evidence = a.nat() + " -> " + b.site().nat() + "\nA's commands (exit " + run.exit() + "):\n" + out
+                + "\n--- A's log:\n" + aLog + "\n--- B's log in this run:\n"
+                + bLines.substring((int) Math.min(bLogFrom, bLines.length()));
+        if (run.exit() != 0) {
+            throw new AssertionError("A's commands failed\n" + evidence);
+        }
+        return outcome(out, evidence);
+    }
+
+    /**
+     * Runs one pair with a B of its own.
+     *
+     * @see #listen
+     * @see #dial
      */
     static Outcome run(Lab lab, Path work, Path dist, String relayId, Lab.Site a, Lab.Site b, int pings)
             throws Exception {
-        Path bHome = home(work.resolve("b-home"));
-        Path bOut = work.resolve("b.out");
-        Process bNode = lab.start(b.client(), bOut, RelayLabIT.node(dist, bHome,
-                "--listen", "relay://" + relayId + "@" + RelayLabIT.RELAY_TCP, "--listen", "quic://0.0.0.0:0"));
-        try {
-            String ready = RelayLabIT.ready(bOut, bNode);
-            String bAddress = ready.substring(0, ready.indexOf('@')) + "@relay://" + relayId + "@"
-                    + RelayLabIT.RELAY_TCP;
-            Path aHome = home(work.resolve("a-home"));
-            Lab.Result run = lab.tryRun(a.client(), RelayLabIT.node(dist, aHome, "--listen",
-                    "quic://0.0.0.0:0", "--listen", "tcp://" + a.clientIp() + ":0", "--wait", "60", "-c",
-                    "kizuna:ping " + bAddress + " " + pings + "; kizuna:peers"));
-            String out = run.output();
-            String aLog = RelayLabIT.read(aHome.resolve("logs/kizuna.log"));
-            String bLog = RelayLabIT.read(bHome.resolve("logs/kizuna.log"));
-            String evidence = a.nat() + " -> " + b.nat() + "\nA's commands (exit " + run.exit() + "):\n" + out
-                    + "\n--- A's log:\n" + aLog + "\n--- B's log:\n" + bLog;
-            if (run.exit() != 0) {
-                throw new AssertionError("A's commands failed\n" + evidence);
-            }
-            return outcome(out, evidence);
-        } finally {
-            bNode.destroy();
-            bNode.waitFor();
+        try (Listening listening = listen(lab, work, dist, relayId, b)) {
+            return dial(lab, work, dist, a, listening, pings);
         }
     }
 

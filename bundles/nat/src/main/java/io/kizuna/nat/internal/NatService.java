@@ -18,6 +18,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 import io.kizuna.nat.internal.punch.PunchSettings;
+import io.kizuna.nat.internal.punch.PunchStats;
 import io.kizuna.transport.NatTraversal;
 import io.kizuna.transport.NatType;
 import io.kizuna.transport.udp.SharedUdpSocket;
@@ -61,6 +62,7 @@ public final class NatService implements NatTraversal {
     private final List<SharedUdpSocket> sockets = new CopyOnWriteArrayList<>();
     private volatile InetSocketAddress quicReflexive;
     private volatile NatType knownType = NatType.UNKNOWN;
+    private final PunchStats punchStats = new PunchStats();
 
     /**
      * Activated by Declarative Services.
@@ -158,6 +160,16 @@ public final class NatService implements NatTraversal {
             }
             return Optional.of(r.mapped());
         });
+    }
+
+    /** @return what the hole punches of this node came to, for the punch engine, netcheck and JMX */
+    public PunchStats punchStats() {
+        return punchStats;
+    }
+
+    /** @return whether a QUIC listener's socket is here, which punched connections need */
+    public boolean hasQuicListener() {
+        return !sockets.isEmpty();
     }
 
     /** @return the NAT type the last discovery found, UNKNOWN before one ran */
@@ -298,7 +310,7 @@ public final class NatService implements NatTraversal {
      * @param reports per-server reports
      * @return the type, UNKNOWN without reports, BLOCKED when every server was silent
      */
-    static NatType overall(List<NatDiscovery.Report> reports) {
+    public static NatType overall(List<NatDiscovery.Report> reports) {
         if (reports.isEmpty()) {
             return NatType.UNKNOWN;
         }

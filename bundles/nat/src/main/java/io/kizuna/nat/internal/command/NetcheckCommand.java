@@ -11,6 +11,7 @@ import java.util.concurrent.TimeoutException;
 
 import io.kizuna.nat.internal.NatDiscovery;
 import io.kizuna.nat.internal.NatService;
+import io.kizuna.transport.NatType;
 
 import org.apache.felix.service.command.Descriptor;
 import org.osgi.service.component.annotations.Activate;
@@ -62,7 +63,9 @@ public final class NetcheckCommand {
                     + "(set stunServers in PID io.kizuna.nat, or give host:port)");
         }
         try {
-            return format(nat.check(targets).get(LIMIT.toSeconds(), TimeUnit.SECONDS));
+            List<NatDiscovery.Report> reports = nat.check(targets).get(LIMIT.toSeconds(), TimeUnit.SECONDS);
+            return format(reports) + punching(NatService.overall(reports), nat.hasQuicListener())
+                    + "punches: " + nat.punchStats().summary() + "\n";
         } catch (ExecutionException e) {
             throw new IllegalStateException("netcheck failed: " + e.getCause().getMessage(), e.getCause());
         } catch (TimeoutException e) {
@@ -119,6 +122,35 @@ public final class NetcheckCommand {
             }
         }
         return out.toString();
+    }
+
+    /**
+     * Whether UDP hole punching into QUIC is expected to work from here, and why, from this node's NAT type; the
+     * peer's NAT matters as much, so it says with which peers.
+     *
+     * @param type     the NAT type discovery found
+     * @param quic     whether a QUIC listener is here (punched connections arrive at it)
+     * @return a line for the console
+     */
+    static String punching(NatType type, boolean quic) {
+        String why = switch (type) {
+            case OPEN -> "expected to work with peers behind any NAT: this node has no NAT in front of it";
+            case FULL_CONE -> "expected to work with peers behind any NAT: this NAT keeps one mapping per socket "
+                    + "and lets anybody in through it";
+            case RESTRICTED_CONE -> "expected to work with peers behind any NAT: this NAT keeps one mapping per "
+                    + "socket and lets in any port of an address this node sent to, so a symmetric peer's new "
+                    + "port gets in too";
+            case PORT_RESTRICTED_CONE -> "expected to work with open peers and peers behind cone NATs, not with "
+                    + "peers behind symmetric NATs: this NAT lets in only the address and port this node sent to, "
+                    + "and a symmetric peer's port is not known in advance";
+            case SYMMETRIC -> "expected to work only with open peers and peers behind full or restricted cone NATs: "
+                    + "this NAT gives each destination a new port, which a peer's port-restricted or symmetric NAT "
+                    + "does not let in";
+            case BLOCKED -> "not expected to work: no STUN server answered over UDP, so peers stay on a relay";
+            case UNKNOWN -> "cannot tell: the NAT type is unknown (a STUN server with a second address tells it)";
+        };
+        return "UDP hole punching: " + why + (quic ? "" : "; and this node has no QUIC listener, which punched "
+                + "connections need, so peers upgrade over WebRTC instead") + "\n";
     }
 
     private static String name(Enum<?> e) {

@@ -1,11 +1,15 @@
 package io.kizuna.nat.internal.punch;
 
+import java.lang.management.ManagementFactory;
 import java.util.Hashtable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+
+import javax.management.JMException;
+import javax.management.ObjectName;
 
 import io.kizuna.identity.NodeIdentity;
 import io.kizuna.nat.internal.NatService;
@@ -51,6 +55,10 @@ public final class PunchComponent {
     private final ExecutorService registrar;
     private ServiceRegistration<?> registration; // on the registrar thread, or after it stopped
     private volatile boolean active = true;
+    private final ObjectName mbean;
+
+    /** The JMX name of the punch counters. */
+    static final String MBEAN = "io.kizuna:type=Punch";
 
     /**
      * Activated by Declarative Services.
@@ -63,14 +71,27 @@ public final class PunchComponent {
     public PunchComponent(BundleContext context, @Reference NodeIdentity identity, @Reference NatService nat) {
         this.context = context;
         this.transport = new PunchTransport(new PunchEngine(identity, nat.punchSettings(), nat::knownNatType,
-                nat::mappedAddress));
+                nat::mappedAddress, nat.punchStats()));
         this.registrar = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(MAX_QUEUED),
                 r -> {
                     Thread t = new Thread(r, "kizuna-punch-registrar");
                     t.setDaemon(true);
                     return t;
                 });
+        this.mbean = register(nat.punchStats());
         update();
+    }
+
+    /** Registers the counters as {@value #MBEAN}; a name taken already (a second framework in the JVM) is logged. */
+    private static ObjectName register(PunchStats stats) {
+        try {
+            ObjectName name = new ObjectName(MBEAN);
+            ManagementFactory.getPlatformMBeanServer().registerMBean(stats, name);
+            return name;
+        } catch (JMException e) {
+            LOG.log(System.Logger.Level.INFO, "punch: counters not on JMX as " + MBEAN + ": " + e.getMessage());
+            return null;
+        }
     }
 
     /** @param m the manager whose connections carry the punch streams */
@@ -165,5 +186,12 @@ public final class PunchComponent {
             unregister();
         }
         transport.engine().close();
+        if (mbean != null) {
+            try {
+                ManagementFactory.getPlatformMBeanServer().unregisterMBean(mbean);
+            } catch (JMException e) {
+                LOG.log(System.Logger.Level.DEBUG, "punch: counters already off JMX: {0}", e.getMessage());
+            }
+        }
     }
 }

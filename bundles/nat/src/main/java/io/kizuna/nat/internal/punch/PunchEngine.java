@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 import io.kizuna.identity.NodeIdentity;
@@ -60,14 +61,18 @@ final class PunchEngine {
     private final Supplier<NatType> natType;
     private final Mapping mapping;
     private final ScheduledExecutorService executor;
+    private final PunchStats stats;
 
     /**
      * @param identity  this node's key, to sign CANDIDATES
      * @param settings  the checked punch settings
      * @param natType   the NAT type discovery found, UNKNOWN before
      * @param mapping   learns the mapped address of the socket a punch sends from
+     * @param stats     counts what the punches come to
      */
-    PunchEngine(NodeIdentity identity, PunchSettings settings, Supplier<NatType> natType, Mapping mapping) {
+    PunchEngine(NodeIdentity identity, PunchSettings settings, Supplier<NatType> natType, Mapping mapping,
+            PunchStats stats) {
+        this.stats = stats;
         this.identity = identity;
         this.settings = settings;
         this.limiter = new PunchLimiter(settings.perPeerPerMinute(), settings.maxSessions(), System::nanoTime);
@@ -80,6 +85,11 @@ final class PunchEngine {
         });
         e.setRemoveOnCancelPolicy(true);
         this.executor = e;
+    }
+
+    /** @return what the punches came to */
+    PunchStats stats() {
+        return stats;
     }
 
     /** @return the admission of sessions, for counters and tests */
@@ -97,7 +107,9 @@ final class PunchEngine {
      */
     CompletableFuture<PunchSession.Outcome> respond(PunchChannel channel, SharedUdpSocket socket, String whyNone) {
         PeerId peer = channel.peer();
+        stats.answered();
         if (socket == null) {
+            stats.failed(PunchStats.Failure.NO_CANDIDATES);
             return refuse(channel, AbortCode.NO_CANDIDATES, whyNone);
         }
         PunchLimiter.Permit permit;
@@ -105,13 +117,33 @@ final class PunchEngine {
             permit = limiter.acquire(peer);
         } catch (TransportException.LimitExceeded e) {
             LOG.log(System.Logger.Level.INFO, "punch: refused " + peer.shortForm() + ": " + e.getMessage());
+            stats.failed(PunchStats.Failure.LIMIT);
             return refuse(channel, AbortCode.LIMIT, e.getMessage());
         }
+        AtomicReference<PunchSession> session = new AtomicReference<>();
         CompletableFuture<PunchSession.Outcome> run = mapping.of(socket, true).thenCompose(mapped ->
-                new PunchSession(PunchSession.Role.RESPONDER, identity, channel, ProbeSocket.of(socket),
-                        () -> candidates(socket.localAddress(), mapped), natType, settings.policy(),
-                        settings.schedule(), executor, System::currentTimeMillis).run());
-        return ended(run, permit, channel, peer, "answering");
+                session(session, PunchSession.Role.RESPONDER, channel, socket, mapped).run());
+        return ended(run, permit, channel, peer, "answering").whenComplete((o, e) -> {
+            if (e == null) {
+                stats.direct();
+            } else {
+                stats.failed(why(session.get()));
+            }
+        });
+    }
+
+    private PunchSession session(AtomicReference<PunchSession> holder, PunchSession.Role role, PunchChannel channel,
+            SharedUdpSocket socket, Optional<InetSocketAddress> mapped) {
+        PunchSession s = new PunchSession(role, identity, channel, ProbeSocket.of(socket),
+                () -> candidates(socket.localAddress(), mapped), natType, settings.policy(), settings.schedule(),
+                executor, System::currentTimeMillis);
+        holder.set(s);
+        return s;
+    }
+
+    private static PunchStats.Failure why(PunchSession session) {
+        PunchStats.Failure f = session == null ? null : session.failure();
+        return f == null ? PunchStats.Failure.OTHER : f;
     }
 
     /**
@@ -128,23 +160,25 @@ final class PunchEngine {
             Duration timeout) {
         PeerId peer = channel.peer();
         long deadline = System.nanoTime() + timeout.toNanos();
+        stats.started();
         PunchLimiter.Permit permit;
         try {
             permit = limiter.acquire(peer);
         } catch (TransportException.LimitExceeded e) {
             channel.close();
+            stats.failed(PunchStats.Failure.LIMIT);
             return CompletableFuture.failedFuture(failed(peer, e));
         }
         return sockets.open(new InetSocketAddress(bind, 0)).toCompletableFuture().handle((socket, err) -> {
             if (err != null) {
                 permit.close();
                 channel.close();
+                stats.failed(PunchStats.Failure.SOCKET);
                 return CompletableFuture.<Connection>failedFuture(failed(peer, err));
             }
+            AtomicReference<PunchSession> session = new AtomicReference<>();
             CompletableFuture<PunchSession.Outcome> run = mapping.of(socket, false).thenCompose(mapped ->
-                    new PunchSession(PunchSession.Role.INITIATOR, identity, channel, ProbeSocket.of(socket),
-                            () -> candidates(socket.localAddress(), mapped), natType, settings.policy(),
-                            settings.schedule(), executor, System::currentTimeMillis).run());
+                    session(session, PunchSession.Role.INITIATOR, channel, socket, mapped).run());
             CompletableFuture<Connection> conn = ended(run, permit, channel, peer, "punching")
                     .thenCompose(o -> {
                         long left = deadline - System.nanoTime();
@@ -157,9 +191,12 @@ final class PunchEngine {
                     });
             return conn.handle((c, e) -> {
                 if (e == null) {
+                    stats.direct();
                     return CompletableFuture.completedFuture(c);
                 }
                 socket.close();
+                boolean found = run.isDone() && !run.isCompletedExceptionally();
+                stats.failed(found ? PunchStats.Failure.QUIC_HANDSHAKE : why(session.get()));
                 return CompletableFuture.<Connection>failedFuture(failed(peer, e));
             }).thenCompose(f -> f);
         }).thenCompose(f -> f);

@@ -110,6 +110,7 @@ final class PunchSession {
     private final ScheduledExecutorService executor;
     private final LongSupplier wallClock;
     private final CompletableFuture<Outcome> outcome = new CompletableFuture<>();
+    private volatile PunchStats.Failure failure;
 
     private byte[] sessionId;
     private Probe probe;
@@ -226,7 +227,14 @@ final class PunchSession {
     private void message(PunchMessage m) throws TransportException {
         if (m instanceof Abort a) {
             fail(new TransportException.NatTraversalFailed("punch with " + channel.peer() + " aborted by the peer in "
-                    + "round " + a.round() + ": " + a.code() + " " + a.reason(), null), false);
+                    + "round " + a.round() + ": " + a.code() + " " + a.reason(), null), false, switch (a.code()) {
+                        case NO_PATH -> PunchStats.Failure.NO_PATH;
+                        case LIMIT -> PunchStats.Failure.LIMIT;
+                        case NO_CANDIDATES -> PunchStats.Failure.NO_CANDIDATES;
+                        case PROTOCOL_VIOLATION -> PunchStats.Failure.PROTOCOL_VIOLATION;
+                        case TIMEOUT -> PunchStats.Failure.PEER_SILENT;
+                        case CANCELLED -> PunchStats.Failure.CANCELLED;
+                    });
         } else if (role == Role.INITIATOR) {
             if (!(m instanceof Candidates c && awaitingCandidates)) {
                 throw new TransportException.ProtocolViolation("punch initiator got " + m + " in round " + round);
@@ -272,12 +280,13 @@ final class PunchSession {
             }
             if (e != null) {
                 Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-                fail(cause, cause instanceof TransportException.ProtocolViolation);
+                fail(cause, cause instanceof TransportException.ProtocolViolation, violationOr(cause,
+                        PunchStats.Failure.STREAM_CLOSED));
                 return;
             }
             if (m == null) {
                 fail(new TransportException.NatTraversalFailed("punch with " + channel.peer() + ": the peer closed "
-                        + "the stream in round " + round, null), false);
+                        + "the stream in round " + round, null), false, PunchStats.Failure.STREAM_CLOSED);
                 return;
             }
             try {
@@ -287,7 +296,8 @@ final class PunchSession {
                 }
                 message(m);
             } catch (TransportException t) {
-                fail(t, t instanceof TransportException.ProtocolViolation);
+                fail(t, t instanceof TransportException.ProtocolViolation, violationOr(t,
+                        PunchStats.Failure.OTHER));
                 return;
             }
             if (!ended) {
@@ -302,7 +312,8 @@ final class PunchSession {
         deadline = executor.schedule(() -> {
             if (!ended) {
                 fail(new TransportException.NatTraversalFailed("punch with " + channel.peer() + ": no message from "
-                        + "the peer in " + millis + " ms (round " + round + ")", null), true);
+                        + "the peer in " + millis + " ms (round " + round + ")", null), true,
+                        PunchStats.Failure.PEER_SILENT);
             }
         }, millis, TimeUnit.MILLISECONDS);
     }
@@ -320,7 +331,7 @@ final class PunchSession {
         sends.whenComplete((v, e) -> {
             if (e != null) {
                 executor.execute(() -> fail(e instanceof CompletionException && e.getCause() != null ? e.getCause()
-                        : e, false));
+                        : e, false, PunchStats.Failure.STREAM_CLOSED));
             }
         });
     }
@@ -366,7 +377,8 @@ final class PunchSession {
         String reason = "no probe answered in " + schedule.rounds() + " rounds of " + schedule.roundMillis()
                 + " ms to " + targets.size() + " candidate addresses";
         send(new Abort(sessionId, round, AbortCode.NO_PATH, reason));
-        fail(new TransportException.NatTraversalFailed("punch with " + channel.peer() + ": " + reason, null), false);
+        fail(new TransportException.NatTraversalFailed("punch with " + channel.peer() + ": " + reason, null), false,
+                PunchStats.Failure.NO_PATH);
     }
 
     private void datagram(InetSocketAddress from, byte[] data) {
@@ -415,11 +427,22 @@ final class PunchSession {
         sends.whenComplete((v, e) -> outcome.complete(o));
     }
 
+    private static PunchStats.Failure violationOr(Throwable cause, PunchStats.Failure otherwise) {
+        return cause instanceof TransportException.ProtocolViolation ? PunchStats.Failure.PROTOCOL_VIOLATION
+                : otherwise;
+    }
+
+    /** @return why the session failed, once it did; null before and when it found a path */
+    PunchStats.Failure failure() {
+        return failure;
+    }
+
     /** Ends with a failure, once ABORT (when the peer is to be told) is sent or failed. */
-    private void fail(Throwable cause, boolean tellPeer) {
+    private void fail(Throwable cause, boolean tellPeer, PunchStats.Failure why) {
         if (ended) {
             return;
         }
+        failure = why;
         if (tellPeer && sessionId != null) {
             AbortCode code = cause instanceof TransportException.ProtocolViolation ? AbortCode.PROTOCOL_VIOLATION
                     : AbortCode.TIMEOUT;

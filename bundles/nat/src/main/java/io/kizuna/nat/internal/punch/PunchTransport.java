@@ -135,6 +135,8 @@ final class PunchTransport implements Transport, StreamHandler {
         return m.openStream(PeerAddress.of(id), PunchCodec.PROTOCOL).toCompletableFuture()
                 .handle((stream, err) -> {
                     if (err != null) {
+                        engine.stats().started();
+                        engine.stats().failed(PunchStats.Failure.NO_STREAM);
                         return CompletableFuture.<Connection>failedFuture(new TransportException.NatTraversalFailed(
                                 "UDP hole punch to " + id + " failed: no punch stream: "
                                         + TransportException.unwrap(err).getMessage(), err));

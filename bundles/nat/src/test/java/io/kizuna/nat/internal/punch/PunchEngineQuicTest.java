@@ -81,8 +81,10 @@ class PunchEngineQuicTest {
     void thePunchedQuicConnectionComesFromThePunchSocketAndCarriesData() throws Exception {
         SharedUdpSocket listenerSocket = bobListens();
         aliceQuic = NatTestQuic.start(alice);
-        aliceEngine = new PunchEngine(alice, settings(6), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE);
-        bobEngine = new PunchEngine(bob, settings(6), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE);
+        aliceEngine = new PunchEngine(alice, settings(6), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE,
+                new PunchStats());
+        bobEngine = new PunchEngine(bob, settings(6), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE,
+                new PunchStats());
         PipeChannels pipe = new PipeChannels(bob.peerId(), alice.peerId());
 
         CompletableFuture<PunchSession.Outcome> answered = bobEngine.respond(pipe.b, listenerSocket, "");
@@ -116,14 +118,18 @@ class PunchEngineQuicTest {
         assertThat(aliceEngine.limiter().running()).isZero();
         assertThat(bobEngine.limiter().running()).isZero();
         assertThat(pipe.log).anyMatch(m -> m.startsWith("a RESULT"));
+        assertThat(aliceEngine.stats().summary()).isEqualTo("1 started, 0 answered, 1 direct, 0 failed");
+        assertThat(bobEngine.stats().summary()).isEqualTo("0 started, 1 answered, 1 direct, 0 failed");
     }
 
     @Test
     void aPeerOverItsRateIsRefusedWithTheReason() throws Exception {
         SharedUdpSocket listenerSocket = bobListens();
         aliceQuic = NatTestQuic.start(alice);
-        aliceEngine = new PunchEngine(alice, settings(6), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE);
-        bobEngine = new PunchEngine(bob, settings(1), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE);
+        aliceEngine = new PunchEngine(alice, settings(6), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE,
+                new PunchStats());
+        bobEngine = new PunchEngine(bob, settings(1), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE,
+                new PunchStats());
         bobEngine.limiter().acquire(alice.peerId()).close(); // alice's one session of this minute
 
         PipeChannels pipe = new PipeChannels(bob.peerId(), alice.peerId());
@@ -140,6 +146,10 @@ class PunchEngineQuicTest {
         assertThat(pipe.log).noneMatch(m -> m.startsWith("a SYNC"));
         assertThat(accepted).isEmpty();
         assertThat(aliceEngine.limiter().running()).as("alice's permit went back").isZero();
+        assertThat(aliceEngine.stats().getFailures()).as("the peer's ABORT LIMIT").containsExactly(
+                java.util.Map.entry("limit", 1L));
+        assertThat(bobEngine.stats().getFailures()).containsExactly(java.util.Map.entry("limit", 1L));
+        assertThat(bobEngine.stats().getAnswered()).isEqualTo(1);
     }
 
     private static void echo(Connection c) {

@@ -19,7 +19,7 @@ import io.kizuna.transport.TransportException;
 class PunchTransportTest {
 
     private final PunchTransport transport = new PunchTransport(new PunchEngine(Identities.generate(),
-            PunchSettings.of(new String[0], false, 3, 3000, 6, 16), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE));
+            PunchSettings.of(new String[0], false, 3, 3000, 6, 16), () -> NatType.UNKNOWN, PunchEngine.Mapping.NONE, new PunchStats()));
 
     @AfterEach
     void stop() {
