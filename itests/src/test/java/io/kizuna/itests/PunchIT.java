@@ -98,8 +98,24 @@ public class PunchIT {
                     == null);
             assertEquals("the punched connection stays", "quic",
                     join(manager.ping(bAddress), WAIT, "ping with nat stopped").protocol());
+            // While it is stopped no punch is tried: a new relayed connection stays relayed.
+            join(manager.disconnect(bAddress.peerId()), WAIT, "disconnect B");
+            assertEquals("relay", join(manager.ping(bAddress), WAIT, "ping via R with nat stopped").protocol());
+            Thread.sleep(2000); // a punch on loopback takes well under a second
+            assertTrue("no punch while the nat bundle is stopped", manager.connections(bAddress.peerId()).stream()
+                    .noneMatch(c -> c.protocol().equals("quic")));
+
+            // Started again, punching resumes with the next relayed connection.
             nat.start();
             Itest.awaitService(context, Transport.class, PUNCH_FILTER, WAIT);
+            join(manager.disconnect(bAddress.peerId()), WAIT, "disconnect B again");
+            assertEquals("relay", join(manager.ping(bAddress), WAIT, "ping via R with nat started").protocol());
+            ConnectionInfo again = await("a punched quic connection to B after the nat bundle started again")
+                    .atMost(WAIT).pollInterval(Duration.ofMillis(100))
+                    .until(() -> manager.connections(bAddress.peerId()).stream()
+                            .filter(c -> c.protocol().equals("quic")).findFirst().orElse(null), c -> c != null);
+            assertEquals("punched, as the connection says", "punched, round 1",
+                    again.path().orElse("").replaceAll(", \\d+ ms after relay$", ""));
             assertEquals("quic", join(manager.ping(bAddress), WAIT, "ping with nat started").protocol());
         } finally {
             configAdmin.getConfiguration("io.kizuna.nat", "?").delete();

@@ -43,6 +43,30 @@ class NatTraversalLabIT {
     }
 
     /**
+     * A dialer behind a symmetric NAT (a new port per destination, so its
+     * probes come from a port nobody was told) reaches a listener behind a full
+     * cone NAT directly: the full cone lets the probes in from anywhere, and
+     * the listener answers the port they came from (peer-reflexive).
+     */
+    @Test
+    @Timeout(value = 4, unit = TimeUnit.MINUTES)
+    void aSymmetricNatReachesAFullConeDirectly() throws Exception {
+        Path work = Path.of(System.getProperty("lab.work", "target/lab-work"), "symmetric-full-cone");
+        try (Lab lab = Lab.open(work)) {
+            Lab.Site a = lab.addSite(Lab.Nat.SYMMETRIC);
+            Lab.Site b = lab.addSite(Lab.Nat.FULL_CONE);
+            lab.startCoturn();
+            Path dist = RelayLabIT.distribution(work);
+            String relayId = RelayLabIT.startRelay(lab, work, dist);
+
+            NatPair.Outcome o = NatPair.run(lab, work.resolve("pair"), dist, relayId, a, b, 6);
+            assertThat(o.path()).as(o.evidence()).isEqualTo("punched quic");
+            assertThat(o.rounds()).as(o.evidence()).isEqualTo(1);
+            System.out.println(o.evidence());
+        }
+    }
+
+    /**
      * Relay fallback: two peers behind symmetric NATs (a new mapping per
      * destination, so neither the punch nor ICE finds a path) stay on the
      * relay: every ping is answered through it while the upgrade's first
@@ -67,8 +91,8 @@ class NatTraversalLabIT {
                     .contains("no probe answered in 3 rounds")
                     .contains("; trying webrtc next")
                     .contains("to webrtc in the background (attempt 1 of 3)");
-            assertThat(o.evidence()).as(o.evidence()).containsPattern("to punch, then webrtc failed \\(attempt 1 of 3\\)"
-                    + ".*; next attempt in 10000 ms");
+            assertThat(o.evidence()).as(o.evidence())
+                    .containsPattern("to punch, then webrtc failed \\(attempt 1 of 3\\).*; next attempt in 10000 ms");
             System.out.println(o.evidence());
         }
     }

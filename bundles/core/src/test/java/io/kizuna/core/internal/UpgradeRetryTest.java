@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +26,7 @@ import io.kizuna.transport.Endpoint;
 import io.kizuna.transport.Listener;
 import io.kizuna.transport.PeerAddress;
 import io.kizuna.transport.PeerId;
+import io.kizuna.transport.StreamHandler;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
@@ -246,6 +248,53 @@ class UpgradeRetryTest {
         assertThat(a.protocolsTo(b)).containsExactly("circuit");
     }
 
+    @Test
+    void aStreamOpenOverTheRelayLosesNoByteWhenTheUpgradeLands() throws Exception {
+        Peer a = new Peer(3);
+        Peer b = new Peer(3);
+        CompletableFuture<Void> gate = new CompletableFuture<>();
+        a.sig.gate = gate; // the upgrade waits until the stream is under way
+        b.manager.bindStreamHandler((stream, protocol) -> echo(stream), Map.of(StreamHandler.PROTOCOL, "test/echo/1"));
+
+        relayedDial(a, b);
+        Connection stream = ManagerTestSupport.get(a.manager.openStream(b.manager.localAddress().only("circuit"),
+                "test/echo/1"));
+        assertThat(stream.info().via()).as("the stream goes through the relay").isPresent();
+        byte[] first = new byte[100_000];
+        byte[] second = new byte[100_000];
+        new java.util.Random(7).nextBytes(first);
+        new java.util.Random(8).nextBytes(second);
+        ManagerTestSupport.get(stream.write(ByteBuffer.wrap(first)));
+        gate.complete(null);
+        await().atMost(Duration.ofSeconds(15)).until(() -> a.protocolsTo(b).contains("sig"));
+        ManagerTestSupport.get(stream.write(ByteBuffer.wrap(second)));
+        ManagerTestSupport.get(stream.shutdownOutput());
+
+        byte[] back = ConnectionManagerTest.readToEnd(stream);
+        byte[] sent = new byte[first.length + second.length];
+        System.arraycopy(first, 0, sent, 0, first.length);
+        System.arraycopy(second, 0, sent, first.length, second.length);
+        assertThat(back).as("every byte, in order, over the relay").isEqualTo(sent);
+        Connection next = ManagerTestSupport.get(a.manager.openStream(b.manager.localAddress().only("circuit"),
+                "test/echo/1"));
+        assertThat(next.info().via()).as("a new stream goes direct").isEmpty();
+        next.close();
+    }
+
+    private static void echo(Connection s) {
+        ByteBuffer buf = ByteBuffer.allocate(8192);
+        Async.loop(() -> {
+            buf.clear();
+            return s.read(buf).thenCompose(n -> {
+                if (n < 0) {
+                    return s.shutdownOutput().thenApply(v -> false);
+                }
+                buf.flip();
+                return s.write(buf).thenApply(v -> true);
+            });
+        });
+    }
+
     /** Waits until {@code from}'s upgrade to {@code to} has ended: no attempt can follow. */
     private static void awaitUpgradeEnded(Peer from, Peer to) {
         await().atMost(Duration.ofSeconds(10)).until(() -> !from.manager.upgrading(to.id));
@@ -305,6 +354,8 @@ class UpgradeRetryTest {
         final List<Long> dials = new CopyOnWriteArrayList<>();
         /** When set, the connections it dials say they are of this transport. */
         volatile String dialsAs;
+        /** When set, a dial waits for it. */
+        volatile CompletableFuture<Void> gate;
         private volatile Consumer<Connection> acceptor;
 
         private final String protocol;
@@ -323,6 +374,11 @@ class UpgradeRetryTest {
 
         @Override
         public CompletionStage<Connection> connect(PeerAddress peer, Duration timeout) {
+            CompletableFuture<Void> g = gate;
+            return g == null ? dial(peer) : g.thenCompose(v -> dial(peer));
+        }
+
+        private CompletionStage<Connection> dial(PeerAddress peer) {
             dials.add(System.nanoTime());
             if (failures.getAndDecrement() > 0) {
                 return CompletableFuture.failedFuture(new TransportException.ConnectionFailed(
