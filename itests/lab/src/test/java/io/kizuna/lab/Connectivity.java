@@ -178,7 +178,8 @@ public final class Connectivity {
                 .append("handshake to the direct one's, as `kizuna:peers` shows it. The NATs are Linux ")
                 .append("routers in network namespaces (`itests/lab`, `Lab.Nat`): open (no NAT), full cone and ")
                 .append("restricted cone (nftables maps), port-restricted cone (MASQUERADE) and symmetric ")
-                .append("(MASQUERADE --random-fully).\n\n")
+                .append("(MASQUERADE --random-fully). Each A is a freshly started JVM, so the times include ")
+                .append("loading and compiling the code a punch runs, on a shared machine with 2 cores.\n\n")
                 .append("![A 5 by 5 grid of the final path of each pair](connectivity.svg)\n\n");
         md.append("| A \\ B |");
         for (Lab.Nat b : NATS) {
@@ -204,7 +205,7 @@ public final class Connectivity {
         for (Row r : rows) {
             NatPair.Outcome o = r.outcome();
             String note = o.direct() ? "" : why(r.a(), r.b()) + ". Punch: " + r.punch()
-                    + (r.webrtc().isEmpty() ? "" : ". WebRTC: " + abbreviate(r.webrtc()));
+                    + (r.webrtc().isEmpty() ? "" : ". WebRTC: " + webrtc(r.webrtc()));
             if (o.direct() && goalDirect(r.a(), r.b()) && !o.path().equals("punched quic")) {
                 note = "goal missed: punch " + r.punch();
             }
@@ -216,8 +217,9 @@ public final class Connectivity {
         return md.toString();
     }
 
-    private static String abbreviate(String s) {
-        return s.length() <= 160 ? s : s.substring(0, 157) + "...";
+    /** @return a WebRTC failure without the peer's id and the relay's address: {@code (ICE CHECKING, ...) ...} */
+    static String webrtc(String failure) {
+        return failure.replaceFirst("^WebRTC connection to \\S+ via \\S+ ", "");
     }
 
     private static String cell(Row r) {

@@ -1256,7 +1256,8 @@ public final class ConnectionManagerImpl implements ConnectionManager {
      * The background upgrade of one relayed session: up to {@code upgradeAttempts}
      * attempts, the waits between them doubling from {@code upgradeRetryDelay};
      * an attempt dials over the best signaled transport both sides have and, when
-     * that fails, over the next (a failed hole punch goes on to WebRTC at once). It stops early when the relayed session closes,
+     * that fails, over the next (a failed hole punch goes on to WebRTC at once).
+     * It stops early when the relayed session closes,
      * when a direct session to the peer is pooled meanwhile, when no signaled
      * transport is left, and when the manager stops (its timer then drops the
      * waiting retry). The peer stays in {@link #upgrading} until it ends, so one
