@@ -67,7 +67,9 @@ public class KarafFeatureIT {
         RemoteNode peer = null;
         try {
             // a second node (the Felix runtime) for the Karaf node to reach; it starts while Karaf boots
-            peer = RemoteNode.start("karaf-peer");
+            // with the file transfer example in its deploy folder, for files:send from Karaf
+            peer = RemoteNode.start("karaf-peer", "tcp://127.0.0.1:0", java.util.Map.of(),
+                    List.of(Path.of(Itest.property(Itest.FILES_BUNDLE))));
             String ready = await("Karaf's SSH console").atMost(BOOT).pollInterval(Duration.ofMillis(500))
                     .until(() -> clientOrNull("system:version"), out -> out != null && out.contains("4.4"));
             assertTrue(ready, ready.contains("4.4"));
@@ -133,6 +135,18 @@ public class KarafFeatureIT {
                     Pattern.compile("(?m)^reply 2 from " + Pattern.quote(other) + " via tcp://").matcher(ping).find());
             assertTrue("kizuna:peers lists the peer:\n" + ping,
                     Pattern.compile("(?m)^" + Pattern.quote(other) + "\\s+tcp\\s+outbound\\b").matcher(ping).find());
+
+            // the example application, one feature: files:send reaches the other node's receiver
+            assertNoError("feature:install kizuna-example-files", client("feature:install kizuna-example-files\n"));
+            Path file = Files.writeString(karaf.resolve("hello.txt"), "hello from karaf\n");
+            String folder = await("files:folder to answer").atMost(COMMAND).pollInterval(Duration.ofSeconds(1))
+                    .until(() -> client("files:folder"), out -> out.contains("received"));
+            assertTrue("received files go to Karaf's data folder:\n" + folder,
+                    folder.contains(karaf.resolve("data/received").toString()));
+            String sent = client("files:send " + address + " " + file);
+            assertTrue("files:send reports the stored name:\n" + sent,
+                    sent.contains("sent hello.txt (17 bytes) to " + other + " as hello.txt over tcp"));
+            assertEquals("hello from karaf\n", Files.readString(peer.home().resolve("received/hello.txt")));
 
             changeConfigurationLive(process, first);
         } catch (AssertionError | RuntimeException e) {

@@ -42,12 +42,13 @@ public final class FilesCommand {
     }
 
     /**
+     * Prints one line (the shell's output; Karaf's batch mode prints no return values): what the receiver stored.
+     *
      * @param address the peer's address, {@code <peer-id>@tcp://ip:port}
      * @param file    the file to send
-     * @return one line: what the receiver stored
      * @throws IllegalArgumentException when the address or the file is wrong, the peer refuses, or the transfer fails
      */
-    public String send(String address, String file) {
+    public void send(String address, String file) {
         PeerAddress peer;
         try {
             peer = PeerAddress.parse(address);
@@ -86,9 +87,9 @@ public final class FilesCommand {
                 }
             });
             double seconds = (System.nanoTime() - start) / 1e9;
-            return String.format("sent %s (%d bytes) to %s as %s over %s in %.2f s, sha256 verified",
+            System.out.println(String.format("sent %s (%d bytes) to %s as %s over %s in %.2f s, sha256 verified",
                     path.getFileName(), sent.bytes(), peer.peerId().shortForm(), sent.storedAs(),
-                    stream.info().protocol(), seconds);
+                    stream.info().protocol(), seconds));
         } catch (Sending.Refused e) {
             throw new IllegalArgumentException(peer.peerId().shortForm() + " did not take " + path.getFileName()
                     + ": " + e.getMessage());
@@ -100,9 +101,10 @@ public final class FilesCommand {
         }
     }
 
-    /** @return where this node stores received files, and its limits */
-    public String folder() {
+    /** Prints where this node stores received files, and its limits. */
+    public void folder() {
         FilesSettings s = receiver.settings();
-        return s.folder() + " (files up to " + s.maxFileBytes() + " bytes, " + s.maxTransfers() + " at once)";
+        System.out.println(s.folder() + " (files up to " + s.maxFileBytes() + " bytes, " + s.maxTransfers()
+                + " at once)");
     }
 }
