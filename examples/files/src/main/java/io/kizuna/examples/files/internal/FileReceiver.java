@@ -25,7 +25,9 @@ import org.osgi.service.metatype.annotations.Designate;
  *
  * <p>{@link #handle} must not block the transport's thread: each transfer runs
  * on one of at most {@code maxTransfers} threads, and an offer beyond them is
- * refused as busy, naming the limit. Stopping the component stops the threads
+ * refused as busy, naming the limit (by one more thread, with at most
+ * {@value #MAX_WAITING_REFUSALS} refusals waiting; beyond those a stream is
+ * closed unanswered). Stopping the component stops the threads
  * and with them the transfers (their part files are removed).
  */
 @Component(service = {StreamHandler.class, FileReceiver.class}, configurationPid = FileReceiver.PID,
@@ -42,6 +44,11 @@ public final class FileReceiver implements StreamHandler {
     private final FilesSettings settings;
     private final Receiving receiving;
     private final ThreadPoolExecutor transfers;
+    /** Busy refusals: one thread, a short queue; beyond it a stream is closed without a reply. */
+    private final ThreadPoolExecutor refusals;
+
+    /** Busy refusals waiting for the refusing thread, at most. */
+    static final int MAX_WAITING_REFUSALS = 16;
 
     /**
      * Activated by Declarative Services.
@@ -63,6 +70,12 @@ public final class FileReceiver implements StreamHandler {
                     t.setDaemon(true);
                     return t;
                 });
+        this.refusals = new ThreadPoolExecutor(0, 1, 30, TimeUnit.SECONDS,
+                new java.util.concurrent.ArrayBlockingQueue<>(MAX_WAITING_REFUSALS), r -> {
+                    Thread t = new Thread(r, "kizuna-files-busy");
+                    t.setDaemon(true);
+                    return t;
+                });
         LOG.log(System.Logger.Level.INFO, "receiving files into {0} (at most {1} bytes each, {2} at once)",
                 settings.folder(), settings.maxFileBytes(), settings.maxTransfers());
     }
@@ -75,6 +88,7 @@ public final class FileReceiver implements StreamHandler {
     @Deactivate
     void deactivate() {
         transfers.shutdownNow();
+        refusals.shutdownNow();
     }
 
     /** @return the settings in force */
@@ -87,17 +101,23 @@ public final class FileReceiver implements StreamHandler {
         try {
             transfers.execute(() -> run(stream));
         } catch (RejectedExecutionException busy) {
-            // Refusing takes a write, which must not block this (the transport's) thread either.
-            Thread t = new Thread(() -> refuseBusy(stream), "kizuna-files-busy");
-            t.setDaemon(true);
-            t.start();
+            // Refusing takes a read and a write, which must not block this (the transport's) thread either.
+            try {
+                refusals.execute(() -> refuseBusy(stream));
+            } catch (RejectedExecutionException flooded) {
+                LOG.log(System.Logger.Level.WARNING, "closed a stream from {0} without a reply: {1} transfers run "
+                        + "(maxTransfers) and {2} refusals wait", stream.info().peerId(), settings.maxTransfers(),
+                        MAX_WAITING_REFUSALS);
+                stream.close();
+            }
         }
     }
 
     private void run(Connection stream) {
         ConnectionStreams io = new ConnectionStreams(stream, settings.stepTimeoutMillis());
-        String from = String.valueOf(stream.info().peerId());
+        String from = "a peer";
         try {
+            from = String.valueOf(stream.info().peerId());
             String what = receiving.receive(io.in(), io.out());
             LOG.log(System.Logger.Level.INFO, "from {0}: {1}", from, what);
             io.endOutput();
