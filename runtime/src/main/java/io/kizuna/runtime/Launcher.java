@@ -254,7 +254,7 @@ final class Launcher {
         props.put("felix.fileinstall.bundles.new.start", "true");
         // the files are the user's: never written back from ConfigAdmin
         props.put("felix.fileinstall.enableConfigSave", "false");
-        props.put("felix.fileinstall.log.level", "2");
+        props.put("felix.fileinstall.log.level", "2"); // warnings and errors: the launcher copies only those to the log
         props.put("gosh.home", dist.toString());
         props.put("gosh.args", mode == Mode.SHELL ? "--quiet" : "--nointeractive");
         props.put("felix.log.logger", new Logs.FrameworkLogger());
