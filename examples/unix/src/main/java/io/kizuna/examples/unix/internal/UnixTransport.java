@@ -245,8 +245,9 @@ public final class UnixTransport implements Transport {
     private void bind(List<Integer> numbers, int index, Consumer<Connection> acceptor, String where,
             CompletableFuture<Listener> result) {
         if (index >= numbers.size()) {
-            result.completeExceptionally(new TransportException.Io("cannot listen on " + where + ": no free socket "
-                    + "number among " + numbers.size() + " tried in " + settings.directory(), null));
+            result.completeExceptionally(new TransportException.Io("cannot listen on " + where + ": every socket "
+                    + "number from " + SocketPaths.FIRST_FREE + " to " + SocketPaths.LAST_FREE + " has a file in "
+                    + settings.directory() + "; remove stale ones or name a number", null));
             return;
         }
         int number = numbers.get(index);
@@ -270,8 +271,9 @@ public final class UnixTransport implements Transport {
                     if (e == null) {
                         LOG.log(System.Logger.Level.DEBUG, "unix listener {0} on {1}", l.endpoint(), socket);
                         result.complete(l);
-                    } else if (numbers.size() > 1 && index + 1 < numbers.size()) {
-                        bind(numbers, index + 1, acceptor, where, result);
+                    } else if (index + 1 < numbers.size() && String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT)
+                            .contains("in use")) {
+                        bind(numbers, index + 1, acceptor, where, result); // taken since the directory was read
                     } else {
                         result.completeExceptionally(e);
                     }
