@@ -39,6 +39,8 @@ public class KarafFeatureIT {
     private static final Duration BOOT = Duration.ofSeconds(120);
     private static final Duration COMMAND = Duration.ofSeconds(90);
     private static final Duration STOP = Duration.ofSeconds(60);
+    /** The operator's listen endpoints in etc/io.kizuna.core.cfg. */
+    private static final String LISTEN = "tcp://127.0.0.1:0, websocket://127.0.0.1:0";
     private static final Pattern PEER_ID = Pattern.compile("(?m)^peer id\\s+([a-z2-7]{52})\\s*$");
     private static final List<String> FEATURES = List.of("kizuna", "kizuna-api", "kizuna-identity", "kizuna-core",
             "kizuna-tcp", "kizuna-shell");
@@ -109,7 +111,9 @@ public class KarafFeatureIT {
                     Pattern.compile("tcp://127\\.0\\.0\\.1:[1-9]\\d*").matcher(id).find());
 
             // the default configuration of the feature is in etc/, and an operator's file is kept
-            assertTrue(Files.readString(karaf.resolve("etc/io.kizuna.core.cfg")).contains("listen = tcp://127.0.0.1:0"));
+            assertTrue("kizuna:id shows the websocket endpoint of the same list:\n" + id,
+                    Pattern.compile("websocket://127\\.0\\.0\\.1:[1-9]\\d*").matcher(id).find());
+            assertTrue(Files.readString(karaf.resolve("etc/io.kizuna.core.cfg")).contains("listen = " + LISTEN));
             assertTrue("etc/io.kizuna.tcp.cfg installed", Files.isRegularFile(karaf.resolve("etc/io.kizuna.tcp.cfg")));
             assertTrue("etc/io.kizuna.identity.cfg installed",
                     Files.isRegularFile(karaf.resolve("etc/io.kizuna.identity.cfg")));
@@ -196,7 +200,7 @@ public class KarafFeatureIT {
             Map<String, String> set = new TreeMap<>(byPid.get(pid));
             set.keySet().removeAll(BOOKKEEPING);
             Map<String, String> expected = switch (pid) {
-                case "io.kizuna.core" -> Map.of("listen", "tcp://127.0.0.1:0");
+                case "io.kizuna.core" -> Map.of("listen", LISTEN);
                 case "io.kizuna.identity" -> Map.of("keyFile", karaf.resolve("etc/kizuna-node.key").toString());
                 default -> Map.of();
             };
@@ -295,7 +299,8 @@ public class KarafFeatureIT {
         Files.writeString(users, u, StandardCharsets.UTF_8);
 
         // an operator's own core configuration, present before the feature: it must be kept
-        Files.writeString(etc.resolve("io.kizuna.core.cfg"), "# loopback only, a free port\nlisten = tcp://127.0.0.1:0\n",
+        // (a list: Karaf's FileInstall hands it over as one comma-separated string)
+        Files.writeString(etc.resolve("io.kizuna.core.cfg"), "# loopback only, free ports\nlisten = " + LISTEN + "\n",
                 StandardCharsets.UTF_8);
     }
 
