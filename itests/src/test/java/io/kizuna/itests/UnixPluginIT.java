@@ -76,7 +76,7 @@ public class UnixPluginIT {
         Path jar = Path.of(Itest.property(Itest.UNIX_BUNDLE));
         Path deploy = Path.of(context.getProperty(DEPLOY));
         // Both nodes name one socket directory; short, as socket paths are limited to 107 bytes.
-        Path sockets = Files.createTempDirectory(Path.of("/tmp"), "kzu");
+        Path sockets = Files.createTempDirectory("kzu");
         try (RemoteNode remote = RemoteNode.start("unix-plugin-remote", "tcp://127.0.0.1:0,unix://127.0.0.1:0",
                 Map.of("io.kizuna.examples.unix.cfg", "directory = " + sockets + "\n"), List.of(jar))) {
             PeerAddress peer = remote.address();

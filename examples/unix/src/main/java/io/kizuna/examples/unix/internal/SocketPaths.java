@@ -20,7 +20,7 @@ import java.util.Set;
  * peers announce them in HELLO and in addresses; a file path fits neither. So
  * the port is a socket number inside a directory every node on the host is
  * configured with, as X11's display {@code :n} is the socket
- * {@code /tmp/.X11-unix/Xn}; the IP is always loopback, because the socket is
+ * {@code X<n>} in its {@code .X11-unix} directory; the IP is always loopback, because the socket is
  * reachable from this host only.
  */
 final class SocketPaths {

@@ -36,12 +36,12 @@ import org.junit.jupiter.api.Timeout;
 /** The transport contract over Unix domain sockets, plus how endpoints map to socket files. */
 class UnixTransportTest extends TransportContractTest {
 
-    /** Short, so the socket paths stay below the 107-byte limit wherever the build runs. */
+    /** In the temporary directory: a short path, so the socket paths stay below the 107-byte limit. */
     private static final Path DIRECTORY;
 
     static {
         try {
-            DIRECTORY = Files.createTempDirectory(Path.of("/tmp"), "kzu");
+            DIRECTORY = Files.createTempDirectory("kzu");
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
@@ -165,7 +165,7 @@ class UnixTransportTest extends TransportContractTest {
 
     @Test
     void aDirectoryTooLongForASocketAddressIsRefused() {
-        Path deep = Path.of("/tmp", "x".repeat(100));
+        Path deep = Path.of(System.getProperty("java.io.tmpdir"), "x".repeat(100));
         assertThatThrownBy(() -> UnixSettings.defaults(deep)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("directory=" + deep).hasMessageContaining("at most 107");
     }
