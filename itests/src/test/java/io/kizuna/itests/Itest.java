@@ -31,6 +31,10 @@ final class Itest {
     static final String DIST = "itest.dist";
     /** System property: the echo test bundle built by this module. */
     static final String ECHO_BUNDLE = "itest.echoBundle";
+    /** System property: the example Unix domain socket transport's jar (examples/unix). */
+    static final String UNIX_BUNDLE = "itest.unixBundle";
+    /** System property: the example file transfer's jar (examples/files). */
+    static final String FILES_BUNDLE = "itest.filesBundle";
     /** System property: the local Maven repository, the only place bundles come from. */
     static final String LOCAL_REPOSITORY = "itest.localRepository";
     /** System property: apache-karaf-VERSION.tar.gz. */

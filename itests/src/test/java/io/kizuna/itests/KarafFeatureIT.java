@@ -39,6 +39,8 @@ public class KarafFeatureIT {
     private static final Duration BOOT = Duration.ofSeconds(120);
     private static final Duration COMMAND = Duration.ofSeconds(90);
     private static final Duration STOP = Duration.ofSeconds(60);
+    /** The operator's listen endpoints in etc/io.kizuna.core.cfg. */
+    private static final String LISTEN = "tcp://127.0.0.1:0, websocket://127.0.0.1:0";
     private static final Pattern PEER_ID = Pattern.compile("(?m)^peer id\\s+([a-z2-7]{52})\\s*$");
     private static final List<String> FEATURES = List.of("kizuna", "kizuna-api", "kizuna-identity", "kizuna-core",
             "kizuna-tcp", "kizuna-shell");
@@ -67,7 +69,9 @@ public class KarafFeatureIT {
         RemoteNode peer = null;
         try {
             // a second node (the Felix runtime) for the Karaf node to reach; it starts while Karaf boots
-            peer = RemoteNode.start("karaf-peer");
+            // with the file transfer example in its deploy folder, for files:send from Karaf
+            peer = RemoteNode.start("karaf-peer", "tcp://127.0.0.1:0", java.util.Map.of(),
+                    List.of(Path.of(Itest.property(Itest.FILES_BUNDLE))));
             String ready = await("Karaf's SSH console").atMost(BOOT).pollInterval(Duration.ofMillis(500))
                     .until(() -> clientOrNull("system:version"), out -> out != null && out.contains("4.4"));
             assertTrue(ready, ready.contains("4.4"));
@@ -107,7 +111,9 @@ public class KarafFeatureIT {
                     Pattern.compile("tcp://127\\.0\\.0\\.1:[1-9]\\d*").matcher(id).find());
 
             // the default configuration of the feature is in etc/, and an operator's file is kept
-            assertTrue(Files.readString(karaf.resolve("etc/io.kizuna.core.cfg")).contains("listen = tcp://127.0.0.1:0"));
+            assertTrue("kizuna:id shows the websocket endpoint of the same list:\n" + id,
+                    Pattern.compile("websocket://127\\.0\\.0\\.1:[1-9]\\d*").matcher(id).find());
+            assertTrue(Files.readString(karaf.resolve("etc/io.kizuna.core.cfg")).contains("listen = " + LISTEN));
             assertTrue("etc/io.kizuna.tcp.cfg installed", Files.isRegularFile(karaf.resolve("etc/io.kizuna.tcp.cfg")));
             assertTrue("etc/io.kizuna.identity.cfg installed",
                     Files.isRegularFile(karaf.resolve("etc/io.kizuna.identity.cfg")));
@@ -133,6 +139,18 @@ public class KarafFeatureIT {
                     Pattern.compile("(?m)^reply 2 from " + Pattern.quote(other) + " via tcp://").matcher(ping).find());
             assertTrue("kizuna:peers lists the peer:\n" + ping,
                     Pattern.compile("(?m)^" + Pattern.quote(other) + "\\s+tcp\\s+outbound\\b").matcher(ping).find());
+
+            // the example application, one feature: files:send reaches the other node's receiver
+            assertNoError("feature:install kizuna-example-files", client("feature:install kizuna-example-files\n"));
+            Path file = Files.writeString(karaf.resolve("hello.txt"), "hello from karaf\n");
+            String folder = await("files:folder to answer").atMost(COMMAND).pollInterval(Duration.ofSeconds(1))
+                    .until(() -> client("files:folder"), out -> out.contains("received"));
+            assertTrue("received files go to Karaf's data folder:\n" + folder,
+                    folder.contains(karaf.resolve("data/received").toString()));
+            String sent = client("files:send " + address + " " + file);
+            assertTrue("files:send reports the stored name:\n" + sent,
+                    sent.contains("sent hello.txt (17 bytes) to " + other + " as hello.txt over tcp"));
+            assertEquals("hello from karaf\n", Files.readString(peer.home().resolve("received/hello.txt")));
 
             changeConfigurationLive(process, first);
         } catch (AssertionError | RuntimeException e) {
@@ -182,7 +200,7 @@ public class KarafFeatureIT {
             Map<String, String> set = new TreeMap<>(byPid.get(pid));
             set.keySet().removeAll(BOOKKEEPING);
             Map<String, String> expected = switch (pid) {
-                case "io.kizuna.core" -> Map.of("listen", "tcp://127.0.0.1:0");
+                case "io.kizuna.core" -> Map.of("listen", LISTEN);
                 case "io.kizuna.identity" -> Map.of("keyFile", karaf.resolve("etc/kizuna-node.key").toString());
                 default -> Map.of();
             };
@@ -281,7 +299,8 @@ public class KarafFeatureIT {
         Files.writeString(users, u, StandardCharsets.UTF_8);
 
         // an operator's own core configuration, present before the feature: it must be kept
-        Files.writeString(etc.resolve("io.kizuna.core.cfg"), "# loopback only, a free port\nlisten = tcp://127.0.0.1:0\n",
+        // (a list: Karaf's FileInstall hands it over as one comma-separated string)
+        Files.writeString(etc.resolve("io.kizuna.core.cfg"), "# loopback only, free ports\nlisten = " + LISTEN + "\n",
                 StandardCharsets.UTF_8);
     }
 

@@ -51,6 +51,8 @@ final class KizunaOptions {
                 systemProperty(Itest.WORK).value(Itest.property(Itest.WORK)),
                 systemProperty(Itest.DIST).value(Itest.property(Itest.DIST)),
                 systemProperty(Itest.ECHO_BUNDLE).value(Itest.property(Itest.ECHO_BUNDLE)),
+                systemProperty(Itest.UNIX_BUNDLE).value(Itest.property(Itest.UNIX_BUNDLE)),
+                systemProperty(Itest.FILES_BUNDLE).value(Itest.property(Itest.FILES_BUNDLE)),
                 systemProperty(Itest.LOCAL_REPOSITORY).value(Itest.property(Itest.LOCAL_REPOSITORY)),
 
                 // Declarative Services and what it needs

@@ -77,6 +77,21 @@ final class RemoteNode implements AutoCloseable {
      */
     static RemoteNode start(String name, String listen, java.util.Map<String, String> etc, String... args)
             throws IOException {
+        return start(name, listen, etc, List.of(), args);
+    }
+
+    /**
+     * Starts a node with configuration files and plug-in bundles in its home.
+     *
+     * @param name   names its folder under the work folder
+     * @param listen the endpoints, comma-separated, as {@code --listen} takes them
+     * @param etc    files for {@code <home>/etc}: name to content
+     * @param deploy jars copied into {@code <home>/deploy} before it starts (FileInstall installs them)
+     * @param args   more launcher arguments
+     * @return the running node
+     */
+    static RemoteNode start(String name, String listen, java.util.Map<String, String> etc, List<Path> deploy,
+            String... args) throws IOException {
         Path dist = Path.of(Itest.property(Itest.DIST));
         if (!Files.isRegularFile(dist.resolve("bin/kizuna")) || !Files.isDirectory(dist.resolve("bundle"))) {
             throw new AssertionError("no runtime distribution at " + dist
@@ -93,6 +108,10 @@ final class RemoteNode implements AutoCloseable {
         for (java.util.Map.Entry<String, String> f : etc.entrySet()) {
             Files.createDirectories(home.resolve("etc"));
             Files.writeString(home.resolve("etc").resolve(f.getKey()), f.getValue(), StandardCharsets.UTF_8);
+        }
+        for (Path jar : deploy) {
+            Files.createDirectories(home.resolve("deploy"));
+            Files.copy(jar, home.resolve("deploy").resolve(jar.getFileName()), StandardCopyOption.REPLACE_EXISTING);
         }
         List<String> command = new java.util.ArrayList<>(List.of(copy.resolve("bin/kizuna").toString(), "--home",
                 home.toString(), "--listen", listen, "--wait", String.valueOf(START_TIMEOUT.toSeconds())));

@@ -16,7 +16,8 @@ import java.util.TreeMap;
  * Configuration files in the Karaf style: {@code etc/<pid>.cfg} holds the
  * properties of one ConfigAdmin PID, {@code etc/<factory-pid>-<name>.cfg} one
  * instance of a factory PID. The distribution's {@code etc/} gives the defaults;
- * a node's {@code <home>/etc/} overrides them key by key.
+ * a node's {@code <home>/etc/} overrides them key by key, at start and, through
+ * FileInstall and {@link DefaultsPlugin}, whenever a file there changes.
  */
 final class Configs {
 
@@ -103,6 +104,61 @@ final class Configs {
         }
         // A file of comments only documents the defaults: no configuration is created for it.
         return merged.values().stream().filter(c -> !c.properties().isEmpty()).toList();
+    }
+
+    /**
+     * Reads every {@code .cfg} file of one folder on its own, files of comments
+     * only included: what FileInstall, watching that folder, applies for each.
+     *
+     * @param folder the folder; a missing one has no files
+     * @return one configuration per file, by file name
+     * @throws IOException naming the file that could not be read
+     */
+    static List<Config> readEach(Path folder) throws IOException {
+        List<Config> out = new ArrayList<>();
+        if (!Files.isDirectory(folder)) {
+            return out;
+        }
+        Map<String, Path> files = new TreeMap<>();
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(folder, "*.cfg")) {
+            for (Path file : s) {
+                if (files.size() >= MAX_FILES) {
+                    throw new IOException("more than " + MAX_FILES + " .cfg files in " + folder);
+                }
+                files.put(file.getFileName().toString(), file);
+            }
+        }
+        for (Path file : files.values()) {
+            String base = file.getFileName().toString();
+            base = base.substring(0, base.length() - ".cfg".length());
+            int dash = base.indexOf('-');
+            Map<String, String> props = load(file);
+            out.add(dash > 0 ? new Config(base.substring(0, dash), base.substring(dash + 1), props, List.of(file))
+                    : new Config(base, null, props, List.of(file)));
+        }
+        return out;
+    }
+
+    /**
+     * What a component receives for a configuration: its own properties, the
+     * distribution's defaults for the keys it does not name, and every list of
+     * endpoints as an array ({@link #typed}).
+     *
+     * @param properties the configuration's properties, as a file or ConfigAdmin holds them; changed in place
+     * @param defaults   the distribution's values for this PID; empty when it has none
+     */
+    static void layer(java.util.Dictionary<String, Object> properties, Map<String, String> defaults) {
+        defaults.forEach((k, v) -> {
+            if (properties.get(k) == null) {
+                properties.put(k, v);
+            }
+        });
+        List<String> keys = java.util.Collections.list(properties.keys());
+        for (String k : keys) {
+            if (properties.get(k) instanceof String v) {
+                properties.put(k, typed(v.trim()));
+            }
+        }
     }
 
     private static Map<String, String> load(Path file) throws IOException {

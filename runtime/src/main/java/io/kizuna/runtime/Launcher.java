@@ -75,6 +75,14 @@ final class Launcher {
     static final String CONFIG_ADMIN_BUNDLE = "org.apache.felix.configadmin";
     static final String GOGO_SHELL_BUNDLE = "org.apache.felix.gogo.shell";
     static final String LOG_BUNDLE = "org.apache.felix.log";
+    /** The home's folder FileInstall installs plug-in bundles from (and uninstalls them when they go). */
+    static final String DEPLOY = "deploy";
+    /** The factory PID of FileInstall's watchers: one more watches {@code <home>/etc}. */
+    static final String FILEINSTALL_PID = "org.apache.felix.fileinstall";
+    /** The property FileInstall finds the configuration of a file by. */
+    static final String FILEINSTALL_FILENAME = "felix.fileinstall.filename";
+    /** How often FileInstall looks at deploy/ and etc/ (ms). */
+    static final String FILEINSTALL_POLL = "1000";
     static final Duration STOP_TIMEOUT = Duration.ofSeconds(20);
 
     private static final Logger LOG = Logger.getLogger("io.kizuna.runtime");
@@ -127,8 +135,13 @@ final class Launcher {
             throw new LaunchException("cannot open the log file in " + home.resolve("logs") + ": " + e.getMessage(), e);
         }
         List<Configs.Config> configs;
+        List<Configs.Config> defaults;
+        List<Configs.Config> own;
         try {
+            Files.createDirectories(home.resolve(DEPLOY));
             configs = Configs.read(dist.resolve("etc"), home.resolve("etc"));
+            defaults = Configs.read(dist.resolve("etc"));
+            own = Configs.readEach(home.resolve("etc"));
         } catch (IOException e) {
             throw new LaunchException("cannot read the configuration: " + e.getMessage(), e);
         }
@@ -144,7 +157,7 @@ final class Launcher {
             startBundle(find(bundles, CONFIG_ADMIN_BUNDLE));
             startBundle(find(bundles, LOG_BUNDLE));
             bridgeLog(context);
-            applyConfiguration(context, configs);
+            applyConfiguration(context, defaults, own);
             for (Bundle b : bundles) {
                 if (!GOGO_SHELL_BUNDLE.equals(b.getSymbolicName()) || mode != Mode.SHELL) {
                     startBundle(b);
@@ -232,6 +245,16 @@ final class Launcher {
         if (options.relay()) {
             props.put(RELAY_PROPERTY, "true");
         }
+        // FileInstall: plug-in bundles in <home>/deploy are installed and started, and uninstalled when
+        // deleted; its second watcher (applyConfiguration) applies changes to <home>/etc/*.cfg.
+        props.put("felix.fileinstall.dir", home.resolve(DEPLOY).toString());
+        props.put("felix.fileinstall.filter", ".*\\.jar");
+        props.put("felix.fileinstall.poll", FILEINSTALL_POLL);
+        props.put("felix.fileinstall.noInitialDelay", "true");
+        props.put("felix.fileinstall.bundles.new.start", "true");
+        // the files are the user's: never written back from ConfigAdmin
+        props.put("felix.fileinstall.enableConfigSave", "false");
+        props.put("felix.fileinstall.log.level", "2"); // warnings and errors: the launcher copies only those to the log
         props.put("gosh.home", dist.toString());
         props.put("gosh.args", mode == Mode.SHELL ? "--quiet" : "--nointeractive");
         props.put("felix.log.logger", new Logs.FrameworkLogger());
@@ -307,11 +330,17 @@ final class Launcher {
         }
     }
 
-    /** Creates the configurations before the bundles that read them start, so components activate once. */
-    private void applyConfiguration(BundleContext context, List<Configs.Config> configs) throws LaunchException {
-        if (configs.isEmpty()) {
-            return;
-        }
+    /**
+     * Creates the configurations before the bundles that read them start, so
+     * components activate once, in the form FileInstall gives them: each file of
+     * {@code <home>/etc} as it is (named by {@value #FILEINSTALL_FILENAME}, so
+     * FileInstall finds it unchanged and leaves it), each configuration only the
+     * distribution has as the distribution has it. The {@link DefaultsPlugin}
+     * layers the distribution's values under both. Then it asks FileInstall to
+     * watch {@code <home>/etc}.
+     */
+    private void applyConfiguration(BundleContext context, List<Configs.Config> defaults, List<Configs.Config> own)
+            throws LaunchException {
         ServiceReference<?> ref = reference(context, CONFIGURATION_ADMIN);
         if (ref == null) {
             throw new LaunchException("ConfigAdmin did not start, so the configuration in etc/ cannot be applied; "
@@ -319,20 +348,33 @@ final class Launcher {
         }
         Object admin = context.getService(ref);
         try {
+            new DefaultsPlugin(defaults).register(context, ref.getBundle());
             Class<?> ca = ref.getBundle().loadClass(CONFIGURATION_ADMIN);
             Class<?> c = ref.getBundle().loadClass(CONFIGURATION);
             Method get = ca.getMethod("getConfiguration", String.class, String.class);
             Method getFactory = ca.getMethod("getFactoryConfiguration", String.class, String.class, String.class);
             Method update = c.getMethod("update", Dictionary.class);
-            for (Configs.Config config : configs) {
-                Dictionary<String, Object> d = new Hashtable<>();
-                config.properties().forEach((k, v) -> d.put(k, Configs.typed(v)));
+            Set<String> owned = new java.util.HashSet<>();
+            List<Configs.Config> all = new ArrayList<>(own);
+            own.forEach(o -> owned.add(o.label()));
+            defaults.stream().filter(d -> !owned.contains(d.label())).forEach(all::add);
+            for (Configs.Config config : all) {
+                Dictionary<String, Object> d = new Hashtable<>(config.properties());
+                if (owned.contains(config.label())) {
+                    d.put(FILEINSTALL_FILENAME, config.sources().get(0).toFile().getAbsoluteFile().toURI().toString());
+                }
                 // "?" binds the configuration to whichever bundle asks for the PID first.
                 Object target = config.name() == null ? get.invoke(admin, config.pid(), "?")
                         : getFactory.invoke(admin, config.pid(), config.name(), "?");
                 update.invoke(target, d);
-                LOG.info(() -> "configuration " + config.label() + " from " + config.sources());
+                LOG.info(() -> "configuration " + config.label() + " from " + sources(config, defaults));
             }
+            Dictionary<String, Object> watcher = new Hashtable<>();
+            watcher.put("felix.fileinstall.dir", options.home().resolve("etc").toString());
+            watcher.put("felix.fileinstall.filter", ".*\\.cfg");
+            watcher.put("felix.fileinstall.poll", FILEINSTALL_POLL);
+            watcher.put("felix.fileinstall.noInitialDelay", "true");
+            update.invoke(getFactory.invoke(admin, FILEINSTALL_PID, "etc", "?"), watcher);
         } catch (InvocationTargetException e) {
             throw new LaunchException("ConfigAdmin refused the configuration: " + e.getCause().getMessage(), e);
         } catch (ReflectiveOperationException e) {
@@ -340,6 +382,14 @@ final class Launcher {
         } finally {
             context.ungetService(ref);
         }
+    }
+
+    /** @return the files a configuration comes from: the distribution's, then the home's */
+    private static List<Path> sources(Configs.Config config, List<Configs.Config> defaults) {
+        List<Path> out = new ArrayList<>();
+        defaults.stream().filter(d -> d.label().equals(config.label())).forEach(d -> out.addAll(d.sources()));
+        config.sources().stream().filter(p -> !out.contains(p)).forEach(out::add);
+        return out;
     }
 
     /**

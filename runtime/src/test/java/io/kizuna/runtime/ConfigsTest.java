@@ -48,4 +48,36 @@ class ConfigsTest {
         assertThat(Configs.typed("tcp://127.0.0.1:7400, not an endpoint")).isEqualTo("tcp://127.0.0.1:7400, not an endpoint");
         assertThat(Configs.typed("250")).isEqualTo("250");
     }
+
+    @Test
+    void eachFileOfAFolderIsReadOnItsOwnCommentsOnlyIncluded() throws Exception {
+        Path home = Files.createDirectories(dir.resolve("home/etc"));
+        Files.writeString(home.resolve("io.kizuna.core.cfg"), "listen = tcp://127.0.0.1:7401 \n");
+        Files.writeString(home.resolve("io.kizuna.tcp.cfg"), "# nothing set\n");
+        Files.writeString(home.resolve("io.kizuna.relay-eu.cfg"), "url=wss://relay.example\n");
+
+        List<Configs.Config> each = Configs.readEach(home);
+
+        assertThat(each).extracting(Configs.Config::label)
+                .containsExactly("io.kizuna.core", "io.kizuna.relay~eu", "io.kizuna.tcp");
+        assertThat(each.get(0).properties()).isEqualTo(Map.of("listen", "tcp://127.0.0.1:7401"));
+        assertThat(each.get(2).properties()).isEmpty();
+        assertThat(each.get(2).sources()).containsExactly(home.resolve("io.kizuna.tcp.cfg"));
+        assertThat(Configs.readEach(dir.resolve("missing"))).isEmpty();
+    }
+
+    @Test
+    void theDistributionsValuesGoUnderAConfigurationAndEndpointListsBecomeArrays() {
+        java.util.Hashtable<String, Object> fromFile = new java.util.Hashtable<>();
+        fromFile.put("service.pid", "io.kizuna.core");
+        fromFile.put("listen", "tcp://127.0.0.1:7401, unix://127.0.0.1:7402");
+        fromFile.put("maxStreams", "10");
+
+        Configs.layer(fromFile, Map.of("maxStreams", "99", "idleTimeoutSeconds", "60"));
+
+        assertThat(fromFile.get("listen"))
+                .isEqualTo(new String[] {"tcp://127.0.0.1:7401", "unix://127.0.0.1:7402"});
+        assertThat(fromFile).containsEntry("maxStreams", "10").containsEntry("idleTimeoutSeconds", "60")
+                .containsEntry("service.pid", "io.kizuna.core");
+    }
 }

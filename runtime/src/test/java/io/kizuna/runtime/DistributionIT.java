@@ -54,8 +54,12 @@ class DistributionIT {
     }
 
     private ProcessBuilder kizuna(List<String> args, Path stdout, Path stderr) {
+        return kizuna(DIST, args, stdout, stderr);
+    }
+
+    private ProcessBuilder kizuna(Path dist, List<String> args, Path stdout, Path stderr) {
         List<String> command = new ArrayList<>();
-        command.add(DIST.resolve("bin/kizuna").toString());
+        command.add(dist.resolve("bin/kizuna").toString());
         command.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().remove("KIZUNA_HOME");
@@ -206,6 +210,54 @@ class DistributionIT {
         assertThat(Integer.parseInt(m.group(1))).isNotEqualTo(7400).isPositive();
         assertThat(Files.readString(home.resolve("logs/kizuna.log")))
                 .contains("configuration io.kizuna.core from").contains(home.resolve("etc/io.kizuna.core.cfg").toString());
+    }
+
+    @Test
+    void aChangedHomeFileAppliesLiveOverTheDistributionsValues() throws Exception {
+        // a distribution whose etc/ sets a value: its own copy, jars linked, etc/ written
+        Path dist = dir.resolve("dist");
+        try (var files = Files.walk(DIST)) {
+            for (Path src : (Iterable<Path>) files::iterator) {
+                Path dst = dist.resolve(DIST.relativize(src).toString());
+                if (Files.isDirectory(src)) {
+                    Files.createDirectories(dst);
+                } else if (src.toString().endsWith(".jar")) {
+                    Files.createLink(dst, src);
+                } else {
+                    Files.copy(src, dst, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+                }
+            }
+        }
+        Files.writeString(dist.resolve("etc/io.kizuna.tcp.cfg"), "kizuna.transport.priority = 110\n");
+        Path home = dir.resolve("live");
+        Files.createDirectories(home.resolve("etc"));
+        Path tcp = home.resolve("etc/io.kizuna.tcp.cfg");
+        Files.writeString(tcp, "ioThreads = 1\n");
+        Path out = dir.resolve("live.out");
+        Process p = kizuna(dist, List.of("--home", home.toString(), "--listen", LOOPBACK), out, dir.resolve("live.err"))
+                .start();
+        started.add(p);
+        Path log = home.resolve("logs/kizuna.log");
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+                .until(() -> Files.exists(log) && Files.readString(log).contains("node ready: "));
+        assertThat(Files.readString(log)).as("the distribution's value under the home file at start")
+                .contains("transport tcp (priority 110) is available");
+
+        // FileInstall sees the change; the component restarts with the home's keys over the distribution's
+        Files.writeString(tcp, "ioThreads = 2\n");
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                .until(() -> Files.readString(log).contains("transport tcp left"));
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).until(() -> {
+            String text = Files.readString(log);
+            return text.substring(text.indexOf("transport tcp left")).contains("transport tcp (priority 110) is available");
+        });
+        // and a key the home file names wins, live
+        Files.writeString(tcp, "ioThreads = 2\nkizuna.transport.priority = 130\n");
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                .until(() -> Files.readString(log).contains("transport tcp (priority 130) is available"));
+        assertThat(p.isAlive()).isTrue();
+        assertThat(Files.readString(tcp)).as("the file is the user's: never written back")
+                .isEqualTo("ioThreads = 2\nkizuna.transport.priority = 130\n");
     }
 
     @Test

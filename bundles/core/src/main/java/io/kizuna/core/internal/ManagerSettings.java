@@ -158,9 +158,12 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
                 }
             }
         } else if (c.listen() != null) {
+            // an array, or one comma-separated string (as FileInstall hands a .cfg value over)
             for (String s : c.listen()) {
-                if (s != null && !s.isBlank()) {
-                    listen.add(s.trim());
+                for (String e : s == null ? new String[0] : s.split(",")) {
+                    if (!e.isBlank()) {
+                        listen.add(e.trim());
+                    }
                 }
             }
         }

@@ -61,6 +61,15 @@ class ManagerSettingsTest {
     }
 
     @Test
+    void aConfiguredListMayArriveAsOneCommaSeparatedString() {
+        // FileInstall (Karaf's etc/, the runtime's live changes) hands "a, b" to DS as one String: String[]{"a, b"}
+        ManagerSettings s = ManagerSettings.from(config(Map.of("listen",
+                new String[] {"tcp://127.0.0.1:1, quic://127.0.0.1:2,", " websocket://127.0.0.1:3"})), null);
+        assertThat(s.listen()).containsExactly(Endpoint.parse("tcp://127.0.0.1:1"),
+                Endpoint.parse("quic://127.0.0.1:2"), Endpoint.parse("websocket://127.0.0.1:3"));
+    }
+
+    @Test
     void badValuesNameTheirSourceAndTheExpectedRange() {
         assertThatThrownBy(() -> ManagerSettings.from(config(Map.of()), "tcp://localhost:7400"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("kizuna.listen")
