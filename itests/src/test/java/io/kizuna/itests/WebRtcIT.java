@@ -24,8 +24,6 @@ import io.kizuna.transport.PeerAddress;
 import io.kizuna.transport.PingResult;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportException;
-import io.kizuna.webrtc.CandidatePair;
-import io.kizuna.webrtc.IcePath;
 
 import org.junit.Test;
 import org.junit.runner.RunWith;
@@ -114,11 +112,10 @@ public class WebRtcIT {
             for (Connection s : streams) {
                 Streams.echo(s, 256 * 1024);
             }
-            assertTrue("a webrtc stream tells its ICE path", streams.get(0) instanceof IcePath);
-            CandidatePair pair = join(((IcePath) streams.get(0)).selectedCandidatePair(), WAIT, "the ICE path")
-                    .orElseThrow();
-            System.out.println("webrtc: ICE path " + pair);
-            assertTrue("ICE on loopback: " + pair, pair.localAddress().startsWith("127.0.0.1:"));
+            String pair = streams.get(0).info().path().orElse("");
+            System.out.println("webrtc: path " + pair);
+            assertTrue("a webrtc stream tells its ICE path, on loopback: " + pair,
+                    pair.matches("ice (host|prflx) 127\\.0\\.0\\.1:\\d+ -> (host|prflx|srflx) \\S+"));
             assertEquals("WebRTC connections established while opening 4 streams", before,
                     manager.metricsByProtocol().get("webrtc").established());
 

@@ -23,7 +23,8 @@ import java.util.Optional;
  *                      {@code remoteAddress} is the relay's), or empty when direct
  * @param path          how the path was made, when there is more to say than the
  *                      transport: e.g. {@code punched, round 1, 52 ms after relay}
- *                      for a QUIC connection a hole punch set up (1.6.0)
+ *                      for a QUIC connection a hole punch set up, or WebRTC's ICE
+ *                      pair {@code ice srflx a:1 -> srflx b:2} (1.6.0)
  */
 public record ConnectionInfo(
         String id,

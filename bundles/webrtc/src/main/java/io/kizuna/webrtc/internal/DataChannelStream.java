@@ -19,8 +19,6 @@ import dev.onvoid.webrtc.RTCDataChannelState;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.TransportException;
-import io.kizuna.webrtc.CandidatePair;
-import io.kizuna.webrtc.IcePath;
 
 /**
  * One reliable, ordered DataChannel as a byte stream ({@value #PROTOCOL}).
@@ -38,7 +36,7 @@ import io.kizuna.webrtc.IcePath;
  * <p>All state lives on the transport's loop thread; libwebrtc's callbacks copy
  * what they get and hand over to it.
  */
-final class DataChannelStream implements Connection, IcePath, RTCDataChannelObserver {
+final class DataChannelStream implements Connection, RTCDataChannelObserver {
 
     /** The DataChannel sub-protocol name (RFC 8832 "protocol"). */
     static final String PROTOCOL = "kizuna-stream/1";
@@ -521,8 +519,13 @@ final class DataChannelStream implements Connection, IcePath, RTCDataChannelObse
         return closed;
     }
 
-    @Override
-    public CompletionStage<Optional<CandidatePair>> selectedCandidatePair() {
+    /**
+     * Asks libwebrtc which candidate pair carries the connection now; ICE may switch pairs, so each call reads it
+     * afresh (and {@link #info()}'s path follows).
+     *
+     * @return the selected pair, or empty when none is (closed, or the path lost)
+     */
+    CompletionStage<Optional<CandidatePair>> selectedCandidatePair() {
         return peer.selectedCandidatePair();
     }
 
@@ -535,7 +538,7 @@ final class DataChannelStream implements Connection, IcePath, RTCDataChannelObse
     public ConnectionInfo info() {
         return new ConnectionInfo(id, peer.remote(), WebRtcTransport.PROTOCOL_NAME, peer.direction(),
                 peer.localAddress(), peer.remoteAddress(), establishedAt, bytesSent.get(), bytesReceived.get(),
-                peer.rtt(), Optional.empty());
+                peer.rtt(), Optional.empty()).withPath(peer.path());
     }
 
     @Override

@@ -8,8 +8,6 @@ import java.util.function.Consumer;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.MultiplexedConnection;
-import io.kizuna.webrtc.CandidatePair;
-import io.kizuna.webrtc.IcePath;
 
 /**
  * A WebRTC peer connection as the API sees it: its first DataChannel is the
@@ -17,7 +15,7 @@ import io.kizuna.webrtc.IcePath;
  * peer connection (no new signaling, ICE or DTLS). Ending the first stream closes
  * the peer connection.
  */
-final class WebRtcConnection implements MultiplexedConnection, IcePath {
+final class WebRtcConnection implements MultiplexedConnection {
 
     private static final System.Logger LOG = System.getLogger(WebRtcConnection.class.getName());
 
@@ -35,8 +33,13 @@ final class WebRtcConnection implements MultiplexedConnection, IcePath {
         return peer.candidatePair();
     }
 
-    @Override
-    public CompletionStage<Optional<CandidatePair>> selectedCandidatePair() {
+    /**
+     * Asks libwebrtc which candidate pair carries the connection now; ICE may switch pairs, so each call reads it
+     * afresh (and {@link #info()}'s path follows).
+     *
+     * @return the selected pair, or empty when none is (closed, or the path lost)
+     */
+    CompletionStage<Optional<CandidatePair>> selectedCandidatePair() {
         return peer.selectedCandidatePair();
     }
 

@@ -36,7 +36,6 @@ import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.ConnectionInfo.Direction;
 import io.kizuna.transport.PeerId;
 import io.kizuna.transport.TransportException;
-import io.kizuna.webrtc.CandidatePair;
 
 /**
  * One RTCPeerConnection to one peer: its signed negotiation (offer, answer,
@@ -173,6 +172,12 @@ final class WebRtcPeer implements PeerConnectionObserver {
     String candidatePair() {
         CandidatePair p = candidatePair;
         return p == null ? "(no candidate pair selected)" : p.toString();
+    }
+
+    /** @return the connection's path for {@code ConnectionInfo}: {@code ice srflx a:1 -> srflx b:2}, once known */
+    Optional<String> path() {
+        CandidatePair p = candidatePair;
+        return p == null ? Optional.empty() : Optional.of("ice " + p);
     }
 
     /** @return the pair ICE has selected now, read from libwebrtc's stats */

@@ -63,7 +63,7 @@ class SignaledConnectionTest {
         assertThat(c.info().protocol()).isEqualTo("webrtc");
         assertThat(c.info().via()).as("the WebRTC connection is direct, whatever carried its signaling").isEmpty();
         assertThat(other.info().peerId()).isEqualTo(dialerId.peerId());
-        assertThat(((io.kizuna.webrtc.IcePath) c).selectedCandidatePair().toCompletableFuture()
+        assertThat(((WebRtcConnection) c).selectedCandidatePair().toCompletableFuture()
                 .get(10, TimeUnit.SECONDS)).isPresent();
 
         byte[] hello = "both ways".getBytes(java.nio.charset.StandardCharsets.UTF_8);

@@ -90,10 +90,10 @@ class SignedSignalingTest {
         assertThat(opened).hasSize(2);
         assertThat(opened.get(0).info().peerId()).isEqualTo(listenerId.peerId());
         assertThat(opened.get(1).info().peerId()).isEqualTo(dialerId.peerId());
-        io.kizuna.webrtc.CandidatePair now = opened.get(1).selectedCandidatePair().toCompletableFuture()
+        CandidatePair now = opened.get(1).selectedCandidatePair().toCompletableFuture()
                 .get(5, TimeUnit.SECONDS).orElseThrow();
-        assertThat(now.remoteType()).isIn(io.kizuna.webrtc.CandidatePair.Type.HOST,
-                io.kizuna.webrtc.CandidatePair.Type.PRFLX);
+        assertThat(now.remoteType()).isIn(CandidatePair.Type.HOST,
+                CandidatePair.Type.PRFLX);
         assertThat(now.localAddress()).startsWith("127.0.0.1:");
         // Loopback candidates: the local side learns its 127.0.0.1 as peer-reflexive from the checks.
         assertThat(opened.get(0).candidatePair()).as("the pair ICE chose")

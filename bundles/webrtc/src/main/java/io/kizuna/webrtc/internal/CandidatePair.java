@@ -1,4 +1,4 @@
-package io.kizuna.webrtc;
+package io.kizuna.webrtc.internal;
 
 import java.util.Locale;
 import java.util.Objects;
