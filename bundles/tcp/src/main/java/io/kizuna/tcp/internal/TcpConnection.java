@@ -63,6 +63,7 @@ final class TcpConnection extends ByteBufStream {
     private final String id;
 
     private volatile State state = State.HANDSHAKING;
+    private TransportException truncated; // the bare FIN's failure; on the event loop
     private volatile PeerId peerId;
     private volatile Instant establishedAt;
     private volatile InetSocketAddress localAddress;
@@ -216,8 +217,9 @@ final class TcpConnection extends ByteBufStream {
             if (state == State.HANDSHAKING) {
                 handshakeFailed(new ClosedChannelException());
             } else if (!inputEnded && !tls.engine().isInboundDone()) {
-                fail(new TransportException.Io(who() + " ended the TCP stream without a TLS close_notify; "
-                        + "what it sent may be truncated", null));
+                truncated = new TransportException.Io(who() + " ended the TCP stream without a TLS close_notify; "
+                        + "what it sent may be truncated", null);
+                fail(truncated);
             } else {
                 endOfInput();
             }
@@ -312,6 +314,12 @@ final class TcpConnection extends ByteBufStream {
         } else {
             closeChannel();
         }
+    }
+
+    /** The records that came before a bare FIN were authenticated: they stay readable, the truncation after. */
+    @Override
+    protected boolean keepsInboundAfter(TransportException why) {
+        return why == truncated;
     }
 
     @Override

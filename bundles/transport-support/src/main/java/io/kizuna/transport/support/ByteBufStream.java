@@ -2,6 +2,8 @@ package io.kizuna.transport.support;
 
 import java.nio.ByteBuffer;
 
+import io.kizuna.transport.TransportException;
+
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -64,6 +66,15 @@ public abstract class ByteBufStream extends ChannelStream {
         return true;
     }
 
+    /**
+     * @param why the failure that ended the stream
+     * @return whether the bytes that arrived before it stay readable, the failure reported after them; by
+     *         default not, since a broken connection's last bytes may be anything
+     */
+    protected boolean keepsInboundAfter(TransportException why) {
+        return false;
+    }
+
     /** Queues what the channel read, and hands it to a waiting read; drops it once the stream is closed. */
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -87,10 +98,12 @@ public abstract class ByteBufStream extends ChannelStream {
 
     /**
      * The channel has closed: bytes that arrived before an orderly end stay
-     * readable (on the heap); after a failure or the application's close they go.
+     * readable (on the heap), and so do those before a failure that
+     * {@link #keepsInboundAfter} names; after another failure or the
+     * application's close they go.
      */
     protected final void keepOrReleaseInbound() {
-        if (appClosed || failure != null) {
+        if (appClosed || (failure != null && !keepsInboundAfter(failure))) {
             inbound.release();
         } else {
             inbound.keepOnHeap();
