@@ -89,6 +89,7 @@ final class Lab implements AutoCloseable {
     private final List<String> namespaces = Collections.synchronizedList(new ArrayList<>());
     private final List<Process> processes = Collections.synchronizedList(new ArrayList<>());
     private final List<Site> sites = new ArrayList<>();
+    private final java.util.Map<Integer, Double> losses = new java.util.HashMap<>();
     private final Thread hook = new Thread(this::teardown, "lab-teardown");
     private boolean closed;
 
@@ -295,6 +296,61 @@ final class Lab implements AutoCloseable {
         } catch (IOException e) {
             throw new LabException("cannot write nft rules: " + e);
         }
+    }
+
+    /**
+     * Sets the share of packets the site's router drops, both directions, in
+     * place of the one set before; 0 drops none.
+     *
+     * @param site    the site
+     * @param lossPct percent of packets to drop, 0 to 100
+     */
+    synchronized void loss(Site site, double lossPct) {
+        Double before = losses.remove(site.n());
+        if (before != null) {
+            run(site.router(), "iptables", "-D", "FORWARD", "-m", "statistic", "--mode", "random",
+                    "--probability", String.valueOf(before / 100), "-j", "DROP");
+        }
+        if (lossPct > 0) {
+            run(site.router(), "iptables", "-I", "FORWARD", "-m", "statistic", "--mode", "random",
+                    "--probability", String.valueOf(lossPct / 100), "-j", "DROP");
+            losses.put(site.n(), lossPct);
+        }
+    }
+
+    /**
+     * Reorders the packets the site's router forwards: every packet is held
+     * {@code delayMs}, and {@code pct} percent of them {@code extraMs} longer,
+     * so they arrive after packets sent later (two delayers on NFQUEUE 1 and 2).
+     *
+     * @param site    the site
+     * @param pct     percent of packets held longer
+     * @param delayMs the delay of every packet
+     * @param extraMs how much longer the reordered ones are held
+     */
+    synchronized void reorder(Site site, int pct, int delayMs, int extraMs) {
+        String r = site.router();
+        Path delayer = delayer();
+        int[][] queues = {{1, delayMs}, {2, delayMs + extraMs}};
+        for (int[] q : queues) {
+            Path log = work.resolve("delayer-" + site.n() + "-q" + q[0] + ".log");
+            Process p = start(r, log, delayer.toString(), String.valueOf(q[0]), String.valueOf(q[1]));
+            waitForLog(log, "delaying", p);
+        }
+        run(r, "iptables", "-A", "FORWARD", "-m", "statistic", "--mode", "random", "--probability",
+                String.valueOf(pct / 100.0), "-j", "NFQUEUE", "--queue-num", "2");
+        run(r, "iptables", "-A", "FORWARD", "-j", "NFQUEUE", "--queue-num", "1");
+    }
+
+    /**
+     * Takes the site's link down or up: while down its router forwards nothing
+     * either way and says nothing about it (no ICMP), as a cut cable would.
+     *
+     * @param site the site
+     * @param down whether the link goes down (true) or comes back (false)
+     */
+    void linkDown(Site site, boolean down) {
+        run(site.router(), "iptables", down ? "-I" : "-D", "FORWARD", "-j", "DROP");
     }
 
     /**

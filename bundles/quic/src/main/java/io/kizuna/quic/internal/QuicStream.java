@@ -13,6 +13,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import io.netty.handler.codec.quic.QuicStreamResetException;
+import io.netty.handler.codec.quic.QuicTimeoutClosedChannelException;
 import io.netty.util.ReferenceCountUtil;
 
 /**
@@ -253,6 +254,11 @@ final class QuicStream extends ByteBufStream {
         if (cause instanceof QuicStreamResetException) {
             return new TransportException.Io(owner.peerName() + " reset " + this + " (its application closed it "
                     + "before finishing)", cause);
+        }
+        if (cause instanceof QuicTimeoutClosedChannelException) {
+            TransportException lost = owner.lostReason(this); // says "timed out (no packets for ... ms)"
+            return new TransportException.Io(doing + " " + owner.peerName() + " on " + this + " failed: "
+                    + lost.getMessage(), cause);
         }
         return new TransportException.Io(doing + " " + owner.peerName() + " on " + this + " failed: "
                 + QuicTransport.describe(cause), cause);
