@@ -197,10 +197,11 @@ final class SharedSocket implements SharedUdpSocket {
         for (DatagramReceiver r : receivers) {
             byte[] data = new byte[size];
             content.getBytes(content.readerIndex(), data);
+            delivered.incrementAndGet(); // counted as handed over, so a receiver that looks sees its datagram
             try {
                 r.received(from, data);
-                delivered.incrementAndGet();
             } catch (RuntimeException e) {
+                delivered.decrementAndGet();
                 receiverErrors.incrementAndGet();
                 LOG.log(System.Logger.Level.WARNING, "quic socket " + describe() + ": a receiver failed on a "
                         + "datagram from " + from, e);

@@ -112,6 +112,15 @@ class PunchSocketTest {
         assertThat(punch.counters().sent()).isEqualTo(1);
         assertThat(punch.counters().delivered()).isEqualTo(1);
         assertThat(dialer.punchSockets().counters()).isEqualTo(new PunchSockets.Counters(1, 1, 0, 0, 0, 0));
+        // A datagram is counted as delivered when it is handed over: a receiver that looks sees it counted.
+        BlockingQueue<Long> seen = new LinkedBlockingQueue<>();
+        Runnable stop = punch.receive((from, data) -> seen.add(punch.counters().delivered()));
+        try {
+            get(listener.sharedSocket().send(punch.localAddress(), probe(4)));
+            assertThat(seen.poll(10, SECONDS)).isEqualTo(2);
+        } finally {
+            stop.run();
+        }
 
         punch.close();
         get(punch.closeFuture());
