@@ -2,24 +2,17 @@ package io.kizuna.itests;
 
 import static io.kizuna.itests.Itest.join;
 import static org.awaitility.Awaitility.await;
-import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 import javax.inject.Inject;
 
@@ -51,7 +44,6 @@ public class HotSwapUnderLoadIT {
 
     private static final Duration WAIT = Duration.ofSeconds(20);
     private static final String LISTEN = "tcp://127.0.0.1:0,quic://127.0.0.1:0";
-    private static final int CHUNK = 64 * 1024;
     private static final int CYCLES = 3;
 
     @Inject
@@ -76,30 +68,17 @@ public class HotSwapUnderLoadIT {
 
             Bundle bundle = Itest.bundle(context, "io.kizuna.quic");
             long start = System.nanoTime();
-            AtomicBoolean swapping = new AtomicBoolean(true);
-            MessageDigest sent = sha256();
-            // threads of their own: the writer blocks while the echo's buffers are full, until the reader drains them
-            ExecutorService load = Executors.newFixedThreadPool(2);
-            CompletableFuture<Long> writer = CompletableFuture.supplyAsync(() -> write(stream, sent, swapping), load);
-            CompletableFuture<Object[]> reader = CompletableFuture.supplyAsync(() -> read(stream), load);
-            load.shutdown();
+            EchoLoad load = new EchoLoad(stream, "tcp");
             List<Duration> firstDial = new ArrayList<>();
             List<String> operations = new ArrayList<>();
-            try {
-                for (int cycle = 0; cycle < CYCLES; cycle++) {
-                    boolean update = cycle == CYCLES - 1;
-                    operations.add(update ? "update" : "stop, start");
-                    firstDial.add(swap(bundle, quic, update));
-                    assertTrue("the load is still running after swap " + (cycle + 1), !reader.isDone());
-                }
-            } finally {
-                swapping.set(false);
+            for (int cycle = 0; cycle < CYCLES; cycle++) {
+                boolean update = cycle == CYCLES - 1;
+                operations.add(update ? "update" : "stop, start");
+                firstDial.add(swap(bundle, quic, update));
+                assertTrue("the load is still running after swap " + (cycle + 1), !load.ended());
             }
-            long written = join(writer, WAIT, "the writer over tcp to finish");
-            Object[] back = join(reader, WAIT, "the echo over tcp to end");
+            long written = load.finish();
             double seconds = (System.nanoTime() - start) / 1e9;
-            assertEquals("bytes echoed over tcp while quic was swapped", written, (long) back[0]);
-            assertArrayEquals("the echo over tcp returned every byte sent", sent.digest(), (byte[]) back[1]);
             writeFigures(firstDial, operations, written, seconds);
         }
     }
@@ -132,45 +111,6 @@ public class HotSwapUnderLoadIT {
             return manager.connectToPeer(peer).toCompletableFuture().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             return null;
-        }
-    }
-
-    /** Writes random chunks until the swaps are done, then half-closes; returns the bytes written. */
-    private static long write(Connection stream, MessageDigest digest, AtomicBoolean more) {
-        java.util.Random random = new java.util.Random(7);
-        byte[] chunk = new byte[CHUNK];
-        long total = 0;
-        while (more.get()) {
-            random.nextBytes(chunk);
-            digest.update(chunk);
-            join(stream.write(ByteBuffer.wrap(chunk)), WAIT, "writing to the echo stream over tcp");
-            total += CHUNK;
-        }
-        join(stream.shutdownOutput(), WAIT, "half-closing the echo stream");
-        return total;
-    }
-
-    /** Reads to the end of the stream; returns the byte count and their SHA-256. */
-    private static Object[] read(Connection stream) {
-        MessageDigest digest = sha256();
-        ByteBuffer buffer = ByteBuffer.allocate(CHUNK);
-        long total = 0;
-        while (true) {
-            buffer.clear();
-            int n = join(stream.read(buffer), WAIT, "reading the echo over tcp after " + total + " bytes");
-            if (n < 0) {
-                return new Object[] {total, digest.digest()};
-            }
-            digest.update(buffer.array(), 0, n);
-            total += n;
-        }
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 
