@@ -28,6 +28,7 @@ import io.kizuna.transport.Listener;
 import io.kizuna.transport.NatType;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportException;
+import io.kizuna.transport.udp.PunchSockets;
 import io.kizuna.transport.udp.SharedUdpSocket;
 
 /**
@@ -146,6 +147,9 @@ class PunchEngineQuicTest {
         assertThat(pipe.log).noneMatch(m -> m.startsWith("a SYNC"));
         assertThat(accepted).isEmpty();
         assertThat(aliceEngine.limiter().running()).as("alice's permit went back").isZero();
+        PunchSockets.Counters sockets = NatTestQuic.punchSockets(aliceQuic).counters();
+        assertThat(sockets.opened()).as("the refused punch had opened its socket").isEqualTo(1);
+        assertThat(sockets.open()).as("no punch socket leaks from a failed punch").isZero();
         assertThat(aliceEngine.stats().getFailures()).as("the peer's ABORT LIMIT").containsExactly(
                 java.util.Map.entry("limit", 1L));
         assertThat(bobEngine.stats().getFailures()).containsExactly(java.util.Map.entry("limit", 1L));
