@@ -385,8 +385,9 @@ public abstract class TransportContractTest {
         await(closing);
         awaitDone(p.dialer().closeFuture(), STEP);
         assertThat(p.dialer().isConnected()).isFalse();
-        // Both ends closed in order: neither saw a reset or a truncated stream.
-        await(p.accepted().closeFuture());
+        // The listener's own writes may have failed against the closed dialer; its reads did not.
+        awaitDone(p.accepted().closeFuture(), STEP);
+        assertThat(p.accepted().isConnected()).isFalse();
     }
 
     @Test
