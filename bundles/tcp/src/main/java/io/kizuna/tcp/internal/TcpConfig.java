@@ -49,6 +49,7 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     int ioThreads() default 0;
 
     @AttributeDefinition(name = "Close timeout (ms)",
-            description = "How long a graceful close waits for its close_notify to be sent")
+            description = "How long a graceful close waits for its close_notify to be sent, and then for the "
+                    + "peer's end while it drops what the peer still sends, before it closes the socket")
     int closeTimeoutMillis() default TcpSettings.DEFAULT_CLOSE_TIMEOUT_MILLIS;
 }

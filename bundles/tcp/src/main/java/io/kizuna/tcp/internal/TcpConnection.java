@@ -123,8 +123,10 @@ final class TcpConnection extends ByteBufStream {
 
     @Override
     public ConnectionInfo info() {
+        Optional<SocketIo.Measured> measured = state == State.OPEN ? transport.io().measure(channel) : Optional.empty();
         return new ConnectionInfo(id, peerId, TcpTransport.PROTOCOL_NAME, direction, localAddress, remoteAddress,
-                establishedAt, bytesSent.get(), bytesReceived.get(), Optional.empty(), Optional.empty());
+                establishedAt, bytesSent.get(), bytesReceived.get(), measured.map(SocketIo.Measured::rtt),
+                measured.map(SocketIo.Measured::bandwidth));
     }
 
     @Override
@@ -186,6 +188,12 @@ final class TcpConnection extends ByteBufStream {
                 }
             });
         });
+    }
+
+    /** A failed write means a broken socket: close it, whichever socket type did not already. */
+    @Override
+    protected void writeFailed() {
+        closeChannel();
     }
 
     private void closeByApplication() {

@@ -41,15 +41,23 @@ import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** The transport contract over TCP, plus what only TCP has: socket options, limits, deactivation. */
+/**
+ * The transport contract over TCP, plus what only TCP has: socket options, limits, deactivation. Runs on the
+ * sockets the transport chooses, epoll on Linux ({@link TcpNioTransportTest} runs it all again on NIO).
+ */
 class TcpTransportTest extends TransportContractTest {
 
     private TcpSettings nextSettings = TcpSettings.defaults();
 
+    /** @return the sockets the nodes of this test run on */
+    SocketIo io() {
+        return SocketIo.choose();
+    }
+
     @Override
     protected Transport newNode() {
         try {
-            return new TcpTransport(Identities.generate(), nextSettings);
+            return new TcpTransport(Identities.generate(), nextSettings, io());
         } catch (SSLException e) {
             throw new IllegalStateException(e);
         }
@@ -104,6 +112,41 @@ class TcpTransportTest extends TransportContractTest {
         assertThat(p.dialerNode().capabilities().reliable()).isTrue();
         assertThat(p.dialerNode().isAvailable()).isTrue();
         assertThat(p.dialerNode().unavailableReason()).isEmpty();
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void choosesEpollSocketsOnLinux() {
+        // The test classpath has Netty's native epoll library for this platform, as the runtime does.
+        assertThat(SocketIo.choose().epoll()).as(SocketIo.choose().description()).isTrue();
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void reportsRttAndBandwidthFromTcpInfoOnEpollOnly() throws Exception {
+        Pair p = connectPair();
+        Future<Long> echoed = inBackground(() -> echo(p.accepted()));
+        byte[] data = randomBytes(MIB, 11);
+        Future<?> writer = inBackground(() -> await(p.dialer().write(ByteBuffer.wrap(data))));
+        readExactly(p.dialer(), MIB);
+        writer.get(STEP.toSeconds(), SECONDS);
+
+        for (Connection c : new Connection[] {p.dialer(), p.accepted()}) {
+            var info = c.info();
+            if (io().epoll()) {
+                assertThat(info.rtt()).as("RTT from TCP_INFO").isPresent();
+                assertThat(info.rtt().get()).as("loopback RTT").isPositive().isLessThan(Duration.ofSeconds(1));
+                assertThat(info.bandwidth()).as("cwnd * mss / rtt from TCP_INFO").isPresent();
+                assertThat(info.bandwidth().get()).as("bytes per second").isPositive();
+            } else {
+                assertThat(info.rtt()).as("NIO sockets do not tell the RTT").isEmpty();
+                assertThat(info.bandwidth()).isEmpty();
+            }
+        }
+        await(p.dialer().shutdownOutput());
+        assertThat(echoed.get(STEP.toSeconds(), SECONDS)).isEqualTo(MIB);
+        await(p.dialer().close());
+        assertThat(p.dialer().info().rtt()).as("nothing measured once closed").isEmpty();
     }
 
     @Test
