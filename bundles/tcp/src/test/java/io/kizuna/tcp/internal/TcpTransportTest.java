@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
@@ -147,6 +148,35 @@ class TcpTransportTest extends TransportContractTest {
         assertThat(echoed.get(STEP.toSeconds(), SECONDS)).isEqualTo(MIB);
         await(p.dialer().close());
         assertThat(p.dialer().info().rtt()).as("nothing measured once closed").isEmpty();
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void aCloseLingersAtMostCloseTimeoutForAPeerThatNeverEnds() throws Exception {
+        TcpSettings d = TcpSettings.defaults();
+        TcpSettings quick = new TcpSettings(d.priority(), d.backlog(), d.maxConnections(), d.connectTimeoutMillis(),
+                d.handshakeTimeoutMillis(), d.writeHighWaterMark(), d.writeLowWaterMark(), d.readQueueBytes(),
+                true, true, 0, 500);
+        TcpTransport server = node(d);
+        TcpTransport client = node(quick);
+        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+        Listener l = listen(server, accepted::add);
+        Connection c = dial(client, addressOf(server, l));
+        Connection s = accepted.poll(STEP.toSeconds(), SECONDS);
+        assertThat(s).isNotNull();
+        // The peer writes without end and never reads nor closes: the close cannot wait for its end.
+        AtomicLong written = new AtomicLong();
+        Future<Throwable> writer = inBackground(() -> writeUntilFailure(s, written));
+        Awaitility.await().atMost(STEP).until(() -> written.get() >= MIB);
+
+        long start = System.nanoTime();
+        c.close().toCompletableFuture().get(STEP.toSeconds(), SECONDS);
+        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertThat(millis).as("ms until the lingering close gave up (closeTimeoutMillis 500)")
+                .isGreaterThanOrEqualTo(400).isLessThan(5_000);
+        assertThat(c.isConnected()).isFalse();
+        assertThat(writer.get(STEP.toSeconds(), SECONDS)).as("the peer's writes fail once the socket closed")
+                .isNotNull();
     }
 
     @Test
