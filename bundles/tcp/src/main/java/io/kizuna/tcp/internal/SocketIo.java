@@ -14,10 +14,15 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 
 /**
- * The TCP sockets the transport runs on: Netty's epoll transport where it loads,
- * whose sockets tell the kernel's TCP_INFO (round-trip time, congestion window),
- * and Java NIO everywhere else, where {@link ConnectionInfo#rtt()} and
- * {@link ConnectionInfo#bandwidth()} stay empty.
+ * The TCP sockets the transport runs on: Java NIO by default, or Netty's epoll
+ * transport when the configuration asks for it ({@code epoll}) and it loads. Epoll
+ * sockets tell the kernel's TCP_INFO (round-trip time, congestion window); on NIO
+ * {@link ConnectionInfo#rtt()} and {@link ConnectionInfo#bandwidth()} stay empty.
+ *
+ * <p>Epoll is off by default because Netty 4.2.18's epoll transport can fail a
+ * write after the peer's FIN on a half-closed socket ({@code epoll_ctl(..) failed
+ * with error(-2)}, then the output is shut down): a peer that ends its direction
+ * and waits for a large answer (perf) could lose it.
  *
  * <p>The epoll classes come from an optional import: {@link EpollSockets} is the
  * only class that names them, and it is loaded only after they were found.
@@ -31,8 +36,14 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 record SocketIo(IoHandlerFactory ioHandler, Class<? extends ServerSocketChannel> serverChannel,
         Class<? extends SocketChannel> channel, boolean epoll, String description) {
 
-    /** @return epoll sockets where they load, otherwise NIO, saying why */
-    static SocketIo choose() {
+    /**
+     * @param epollWanted whether the configuration asks for epoll sockets
+     * @return epoll sockets where wanted and they load, otherwise NIO, saying why
+     */
+    static SocketIo choose(boolean epollWanted) {
+        if (!epollWanted) {
+            return nio("epoll is off in the configuration");
+        }
         String problem = EpollSockets.problem();
         return problem == null ? EpollSockets.io() : nio(problem);
     }

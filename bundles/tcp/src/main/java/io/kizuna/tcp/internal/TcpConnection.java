@@ -78,6 +78,7 @@ final class TcpConnection extends ByteBufStream {
     // Event-loop state.
     private boolean outputShutdownDone;
     private boolean lingering;
+    private boolean truncated;
 
     /**
      * @param transport   the transport that owns it
@@ -206,8 +207,7 @@ final class TcpConnection extends ByteBufStream {
         }
         // Linger: end our direction, drop what the peer still sends, close at its end or the timeout.
         lingering = true;
-        ctx.executor().schedule(this::closeChannel, settings.closeTimeoutMillis(),
-                TimeUnit.MILLISECONDS);
+        ctx.executor().schedule(this::closeChannel, settings.closeTimeoutMillis(), TimeUnit.MILLISECONDS);
         if (!outputShutdown) {
             outputShutdown = true;
             CompletableFuture<Void> ended = new CompletableFuture<>();
@@ -256,6 +256,7 @@ final class TcpConnection extends ByteBufStream {
             } else if (appClosed) {
                 closeChannel(); // lingering after the application's close: the peer's end, however it ended
             } else if (!inputEnded && !tls.engine().isInboundDone()) {
+                truncated = true; // the bytes that came before stay readable; the failure follows them
                 fail(new TransportException.Io(who() + " ended the TCP stream without a TLS close_notify; "
                         + "what it sent may be truncated", null));
             } else {
@@ -341,6 +342,7 @@ final class TcpConnection extends ByteBufStream {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+
         if (state == State.HANDSHAKING) {
             handshakeFailed(cause);
             return;
@@ -367,7 +369,11 @@ final class TcpConnection extends ByteBufStream {
                     + " was lost without an orderly close", null);
         }
         settlePending();
-        keepOrReleaseInbound();
+        if (truncated && !appClosed) {
+            inbound.keepOnHeap(); // an epoll socket reads the last bytes and the FIN at once, before a read asks
+        } else {
+            keepOrReleaseInbound();
+        }
         if (wasOpen) {
             transport.closed(this);
         }

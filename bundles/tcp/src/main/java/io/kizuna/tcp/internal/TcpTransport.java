@@ -88,7 +88,7 @@ public final class TcpTransport implements Transport {
      */
     @Activate
     public TcpTransport(TcpConfig config, @Reference NodeIdentity identity) throws SSLException {
-        this(identity, TcpSettings.from(config));
+        this(identity, TcpSettings.from(config), SocketIo.choose(config.epoll()));
     }
 
     /**
@@ -97,7 +97,7 @@ public final class TcpTransport implements Transport {
      * @throws SSLException when the TLS context cannot be built from the identity
      */
     TcpTransport(NodeIdentity identity, TcpSettings settings) throws SSLException {
-        this(identity, settings, SocketIo.choose());
+        this(identity, settings, SocketIo.choose(false));
     }
 
     /**
