@@ -78,7 +78,6 @@ final class TcpConnection extends ByteBufStream {
     // Event-loop state.
     private boolean outputShutdownDone;
     private boolean lingering;
-    private boolean truncated;
 
     /**
      * @param transport   the transport that owns it
@@ -256,7 +255,6 @@ final class TcpConnection extends ByteBufStream {
             } else if (appClosed) {
                 closeChannel(); // lingering after the application's close: the peer's end, however it ended
             } else if (!inputEnded && !tls.engine().isInboundDone()) {
-                truncated = true; // the bytes that came before stay readable; the failure follows them
                 fail(new TransportException.Io(who() + " ended the TCP stream without a TLS close_notify; "
                         + "what it sent may be truncated", null));
             } else {
@@ -369,11 +367,7 @@ final class TcpConnection extends ByteBufStream {
                     + " was lost without an orderly close", null);
         }
         settlePending();
-        if (truncated && !appClosed) {
-            inbound.keepOnHeap(); // an epoll socket reads the last bytes and the FIN at once, before a read asks
-        } else {
-            keepOrReleaseInbound();
-        }
+        keepOrReleaseInbound();
         if (wasOpen) {
             transport.closed(this);
         }
