@@ -357,6 +357,40 @@ public abstract class TransportContractTest {
     }
 
     @Test
+    @Timeout(value = 60, unit = SECONDS)
+    void closeWithUnreadInputStillDeliversTheTail() throws Exception {
+        Pair p = connectPair();
+        // The listener writes to the dialer, which never reads it: the dialer closes with unread input,
+        // and a close that resets the connection then would cut off the tail of what it wrote.
+        AtomicLong pushed = new AtomicLong();
+        Future<Throwable> pusher = inBackground(() -> writeUntilFailure(p.accepted(), pushed));
+        Future<Received> received = inBackground(() -> receiveStream(p.accepted(), 64 * KIB));
+        long deadline = System.nanoTime() + STEP.toNanos();
+        while (pushed.get() < 64 * KIB) {
+            assertThat(System.nanoTime()).as("the listener's first 64 KiB were taken in time").isLessThan(deadline);
+            Thread.sleep(5);
+        }
+
+        long size = 4L * MIB;
+        byte[] sent = sendStream(p.dialer(), size, 0x7a11, 256 * KIB, new AtomicLong());
+        CompletionStage<Void> closing = p.dialer().close(); // close, not shutdownOutput: the input is unread
+
+        Received got = received.get(STEP.toSeconds(), SECONDS);
+        assertThat(got.bytes()).as("bytes of the tail that reached the listener before its end of stream")
+                .isEqualTo(size);
+        assertThat(got.sha256()).as("SHA-256 of what the listener read").isEqualTo(sent);
+
+        await(p.accepted().close());
+        assertThat(pusher.get(STEP.toSeconds(), SECONDS)).as("the listener's writes fail once it closed").isNotNull();
+        await(closing);
+        awaitDone(p.dialer().closeFuture(), STEP);
+        assertThat(p.dialer().isConnected()).isFalse();
+        // The listener's own writes may have failed against the closed dialer; its reads did not.
+        awaitDone(p.accepted().closeFuture(), STEP);
+        assertThat(p.accepted().isConnected()).isFalse();
+    }
+
+    @Test
     @Timeout(value = 30, unit = SECONDS)
     void dialToClosedPortFailsFast() throws Exception {
         Transport node = node();

@@ -130,6 +130,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     private int pooledTotal;
     private int streams;
     private int opening;
+    private final PeerBudgets budgets;
 
     private volatile boolean active = true;
     private final ObjectName mbeanName;
@@ -194,6 +195,8 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         this.history = new PeerHistory(settings.maxKnownPeers(), settings.failureMemory());
         this.known = new KnownPeers(settings.maxKnownPeers());
         this.metrics = new ManagerMetrics(settings.maxKnownPeers());
+        this.budgets = new PeerBudgets(settings.maxOpeningStreamsPerPeer(), settings.maxStreamsPerPeer(),
+                settings.maxPerfBytesPerPeerPerMinute(), settings.maxKnownPeers(), System::nanoTime);
         this.addresses = new Addresses(timer);
         this.mbeanName = registerMBean();
         LOG.log(System.Logger.Level.INFO, "connection manager of " + local + " started; listen endpoints "
@@ -535,12 +538,21 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             return;
         }
         PeerId peer = c.info().peerId();
+        TransportException.LimitExceeded perPeer = budgets.startOpening(peer);
+        if (perPeer != null) {
+            synchronized (lock) {
+                opening--;
+            }
+            refuse(c, perPeer);
+            return;
+        }
         Duration t = settings.openTimeout();
         Async.within(wire.exactReader(c).next(), t, timer, () -> new TransportException.NegotiationTimeout(
                 "waiting for the OPEN of a stream from " + peer, t)).whenComplete((m, err) -> {
                     synchronized (lock) {
                         opening--;
                     }
+                    budgets.endOpening(peer);
                     dispatch(c, e, parent, m, err);
                 });
     }
@@ -586,7 +598,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                 return;
             }
             trackStream(c, peer, e.protocol, sessionOf(parent));
-            Perf.serve(wire, c, settings.maxPerfBytes());
+            Perf.serve(wire, c, settings.maxPerfBytes(), wanted -> budgets.perf(peer, wanted));
             return;
         }
         if (reserved(p)) {
@@ -664,16 +676,30 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     }
 
     private boolean reserveStream(Connection c, String protocol) {
+        PeerId peer = c.info().peerId();
+        TransportException.LimitExceeded perPeer = budgets.open(peer);
+        if (perPeer != null) {
+            refuse(c, perPeer);
+            return false;
+        }
         synchronized (lock) {
             if (streams < settings.maxStreams()) {
                 streams++;
+                c.closeFuture().whenComplete((v, x) -> budgets.closed(peer));
                 return true;
             }
         }
+        budgets.closed(peer);
         wire.sendAndClose(c, new ControlMessage.OpenRefused(ControlMessage.Codes.LIMIT, "node " + local.shortForm()
                 + " has " + settings.maxStreams() + " streams open; a '" + protocol + "' stream was refused",
                 "maxStreams", settings.maxStreams()));
         return false;
+    }
+
+    /** A stream refused at a limit of its peer: OPEN_REFUSED naming the limit (counted and logged by budgets). */
+    private void refuse(Connection c, TransportException.LimitExceeded limit) {
+        wire.sendAndClose(c, new ControlMessage.OpenRefused(ControlMessage.Codes.LIMIT, limit.getMessage(),
+                limit.limit(), limit.value()));
     }
 
     private boolean reserveStream() {
@@ -1597,6 +1623,10 @@ public final class ConnectionManagerImpl implements ConnectionManager {
 
     long protocolViolations() {
         return metrics.violations();
+    }
+
+    long perPeerRefusals() {
+        return budgets.refusals();
     }
 
     long announcedEndpointsDropped() {

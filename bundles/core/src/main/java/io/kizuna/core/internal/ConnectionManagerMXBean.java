@@ -37,6 +37,12 @@ public interface ConnectionManagerMXBean {
     long getProtocolViolations();
 
     /**
+     * @return streams refused because their peer was at maxOpeningStreamsPerPeer,
+     *         maxStreamsPerPeer or maxPerfBytesPerPeerPerMinute
+     */
+    long getPerPeerLimitRefusals();
+
+    /**
      * @return endpoints peers announced in their HELLO that are not kept for dialing: in a private,
      *         loopback, link-local or CGNAT network the connection to the peer did not come from
      *         (see {@code dialPrivateAnnounced}), or multicast, unspecified or broadcast

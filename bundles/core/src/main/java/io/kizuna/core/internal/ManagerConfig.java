@@ -61,6 +61,20 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
                     + "their protocol")
     int maxStreams() default ManagerSettings.DEFAULT_MAX_STREAMS;
 
+    @AttributeDefinition(name = "Maximum streams per peer",
+            description = "Open perf and application streams one peer opened on this node; its next one is "
+                    + "refused with OPEN_REFUSED naming this limit, while other peers are still served")
+    int maxStreamsPerPeer() default ManagerSettings.DEFAULT_MAX_STREAMS_PER_PEER;
+
+    @AttributeDefinition(name = "Maximum opening streams per peer",
+            description = "Streams of one peer still naming their protocol at once")
+    int maxOpeningStreamsPerPeer() default ManagerSettings.DEFAULT_MAX_OPENING_STREAMS_PER_PEER;
+
+    @AttributeDefinition(name = "Maximum perf bytes per peer per minute",
+            description = "Perf bytes this node sends back to one peer per minute (a budget refilled evenly); "
+                    + "a run asking for more than is left is refused")
+    long maxPerfBytesPerPeerPerMinute() default ManagerSettings.DEFAULT_MAX_PERF_BYTES_PER_PEER_PER_MINUTE;
+
     @AttributeDefinition(name = "Maximum known peers",
             description = "Peers whose listen endpoints and metrics are remembered; the least recently "
                     + "used is forgotten first")

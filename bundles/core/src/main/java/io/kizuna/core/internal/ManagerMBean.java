@@ -64,6 +64,11 @@ final class ManagerMBean implements ConnectionManagerMXBean {
     }
 
     @Override
+    public long getPerPeerLimitRefusals() {
+        return manager.perPeerRefusals();
+    }
+
+    @Override
     public long getAnnouncedEndpointsDropped() {
         return manager.announcedEndpointsDropped();
     }

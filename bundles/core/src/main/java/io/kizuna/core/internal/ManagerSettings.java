@@ -26,6 +26,9 @@ import io.kizuna.transport.Endpoint;
  * @param openTimeout           how long a stream may take to open, and a session to say hello
  * @param maxPerfBytes          most bytes a peer may ask back in one perf run
  * @param maxStreams            open and opening streams
+ * @param maxStreamsPerPeer     open streams one peer opened on this node
+ * @param maxOpeningStreamsPerPeer streams of one peer still naming their protocol
+ * @param maxPerfBytesPerPeerPerMinute perf bytes sent back to one peer per minute
  * @param maxKnownPeers         peers remembered (endpoints, history, metrics)
  * @param failureMemory         how long a failed dial demotes a transport for that peer
  * @param closeTimeout          how long shutdown waits for graceful closes
@@ -42,6 +45,7 @@ import io.kizuna.transport.Endpoint;
 record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration connectTimeout,
         Duration minConnectTimeout, int maxConnectionsPerPeer, int maxConnections, Duration idleTimeout,
         int maxFrameSize, Duration pingTimeout, Duration openTimeout, long maxPerfBytes, int maxStreams,
+        int maxStreamsPerPeer, int maxOpeningStreamsPerPeer, long maxPerfBytesPerPeerPerMinute,
         int maxKnownPeers, Duration failureMemory, Duration closeTimeout, String jmxName,
         IntFunction<ByteBuffer> frameAllocator, boolean upgradeRelayed, int upgradeAttempts,
         Duration upgradeRetryDelay, boolean dialPrivateAnnounced) {
@@ -63,6 +67,9 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
     static final int DEFAULT_OPEN_TIMEOUT_MILLIS = 10_000;
     static final long DEFAULT_MAX_PERF_BYTES = 16L * 1024 * 1024 * 1024;
     static final int DEFAULT_MAX_STREAMS = 256;
+    static final int DEFAULT_MAX_STREAMS_PER_PEER = 64;
+    static final int DEFAULT_MAX_OPENING_STREAMS_PER_PEER = 16;
+    static final long DEFAULT_MAX_PERF_BYTES_PER_PEER_PER_MINUTE = 16L * 1024 * 1024 * 1024;
     static final int DEFAULT_MAX_KNOWN_PEERS = 1024;
     static final String DEFAULT_JMX_NAME = "io.kizuna:type=ConnectionManager";
     static final int MAX_LISTEN = 64;
@@ -100,6 +107,11 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
             throw invalid("maxPerfBytes", "" + maxPerfBytes, "0 or more");
         }
         atLeast("maxStreams", maxStreams, 1);
+        atLeast("maxStreamsPerPeer", maxStreamsPerPeer, 1);
+        atLeast("maxOpeningStreamsPerPeer", maxOpeningStreamsPerPeer, 1);
+        if (maxPerfBytesPerPeerPerMinute < 0) {
+            throw invalid("maxPerfBytesPerPeerPerMinute", "" + maxPerfBytesPerPeerPerMinute, "0 or more");
+        }
         atLeast("maxKnownPeers", maxKnownPeers, 1);
         positive("failureMemory", failureMemory);
         positive("closeTimeout", closeTimeout);
@@ -179,6 +191,9 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
                 .openTimeout(Duration.ofMillis(c.openTimeoutMillis()))
                 .maxPerfBytes(c.maxPerfBytes())
                 .maxStreams(c.maxStreams())
+                .maxStreamsPerPeer(c.maxStreamsPerPeer())
+                .maxOpeningStreamsPerPeer(c.maxOpeningStreamsPerPeer())
+                .maxPerfBytesPerPeerPerMinute(c.maxPerfBytesPerPeerPerMinute())
                 .maxKnownPeers(c.maxKnownPeers())
                 .upgradeRelayed(c.upgradeRelayed())
                 .upgradeAttempts(c.upgradeAttempts())
@@ -224,6 +239,9 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
         private Duration openTimeout = Duration.ofMillis(DEFAULT_OPEN_TIMEOUT_MILLIS);
         private long maxPerfBytes = DEFAULT_MAX_PERF_BYTES;
         private int maxStreams = DEFAULT_MAX_STREAMS;
+        private int maxStreamsPerPeer = DEFAULT_MAX_STREAMS_PER_PEER;
+        private int maxOpeningStreamsPerPeer = DEFAULT_MAX_OPENING_STREAMS_PER_PEER;
+        private long maxPerfBytesPerPeerPerMinute = DEFAULT_MAX_PERF_BYTES_PER_PEER_PER_MINUTE;
         private int maxKnownPeers = DEFAULT_MAX_KNOWN_PEERS;
         private Duration failureMemory = Duration.ofMinutes(10);
         private Duration closeTimeout = Duration.ofSeconds(3);
@@ -299,6 +317,21 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
             return this;
         }
 
+        Builder maxStreamsPerPeer(int v) {
+            maxStreamsPerPeer = v;
+            return this;
+        }
+
+        Builder maxOpeningStreamsPerPeer(int v) {
+            maxOpeningStreamsPerPeer = v;
+            return this;
+        }
+
+        Builder maxPerfBytesPerPeerPerMinute(long v) {
+            maxPerfBytesPerPeerPerMinute = v;
+            return this;
+        }
+
         Builder maxKnownPeers(int v) {
             maxKnownPeers = v;
             return this;
@@ -347,7 +380,8 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
         ManagerSettings build() {
             return new ManagerSettings(listen, staggerDelay, connectTimeout, minConnectTimeout,
                     maxConnectionsPerPeer, maxConnections, idleTimeout, maxFrameSize, pingTimeout, openTimeout,
-                    maxPerfBytes, maxStreams, maxKnownPeers, failureMemory, closeTimeout, jmxName, frameAllocator,
+                    maxPerfBytes, maxStreams, maxStreamsPerPeer, maxOpeningStreamsPerPeer,
+                    maxPerfBytesPerPeerPerMinute, maxKnownPeers, failureMemory, closeTimeout, jmxName, frameAllocator,
                     upgradeRelayed, upgradeAttempts, upgradeRetryDelay, dialPrivateAnnounced);
         }
     }

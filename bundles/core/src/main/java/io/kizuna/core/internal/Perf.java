@@ -17,7 +17,8 @@ import io.kizuna.transport.TransportException;
  * down; the server reads to the end, then sends N bytes and closes.
  *
  * <p>The 8-byte request follows the OPEN frame at once, before the answer, so the
- * server can refuse a request above its {@code maxPerfBytes} with OPEN_REFUSED
+ * server can refuse a request above its {@code maxPerfBytes}, or above what is
+ * left of the peer's {@code maxPerfBytesPerPeerPerMinute}, with OPEN_REFUSED
  * instead of a silent close.
  */
 final class Perf {
@@ -152,9 +153,12 @@ final class Perf {
     /**
      * Serves one perf request on an accepted stream whose OPEN was read.
      *
+     * @param budget takes the bytes asked for from the peer's budget; returns null when
+     *               it did, else the refusal, which goes back as OPEN_REFUSED
      * @return completes when the exchange ended; the stream is closed then
      */
-    static CompletableFuture<Void> serve(Wire wire, Connection stream, long maxPerfBytes) {
+    static CompletableFuture<Void> serve(Wire wire, Connection stream, long maxPerfBytes,
+            java.util.function.LongFunction<TransportException.LimitExceeded> budget) {
         ByteBuffer request = ByteBuffer.allocate(8);
         PeerId peer = stream.info().peerId();
         CompletableFuture<Void> done = Async.within(Async.loop(() -> {
@@ -179,6 +183,12 @@ final class Perf {
                         return CompletableFuture.failedFuture(new TransportException.LimitExceeded("maxPerfBytes",
                                 maxPerfBytes, "perf request from " + peer + " for " + Long.toUnsignedString(wanted)
                                         + " bytes"));
+                    }
+                    TransportException.LimitExceeded over = budget.apply(wanted);
+                    if (over != null) {
+                        wire.sendAndClose(stream, new ControlMessage.OpenRefused(ControlMessage.Codes.LIMIT,
+                                over.getMessage(), over.limit(), over.value()));
+                        return CompletableFuture.failedFuture(over);
                     }
                     return stream.write(wire.encode(new ControlMessage.OpenOk())).toCompletableFuture()
                             .thenCompose(x -> drain(stream))

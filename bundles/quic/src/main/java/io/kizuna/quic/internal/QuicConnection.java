@@ -2,6 +2,7 @@ package io.kizuna.quic.internal;
 
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.HexFormat;
@@ -28,6 +29,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.quic.QuicChannel;
 import io.netty.handler.codec.quic.QuicConnectionCloseEvent;
+import io.netty.handler.codec.quic.QuicConnectionPathStats;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import io.netty.handler.codec.quic.QuicStreamType;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -94,6 +96,9 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
     private volatile QuicStream first;
     private volatile boolean early;
     private volatile boolean statelessReset;
+    /** The latest path figures from quiche; null until the first sample with an RTT. */
+    private volatile PathFigures path;
+    private final AtomicBoolean sampling = new AtomicBoolean();
 
     // Event-loop state.
     private Consumer<Connection> streamAcceptor;
@@ -417,9 +422,60 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
 
     ConnectionInfo info(QuicStream s, long sent, long received) {
         String streamId = s == null || s == first ? id : id + "/" + s.channel().streamId();
+        samplePath();
+        PathFigures p = path;
         return new ConnectionInfo(streamId, peerId, QuicTransport.PROTOCOL_NAME, direction, localAddress,
                 remoteAddress, s == null || s == first ? establishedAt : s.openedAt(), sent, received,
-                Optional.empty(), Optional.empty());
+                Optional.ofNullable(p).map(PathFigures::rtt), Optional.ofNullable(p).map(PathFigures::bandwidth));
+    }
+
+    /**
+     * What quiche measured on the connection's path.
+     *
+     * @param rtt       the smoothed round-trip time
+     * @param bandwidth quiche's delivery rate estimate in bytes per second, or the congestion window per RTT
+     *                  before it has one
+     */
+    record PathFigures(Duration rtt, long bandwidth) {
+
+        /**
+         * @param stats quiche's path statistics
+         * @return the figures, or null before the first RTT sample
+         */
+        static PathFigures of(QuicConnectionPathStats stats) {
+            long rttNanos = stats.rtt();
+            if (rttNanos <= 0) {
+                return null;
+            }
+            long rate = stats.deliveryRate() > 0 ? stats.deliveryRate()
+                    : (long) (stats.cwnd() * 1e9 / rttNanos);
+            return new PathFigures(Duration.ofNanos(rttNanos), rate);
+        }
+    }
+
+    /**
+     * Asks quiche for the path statistics, one request at a time, without waiting:
+     * {@link #info} reports the latest sample (taken at its previous call, or when the
+     * connection was established), because quiche is read on the event loop only.
+     */
+    private void samplePath() {
+        QuicChannel ch = channel;
+        if (ch == null || !ch.isActive() || !sampling.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            ch.collectPathStats(0).addListener(f -> {
+                sampling.set(false);
+                if (f.isSuccess()) {
+                    PathFigures figures = PathFigures.of((QuicConnectionPathStats) f.getNow());
+                    if (figures != null) {
+                        path = figures;
+                    }
+                }
+            });
+        } catch (RuntimeException e) {
+            sampling.set(false); // the event loop has stopped: no more samples
+        }
     }
 
     TransportException lostReason(QuicStream s) {
@@ -495,6 +551,7 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
             establishedAt = Instant.now();
         }
         authenticated = true;
+        samplePath(); // the handshake's RTT, so that the first info() has figures
         if (direction == Direction.OUTBOUND) {
             startKeepAlive();
             transport.rememberPeer(target, peerId);
@@ -524,6 +581,7 @@ final class QuicConnection extends ChannelInboundHandlerAdapter implements Multi
         establishedAt = Instant.now();
         localAddress = (InetSocketAddress) channel.localSocketAddress();
         remoteAddress = (InetSocketAddress) channel.remoteSocketAddress();
+        samplePath(); // the handshake's RTT, so that the first info() has figures
         openFirstStream(() -> {
             first.expectPreamble(PREAMBLE);
             handedOver = true;

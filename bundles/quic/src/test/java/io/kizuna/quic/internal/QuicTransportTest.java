@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
@@ -20,6 +22,7 @@ import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportException;
 import io.kizuna.transport.testing.TransportContractTest;
 
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -50,6 +53,28 @@ class QuicTransportTest extends TransportContractTest {
         } finally {
             nextSettings = QuicSettings.defaults();
         }
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void reportsRttAndBandwidthFromQuichePathStats() throws Exception {
+        Pair p = connectPair();
+        Future<Long> echoed = inBackground(() -> echo(p.accepted()));
+        byte[] data = randomBytes(MIB, 11);
+        Future<?> writer = inBackground(() -> await(p.dialer().write(ByteBuffer.wrap(data))));
+        readExactly(p.dialer(), MIB);
+        writer.get(STEP.toSeconds(), SECONDS);
+
+        for (Connection c : new Connection[] {p.dialer(), p.accepted()}) {
+            // info() reports the sample its previous call asked quiche for (or the handshake's).
+            Awaitility.await().atMost(STEP).pollInterval(Duration.ofMillis(20))
+                    .until(() -> c.info().rtt().isPresent() && c.info().bandwidth().isPresent());
+            var info = c.info();
+            assertThat(info.rtt().get()).as("loopback RTT").isPositive().isLessThan(Duration.ofSeconds(1));
+            assertThat(info.bandwidth().get()).as("bytes per second").isPositive();
+        }
+        await(p.dialer().shutdownOutput());
+        assertThat(echoed.get(STEP.toSeconds(), SECONDS)).isEqualTo(MIB);
     }
 
     @Test

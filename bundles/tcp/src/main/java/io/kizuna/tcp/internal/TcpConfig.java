@@ -49,6 +49,13 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     int ioThreads() default 0;
 
     @AttributeDefinition(name = "Close timeout (ms)",
-            description = "How long a graceful close waits for its close_notify to be sent")
+            description = "How long a graceful close waits for its close_notify to be sent, and then for the "
+                    + "peer's end while it drops what the peer still sends, before it closes the socket")
     int closeTimeoutMillis() default TcpSettings.DEFAULT_CLOSE_TIMEOUT_MILLIS;
+
+    @AttributeDefinition(name = "Epoll sockets",
+            description = "Use Netty's epoll sockets where they load, which report each connection's RTT and "
+                    + "bandwidth (TCP_INFO); NIO otherwise, without them. Off by default: with Netty 4.2.18 a write "
+                    + "after the peer's FIN can fail on epoll")
+    boolean epoll() default false;
 }

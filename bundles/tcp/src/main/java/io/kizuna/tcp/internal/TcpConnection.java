@@ -13,6 +13,7 @@ import java.util.HexFormat;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 
 import javax.net.ssl.SSLSession;
 
@@ -44,6 +45,12 @@ import io.netty.handler.ssl.SslHandshakeTimeoutException;
  * in chunks while the channel is writable. This class adds the TLS handshake
  * and the peer's authentication, and ends its direction with close_notify and
  * FIN. All mutable state is touched on the channel's event loop only.
+ *
+ * <p>A close lingers: it ends this side's direction (close_notify, FIN), then
+ * reads and drops what the peer still sends until the peer's end arrives or
+ * {@code closeTimeoutMillis} has passed, and only then closes the socket. A
+ * socket closed with unread input sends a reset, which can destroy the tail of
+ * what this side wrote before the peer has read it.
  */
 final class TcpConnection extends ByteBufStream {
 
@@ -71,6 +78,7 @@ final class TcpConnection extends ByteBufStream {
 
     // Event-loop state.
     private boolean outputShutdownDone;
+    private boolean lingering;
 
     /**
      * @param transport   the transport that owns it
@@ -116,8 +124,10 @@ final class TcpConnection extends ByteBufStream {
 
     @Override
     public ConnectionInfo info() {
+        Optional<SocketIo.Measured> measured = state == State.OPEN ? transport.io().measure(channel) : Optional.empty();
         return new ConnectionInfo(id, peerId, TcpTransport.PROTOCOL_NAME, direction, localAddress, remoteAddress,
-                establishedAt, bytesSent.get(), bytesReceived.get(), Optional.empty(), Optional.empty());
+                establishedAt, bytesSent.get(), bytesReceived.get(), measured.map(SocketIo.Measured::rtt),
+                measured.map(SocketIo.Measured::bandwidth));
     }
 
     @Override
@@ -140,7 +150,10 @@ final class TcpConnection extends ByteBufStream {
     /** Asks the channel for more bytes while the read queue is below its bound. */
     @Override
     protected boolean wantsInput() {
-        return state == State.OPEN && !inputEnded && !appClosed && inbound.bytes() < settings.readQueueBytes();
+        if (state != State.OPEN || inputEnded) {
+            return false;
+        }
+        return appClosed ? lingering : inbound.bytes() < settings.readQueueBytes();
     }
 
     @Override
@@ -178,10 +191,34 @@ final class TcpConnection extends ByteBufStream {
         });
     }
 
+    /** A failed write means a broken socket: close it, whichever socket type did not already. */
+    @Override
+    protected void writeFailed() {
+        closeChannel();
+    }
+
     private void closeByApplication() {
-        if (closedByApplication()) {
-            closeChannel();
+        if (!closedByApplication()) {
+            return;
         }
+        if (state != State.OPEN || !channel.isActive() || inputEnded || failure != null) {
+            closeChannel();
+            return;
+        }
+        // Linger: end our direction, drop what the peer still sends, close at its end or the timeout.
+        lingering = true;
+        ctx.executor().schedule(this::closeChannel, settings.closeTimeoutMillis(), TimeUnit.MILLISECONDS);
+        if (!outputShutdown) {
+            outputShutdown = true;
+            CompletableFuture<Void> ended = new CompletableFuture<>();
+            ended.whenComplete((v, e) -> {
+                if (e != null) {
+                    closeChannel();
+                }
+            });
+            endOutput(ended);
+        }
+        requestInput();
     }
 
     /** Closes gracefully: through the TLS handler, so close_notify goes out before FIN. */
@@ -216,6 +253,8 @@ final class TcpConnection extends ByteBufStream {
         } else if (evt instanceof ChannelInputShutdownEvent) {
             if (state == State.HANDSHAKING) {
                 handshakeFailed(new ClosedChannelException());
+            } else if (appClosed) {
+                closeChannel(); // lingering after the application's close: the peer's end, however it ended
             } else if (!inputEnded && !tls.engine().isInboundDone()) {
                 truncated = new TransportException.Io(who() + " ended the TCP stream without a TLS close_notify; "
                         + "what it sent may be truncated", null);
@@ -303,6 +342,7 @@ final class TcpConnection extends ByteBufStream {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+
         if (state == State.HANDSHAKING) {
             handshakeFailed(cause);
             return;

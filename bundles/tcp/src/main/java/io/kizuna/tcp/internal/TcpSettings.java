@@ -17,7 +17,8 @@ import io.kizuna.transport.support.SettingsCheck;
  * @param keepAlive              SO_KEEPALIVE
  * @param noDelay                TCP_NODELAY
  * @param ioThreads              event-loop threads (resolved, at least 1)
- * @param closeTimeoutMillis     how long a graceful close waits for close_notify to be sent
+ * @param closeTimeoutMillis     how long a graceful close waits for close_notify to be sent, then for the
+ *                               peer's end (lingering, see {@link TcpConnection})
  */
 record TcpSettings(
         int priority,

@@ -34,10 +34,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -77,6 +74,7 @@ public final class TcpTransport implements Transport {
 
     private final NodeIdentity identity;
     private final TcpSettings settings;
+    private final SocketIo io;
     private final EventLoopGroup group;
     private final SslContext serverContext;
     private final TransportLifecycle<TcpConnection, SocketListener> lifecycle;
@@ -90,7 +88,7 @@ public final class TcpTransport implements Transport {
      */
     @Activate
     public TcpTransport(TcpConfig config, @Reference NodeIdentity identity) throws SSLException {
-        this(identity, TcpSettings.from(config));
+        this(identity, TcpSettings.from(config), SocketIo.choose(config.epoll()));
     }
 
     /**
@@ -99,6 +97,17 @@ public final class TcpTransport implements Transport {
      * @throws SSLException when the TLS context cannot be built from the identity
      */
     TcpTransport(NodeIdentity identity, TcpSettings settings) throws SSLException {
+        this(identity, settings, SocketIo.choose(false));
+    }
+
+    /**
+     * @param identity this node's identity
+     * @param settings the settings
+     * @param io       the sockets: epoll or NIO
+     * @throws SSLException when the TLS context cannot be built from the identity
+     */
+    TcpTransport(NodeIdentity identity, TcpSettings settings, SocketIo io) throws SSLException {
+        this.io = Objects.requireNonNull(io, "io");
         this.identity = Objects.requireNonNull(identity, "identity");
         this.settings = Objects.requireNonNull(settings, "settings");
         this.lifecycle = new TransportLifecycle<>(PROTOCOL_NAME, PID, settings.maxConnections(), LOG);
@@ -109,7 +118,7 @@ public final class TcpTransport implements Transport {
                 .clientAuth(ClientAuth.REQUIRE)
                 .build();
         this.group = new MultiThreadIoEventLoopGroup(settings.ioThreads(),
-                new DefaultThreadFactory("kizuna-tcp", true), NioIoHandler.newFactory());
+                new DefaultThreadFactory("kizuna-tcp", true), io.ioHandler());
     }
 
     /**
@@ -173,7 +182,7 @@ public final class TcpTransport implements Transport {
         }
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
-                .channel(NioServerSocketChannel.class)
+                .channel(io.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, settings.backlog())
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -231,7 +240,7 @@ public final class TcpTransport implements Transport {
             }
             Bootstrap b = new Bootstrap()
                     .group(group)
-                    .channel(NioSocketChannel.class)
+                    .channel(io.channel())
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
                     .handler(new ChannelInitializer<SocketChannel>() {
                         @Override
@@ -300,6 +309,11 @@ public final class TcpTransport implements Transport {
 
     void refusedHandshake() {
         lifecycle.refusedHandshake();
+    }
+
+    /** @return the sockets the transport runs on */
+    SocketIo io() {
+        return io;
     }
 
     TcpSettings settings() {

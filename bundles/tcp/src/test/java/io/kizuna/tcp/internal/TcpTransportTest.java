@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
@@ -41,15 +42,23 @@ import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** The transport contract over TCP, plus what only TCP has: socket options, limits, deactivation. */
+/**
+ * The transport contract over TCP, plus what only TCP has: socket options, limits, deactivation. Runs on the
+ * default NIO sockets ({@link TcpEpollTest} checks what epoll sockets add).
+ */
 class TcpTransportTest extends TransportContractTest {
 
     private TcpSettings nextSettings = TcpSettings.defaults();
 
+    /** @return the sockets the nodes of this test run on */
+    SocketIo io() {
+        return SocketIo.choose(false);
+    }
+
     @Override
     protected Transport newNode() {
         try {
-            return new TcpTransport(Identities.generate(), nextSettings);
+            return new TcpTransport(Identities.generate(), nextSettings, io());
         } catch (SSLException e) {
             throw new IllegalStateException(e);
         }
@@ -104,6 +113,54 @@ class TcpTransportTest extends TransportContractTest {
         assertThat(p.dialerNode().capabilities().reliable()).isTrue();
         assertThat(p.dialerNode().isAvailable()).isTrue();
         assertThat(p.dialerNode().unavailableReason()).isEmpty();
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void reportsNoRttOrBandwidthOnNio() throws Exception {
+        Pair p = connectPair();
+        Future<Long> echoed = inBackground(() -> echo(p.accepted()));
+        byte[] data = randomBytes(MIB, 11);
+        Future<?> writer = inBackground(() -> await(p.dialer().write(ByteBuffer.wrap(data))));
+        readExactly(p.dialer(), MIB);
+        writer.get(STEP.toSeconds(), SECONDS);
+
+        assertThat(io().epoll()).isFalse();
+        for (Connection c : new Connection[] {p.dialer(), p.accepted()}) {
+            assertThat(c.info().rtt()).as("NIO sockets do not tell the RTT").isEmpty();
+            assertThat(c.info().bandwidth()).isEmpty();
+        }
+        await(p.dialer().shutdownOutput());
+        assertThat(echoed.get(STEP.toSeconds(), SECONDS)).isEqualTo(MIB);
+    }
+
+    @Test
+    @Timeout(value = 30, unit = SECONDS)
+    void aCloseLingersAtMostCloseTimeoutForAPeerThatNeverEnds() throws Exception {
+        TcpSettings d = TcpSettings.defaults();
+        TcpSettings quick = new TcpSettings(d.priority(), d.backlog(), d.maxConnections(), d.connectTimeoutMillis(),
+                d.handshakeTimeoutMillis(), d.writeHighWaterMark(), d.writeLowWaterMark(), d.readQueueBytes(),
+                true, true, 0, 500);
+        TcpTransport server = node(d);
+        TcpTransport client = node(quick);
+        BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+        Listener l = listen(server, accepted::add);
+        Connection c = dial(client, addressOf(server, l));
+        Connection s = accepted.poll(STEP.toSeconds(), SECONDS);
+        assertThat(s).isNotNull();
+        // The peer writes without end and never reads nor closes: the close cannot wait for its end.
+        AtomicLong written = new AtomicLong();
+        Future<Throwable> writer = inBackground(() -> writeUntilFailure(s, written));
+        Awaitility.await().atMost(STEP).until(() -> written.get() >= MIB);
+
+        long start = System.nanoTime();
+        c.close().toCompletableFuture().get(STEP.toSeconds(), SECONDS);
+        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertThat(millis).as("ms until the lingering close gave up (closeTimeoutMillis 500)")
+                .isGreaterThanOrEqualTo(400).isLessThan(5_000);
+        assertThat(c.isConnected()).isFalse();
+        assertThat(writer.get(STEP.toSeconds(), SECONDS)).as("the peer's writes fail once the socket closed")
+                .isNotNull();
     }
 
     @Test

@@ -356,6 +356,15 @@ public abstract class ChannelStream extends ChannelInboundHandlerAdapter impleme
             failWrite(failure != null ? failure
                     : new TransportException.Io(name() + " closed before the write completed", cause));
         }
+        writeFailed();
+    }
+
+    /**
+     * A write to the channel failed (after the failure was recorded). Does nothing
+     * by default; a stream whose channel stays open after a failed write (an epoll
+     * socket reset by the peer) closes it here.
+     */
+    protected void writeFailed() {
     }
 
     private void completeWrite() {

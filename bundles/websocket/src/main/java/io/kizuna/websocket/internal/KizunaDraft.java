@@ -54,6 +54,7 @@ final class KizunaDraft extends Draft_6455 {
     private boolean compressed;
     private long messageBytes;
     private boolean lastMessageCompressed;
+    private boolean keepFraming;
 
     /**
      * @param maxFrameSize   the largest frame payload accepted
@@ -65,6 +66,24 @@ final class KizunaDraft extends Draft_6455 {
                 List.<IProtocol>of(new Protocol(SUBPROTOCOL)), maxFrameSize);
         this.maxMessageSize = maxMessageSize;
         this.deflate = deflate;
+    }
+
+    /**
+     * From now on {@link #reset()} keeps the parser's state: this side has sent
+     * Close and goes on parsing frames (to drop them) until the peer's Close.
+     * Java-WebSocket resets the draft when it sends Close, which would drop a
+     * frame half read and the negotiated extension, so that the frames after it
+     * would no longer parse.
+     */
+    void keepFramingOnReset() {
+        keepFraming = true;
+    }
+
+    @Override
+    public void reset() {
+        if (!keepFraming) {
+            super.reset();
+        }
     }
 
     @Override

@@ -510,6 +510,9 @@ final class WebSocketConnection extends ChannelStream {
     /** The engine sends or echoed Close (or refused the upgrade); the channel closes after it. */
     private void closing(int code, String reason, boolean remote) {
         closing = true;
+        if (engine.getDraft() instanceof KizunaDraft draft) {
+            draft.keepFramingOnReset(); // awaitPeerClose parses on where decode stopped
+        }
         ctx.flush();
         if (state == State.HANDSHAKING) {
             refuse(new TransportException.ConnectionFailed("the WebSocket upgrade with " + who() + " failed: "

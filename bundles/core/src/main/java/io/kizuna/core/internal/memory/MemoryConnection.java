@@ -46,6 +46,8 @@ public final class MemoryConnection implements Connection {
     private boolean outputShut;
     private boolean inputEnded;
     private boolean closed;
+    /** Closed because the peer stopped reading, yet what the peer wrote before its close is still read. */
+    private boolean inputAfterClose;
 
     private MemoryConnection(MemoryTransport transport, PeerId peerId, Direction direction,
             InetSocketAddress localAddress, InetSocketAddress remoteAddress) {
@@ -108,7 +110,7 @@ public final class MemoryConnection implements Connection {
                     + "space remaining (position " + dst.position() + ", limit " + dst.limit() + ")"));
         }
         synchronized (this) {
-            if (closed) {
+            if (closed && !inputAfterClose) {
                 return CompletableFuture.failedFuture(new TransportException.Io("connection " + id
                         + " is closed; open a new one to read", null));
             }
@@ -191,6 +193,10 @@ public final class MemoryConnection implements Connection {
     public CompletionStage<Void> close() {
         synchronized (this) {
             if (closed) {
+                if (inputAfterClose) {
+                    inputAfterClose = false;
+                    in.closeReader();
+                }
                 return closedQuietly;
             }
             closed = true;
@@ -230,6 +236,7 @@ public final class MemoryConnection implements Connection {
     private void inputEnded() {
         synchronized (this) {
             inputEnded = true;
+            inputAfterClose = false;
         }
         finishIfBothEnded();
     }
@@ -245,7 +252,11 @@ public final class MemoryConnection implements Connection {
         closeFuture.complete(null);
     }
 
-    /** A write found the peer gone: this side closes too, as a failure. */
+    /**
+     * A write found the peer gone: this side closes too, as a failure. What the
+     * peer wrote before it closed stays readable up to its end of stream, as TCP
+     * delivers a closing peer's last bytes.
+     */
     void peerStoppedReading() {
         synchronized (this) {
             if (closed) {
@@ -253,10 +264,10 @@ public final class MemoryConnection implements Connection {
             }
             closed = true;
             outputShut = true;
+            inputAfterClose = !inputEnded;
         }
         TransportException cause = new TransportException.Io("connection " + id + ": the peer closed it", null);
         out.closeWriter(cause);
-        in.closeReader();
         closeFuture.completeExceptionally(cause);
     }
 

@@ -165,11 +165,12 @@ final class Commands {
         list.sort(Comparator.comparing(ConnectionInfo::peerId).thenComparing(ConnectionInfo::protocol)
                 .thenComparing(ConnectionInfo::establishedAt));
         Instant now = clock.instant();
-        Table t = new Table("PEER", "PROTOCOL", "DIRECTION", "REMOTE", "RTT", "SENT", "RECEIVED", "AGE")
-                .alignRight(4, 5, 6, 7);
+        Table t = new Table("PEER", "PROTOCOL", "DIRECTION", "REMOTE", "RTT", "BANDWIDTH", "SENT", "RECEIVED",
+                "AGE").alignRight(4, 5, 6, 7, 8);
         for (ConnectionInfo c : list) {
             t.row(c.peerId().shortForm(), protocol(c), c.direction().name().toLowerCase(Locale.ROOT),
                     remote(c), c.rtt().map(Units::time).orElse("-"),
+                    c.bandwidth().map(b -> Units.rate(b * 8.0)).orElse("-"),
                     Units.bytes(c.bytesSent()), Units.bytes(c.bytesReceived()),
                     Units.age(Duration.between(c.establishedAt(), now)));
         }

@@ -208,13 +208,18 @@ class CommandsTest {
     void peersIsATableOfConnections() {
         cm.connections.add(info(BOB, "tcp", Direction.INBOUND, Endpoint.parse("tcp://[::1]:51000"),
                 NOW.minusSeconds(7), 1536, 10L << 20, null));
-        cm.connections.add(info(ALICE, "tcp", Direction.OUTBOUND, ALICE_TCP, NOW.minusSeconds(3725), 64L << 20,
-                512, Duration.ofNanos(213_000)));
+        ConnectionInfo alice = info(ALICE, "tcp", Direction.OUTBOUND, ALICE_TCP, NOW.minusSeconds(3725), 64L << 20,
+                512, Duration.ofNanos(213_000));
+        cm.connections.add(new ConnectionInfo(alice.id(), alice.peerId(), alice.protocol(), alice.direction(),
+                alice.localAddress(), alice.remoteAddress(), alice.establishedAt(), alice.bytesSent(),
+                alice.bytesReceived(), alice.rtt(), Optional.of(200_000_000L)));
         commands.peers(out);
         List<String> expected = new ArrayList<>();
-        expected.add("PEER      PROTOCOL  DIRECTION  REMOTE               RTT      SENT  RECEIVED    AGE");
-        String a = ALICE.shortForm() + "  tcp       outbound   127.0.0.1:7401  0.213 ms  64.0 MiB     512 B  1h02m";
-        String b = BOB.shortForm() + "  tcp       inbound    [::1]:51000            -   1.5 KiB  10.0 MiB     7s";
+        expected.add("PEER      PROTOCOL  DIRECTION  REMOTE               RTT    BANDWIDTH      SENT  RECEIVED    AGE");
+        String a = ALICE.shortForm()
+                + "  tcp       outbound   127.0.0.1:7401  0.213 ms  1.60 Gbit/s  64.0 MiB     512 B  1h02m";
+        String b = BOB.shortForm()
+                + "  tcp       inbound    [::1]:51000            -            -   1.5 KiB  10.0 MiB     7s";
         if (ALICE.compareTo(BOB) < 0) {
             expected.add(a);
             expected.add(b);
