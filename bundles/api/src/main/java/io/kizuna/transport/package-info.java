@@ -10,7 +10,7 @@
  * {@link io.kizuna.transport.StreamHandler} service.
  */
 @Export
-@Version("1.5.0")
+@Version("1.6.0")
 package io.kizuna.transport;
 
 import org.osgi.annotation.bundle.Export;

@@ -25,6 +25,7 @@ import io.kizuna.transport.support.EndpointDial;
 import io.kizuna.transport.support.SocketListener;
 import io.kizuna.transport.support.TlsOverTcp;
 import io.kizuna.transport.support.TransportLifecycle;
+import io.kizuna.transport.support.tls.NettyTls;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -40,9 +41,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.ssl.SslProvider;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
 import org.osgi.service.component.annotations.Activate;
@@ -73,11 +72,11 @@ public final class TcpTransport implements Transport {
     static final String PROTOCOL_NAME = "tcp";
 
     private static final System.Logger LOG = System.getLogger(TcpTransport.class.getName());
-    private static final String[] PROTOCOLS = {"TLSv1.3"};
 
     private final NodeIdentity identity;
     private final TcpSettings settings;
     private final EventLoopGroup group;
+    private final NettyTls nettyTls;
     private final SslContext serverContext;
     private final TransportLifecycle<TcpConnection, SocketListener> lifecycle;
 
@@ -96,18 +95,26 @@ public final class TcpTransport implements Transport {
     /**
      * @param identity this node's identity
      * @param settings the settings
-     * @throws SSLException when the TLS context cannot be built from the identity
+     * @throws SSLException when the TLS context cannot be built from the identity, or the configured
+     *         TLS engine cannot be used
      */
     TcpTransport(NodeIdentity identity, TcpSettings settings) throws SSLException {
+        this(identity, settings, NettyTls.of(identity));
+    }
+
+    /**
+     * @param identity this node's identity
+     * @param settings the settings
+     * @param tls      the TLS engine
+     * @throws SSLException when the TLS context cannot be built from the identity
+     */
+    TcpTransport(NodeIdentity identity, TcpSettings settings, NettyTls tls) throws SSLException {
         this.identity = Objects.requireNonNull(identity, "identity");
         this.settings = Objects.requireNonNull(settings, "settings");
+        this.nettyTls = Objects.requireNonNull(tls, "tls");
         this.lifecycle = new TransportLifecycle<>(PROTOCOL_NAME, PID, settings.maxConnections(), LOG);
-        this.serverContext = SslContextBuilder.forServer(identity.keyManager())
-                .trustManager(identity.trustManager())
-                .sslProvider(SslProvider.JDK)
-                .protocols(PROTOCOLS)
-                .clientAuth(ClientAuth.REQUIRE)
-                .build();
+        this.serverContext = tls.server(identity, ClientAuth.REQUIRE).build();
+        tls.log(LOG, PROTOCOL_NAME);
         this.group = new MultiThreadIoEventLoopGroup(settings.ioThreads(),
                 new DefaultThreadFactory("kizuna-tcp", true), NioIoHandler.newFactory());
     }
@@ -121,6 +128,7 @@ public final class TcpTransport implements Transport {
         if (lifecycle.stop()) {
             lifecycle.stop(group, TcpConnection.class, TcpConnection::close, settings.closeTimeoutMillis() + 1000L);
         }
+        NettyTls.release(serverContext); // engines still open keep it until they are released
     }
 
     // ------------------------------------------------------------------ Transport
@@ -148,6 +156,11 @@ public final class TcpTransport implements Transport {
     @Override
     public Optional<String> unavailableReason() {
         return lifecycle.unavailableReason();
+    }
+
+    @Override
+    public Optional<String> tlsEngine() {
+        return Optional.of(nettyTls.describe());
     }
 
     @Override
@@ -229,6 +242,7 @@ public final class TcpTransport implements Transport {
                         + e.getMessage(), e));
                 return;
             }
+            Runnable releaseContext = NettyTls.releaseOnce(context);
             Bootstrap b = new Bootstrap()
                     .group(group)
                     .channel(NioSocketChannel.class)
@@ -237,12 +251,15 @@ public final class TcpTransport implements Transport {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             SslHandler tls = sslHandler(context, ch);
+                            releaseContext.run(); // the engine holds it now
                             ch.pipeline().addLast("tls", tls).addLast("kizuna", new TcpConnection(TcpTransport.this,
                                     ch, tls, Direction.OUTBOUND, endpoint.toString(), trust, established));
                         }
                     });
             channelOptions(b);
             ChannelFuture connecting = b.connect(endpoint.address());
+            // Done connecting, the engine was made, or never will be (the channel did not register).
+            connecting.addListener(f -> releaseContext.run());
             Channel ch = connecting.channel();
             current(ch);
             lifecycle.track(ch); // the slot was reserved for this channel; it is given back when the channel closes
@@ -257,13 +274,7 @@ public final class TcpTransport implements Transport {
 
     private SslContext clientContext(DialTrustManager trust) throws SSLException {
         // A context per dial: its trust manager knows which PeerId this dial expects.
-        return SslContextBuilder.forClient()
-                .keyManager(identity.keyManager())
-                .trustManager(trust)
-                .sslProvider(SslProvider.JDK)
-                .protocols(PROTOCOLS)
-                .endpointIdentificationAlgorithm(null)
-                .build();
+        return nettyTls.client(identity, trust).build();
     }
 
     private SslHandler sslHandler(SslContext context, Channel ch) {
@@ -304,6 +315,11 @@ public final class TcpTransport implements Transport {
 
     TcpSettings settings() {
         return settings;
+    }
+
+    /** @return the TLS engine */
+    NettyTls nettyTls() {
+        return nettyTls;
     }
 
     NodeIdentity identity() {

@@ -31,6 +31,7 @@ import io.kizuna.transport.PeerId;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportException;
 import io.kizuna.transport.support.SocketListener;
+import io.kizuna.transport.support.tls.NettyTls;
 import io.kizuna.transport.testing.TransportContractTest;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
@@ -41,18 +42,32 @@ import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** The transport contract over TCP, plus what only TCP has: socket options, limits, deactivation. */
+/**
+ * The transport contract over TCP, plus what only TCP has: socket options, limits, deactivation.
+ * TLS runs on OpenSSL here, on the JDK's engine in {@link TcpTransportJdkTest}.
+ */
 class TcpTransportTest extends TransportContractTest {
 
     private TcpSettings nextSettings = TcpSettings.defaults();
 
+    /** @return the TLS engine the nodes of this test run on */
+    NettyTls engine() {
+        return TestTls.openssl();
+    }
+
     @Override
     protected Transport newNode() {
         try {
-            return new TcpTransport(Identities.generate(), nextSettings);
+            return new TcpTransport(Identities.generate(), nextSettings, engine());
         } catch (SSLException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** OpenSSL answers a close_notify with its own: on it, a half-close ends both directions. */
+    @Override
+    protected boolean peerWritesAfterHalfClose() {
+        return !engine().isOpenSsl();
     }
 
     @Override
@@ -94,7 +109,10 @@ class TcpTransportTest extends TransportContractTest {
             assertThat(marks.low()).isEqualTo(s.writeLowWaterMark());
             SslHandler tls = ch.pipeline().get(SslHandler.class);
             assertThat(tls.engine().getSession().getProtocol()).isEqualTo("TLSv1.3");
+            assertThat(NettyTls.isOpenSsl(tls.engine())).as("the TLS engine is OpenSSL's")
+                    .isEqualTo(engine().isOpenSsl());
         }
+        assertThat(p.dialerNode().tlsEngine()).contains(engine().describe());
         assertThat(tcp(p.accepted()).channel().pipeline().get(SslHandler.class).engine().getNeedClientAuth())
                 .as("the listener requires the dialer's certificate").isTrue();
         Channel server = ((SocketListener) p.listener()).channel();
