@@ -287,8 +287,8 @@ public abstract class TransportContractTest {
         await(p.dialer().shutdownOutput());
         Received got = received.get(150, SECONDS);
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-        System.out.printf("%s: 256 MiB in %d ms (%.0f MiB/s)%n", p.dialerNode().protocolName(), millis,
-                256_000.0 / Math.max(1, millis));
+        System.out.printf("%s (tls %s): 256 MiB in %d ms (%.0f MiB/s)%n", p.dialerNode().protocolName(),
+                p.dialerNode().tlsEngine().orElse("-"), millis, 256_000.0 / Math.max(1, millis));
 
         assertThat(got.bytes()).isEqualTo(size);
         assertThat(got.sha256()).as("SHA-256 the listener computed").isEqualTo(sent);

@@ -99,7 +99,8 @@ public final class TcpTransport implements Transport {
      *         TLS engine cannot be used
      */
     TcpTransport(NodeIdentity identity, TcpSettings settings) throws SSLException {
-        this(identity, settings, NettyTls.of(identity));
+        // Each stream is a connection, half-closed with TLS: see NettyTls.forHalfClose.
+        this(identity, settings, NettyTls.forHalfClose(identity));
     }
 
     /**

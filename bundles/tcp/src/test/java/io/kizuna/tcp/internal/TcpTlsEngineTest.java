@@ -76,12 +76,27 @@ class TcpTlsEngineTest {
     }
 
     @Test
-    void aNodeWithTheDefaultConfigurationRunsTlsOnOpenSsl() throws Exception {
+    void withTheDefaultConfigurationTcpStaysOnTheJdkAsOpenSslCannotHalfClose() throws Exception {
         NodeIdentity a = Identities.generate();
         NodeIdentity b = Identities.generate();
         TcpTransport dialer = node(a, null);
         TcpTransport listener = node(b, null);
-        assertThat(dialer.tlsEngine()).hasValueSatisfying(v -> assertThat(v).startsWith("openssl (BoringSSL"));
+        assertThat(dialer.tlsEngine()).contains("jdk (OpenSSL answers a close_notify with its own and cannot "
+                + "half-close, which this transport's streams do)");
+
+        Pair p = connect(dialer, listener, b.peerId());
+        assertThat(openSsl(p.dialer())).isFalse();
+        assertThat(openSsl(p.accepted())).isFalse();
+    }
+
+    @Test
+    void anIdentityConfiguredForOpenSslRunsTcpOnOpenSslAndSaysItCannotHalfClose() throws Exception {
+        NodeIdentity a = withEngine(Identities.generate(), TlsEngine.OPENSSL);
+        NodeIdentity b = withEngine(Identities.generate(), TlsEngine.OPENSSL);
+        TcpTransport dialer = node(a, null);
+        TcpTransport listener = node(b, null);
+        assertThat(dialer.tlsEngine()).hasValueSatisfying(v -> assertThat(v).startsWith("openssl (BoringSSL")
+                .endsWith(", no half-close)"));
 
         Pair p = connect(dialer, listener, b.peerId());
         assertThat(openSsl(p.dialer())).isTrue();
@@ -156,12 +171,15 @@ class TcpTlsEngineTest {
 
     @Test
     void openSslAskedForButNotLoadableStopsTheTransportFromStarting() {
-        assertThatThrownBy(() -> NettyTls.choose(TlsEngine.OPENSSL,
+        assertThatThrownBy(() -> NettyTls.chooseForHalfClose(TlsEngine.OPENSSL,
                 () -> NativeTls.unavailable("native library not loaded: simulated")))
                 .isInstanceOf(SSLException.class)
                 .hasMessageContaining("tlsEngine = openssl (PID io.kizuna.identity)")
                 .hasMessageContaining("native library not loaded: simulated")
                 .hasMessageContaining("set tlsEngine = auto");
+        assertThatThrownBy(() -> NettyTls.choose(TlsEngine.OPENSSL,
+                () -> NativeTls.unavailable("native library not loaded: simulated")))
+                .isInstanceOf(SSLException.class);
     }
 
     @Test

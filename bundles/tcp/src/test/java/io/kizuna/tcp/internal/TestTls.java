@@ -15,7 +15,7 @@ final class TestTls {
     /** @return OpenSSL; fails, rather than skips, when the native library (a test dependency) does not load */
     static NettyTls openssl() {
         try {
-            return NettyTls.choose(TlsEngine.OPENSSL, NativeTls::probe);
+            return NettyTls.chooseForHalfClose(TlsEngine.OPENSSL, NativeTls::probe);
         } catch (SSLException e) {
             throw new IllegalStateException("these tests run on OpenSSL: " + e.getMessage(), e);
         }

@@ -63,6 +63,52 @@ public final class NettyTls {
     }
 
     /**
+     * The engine for a transport whose connections half-close with TLS: one side's
+     * close_notify ends its direction only, and the other side goes on writing
+     * (tcp: each stream is a connection, and perf, relays and applications shut down
+     * their output before they read the answer). Netty's OpenSSL engine answers a
+     * close_notify with its own and closes both directions, so {@code auto} takes the
+     * JDK's engine here; {@code openssl} takes OpenSSL all the same, with a warning.
+     *
+     * @param identity the node's identity
+     * @return the engine
+     * @throws SSLException when {@code tlsEngine = openssl} and OpenSSL cannot be loaded
+     */
+    public static NettyTls forHalfClose(NodeIdentity identity) throws SSLException {
+        return chooseForHalfClose(identity.tlsEngine(), NativeTls::probe);
+    }
+
+    /**
+     * @param configured what the identity's configuration asks for
+     * @param nativeTls  what this JVM offers; called only for {@link TlsEngine#OPENSSL}
+     * @return the engine for a transport whose connections half-close ({@link #forHalfClose})
+     * @throws SSLException when {@code configured} is {@link TlsEngine#OPENSSL} and OpenSSL is not available
+     */
+    public static NettyTls chooseForHalfClose(TlsEngine configured, Supplier<NativeTls> nativeTls)
+            throws SSLException {
+        Objects.requireNonNull(configured, "configured");
+        if (configured == TlsEngine.AUTO) {
+            return new NettyTls(false, false, "jdk (" + NO_HALF_CLOSE + ")",
+                    "TLS 1.3 on the JDK's engine: " + NO_HALF_CLOSE, Level.INFO);
+        }
+        NettyTls chosen = choose(configured, nativeTls);
+        if (!chosen.openssl) {
+            return chosen;
+        }
+        // "openssl (BoringSSL)" becomes "openssl (BoringSSL, no half-close)"
+        String described = chosen.description.substring(0, chosen.description.length() - 1) + ", no half-close)";
+        return new NettyTls(true, false, described,
+                chosen.logLine + "; as tlsEngine = openssl asks, although " + NO_HALF_CLOSE
+                        + ": a connection whose peer shuts down its output ends at once (kizuna:perf, relays and "
+                        + "applications that end a stream before reading the answer fail)",
+                Level.WARNING);
+    }
+
+    /** Why a transport whose connections half-close does not take OpenSSL by itself. */
+    static final String NO_HALF_CLOSE = "OpenSSL answers a close_notify with its own and cannot half-close, "
+            + "which this transport's streams do";
+
+    /**
      * @param configured what the identity's configuration asks for
      * @param nativeTls  what this JVM offers; not called when {@code configured} is {@link TlsEngine#JDK}
      * @return the engine
