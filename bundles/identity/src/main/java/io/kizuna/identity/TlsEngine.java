@@ -14,7 +14,10 @@ import java.util.Locale;
  */
 public enum TlsEngine {
 
-    /** OpenSSL (BoringSSL through netty-tcnative) when its native library loads, else the JDK's. */
+    /**
+     * OpenSSL (BoringSSL through netty-tcnative) when its native library loads and
+     * the transport's connections never half-close at the TLS level, else the JDK's.
+     */
     AUTO,
     /** OpenSSL (BoringSSL through netty-tcnative) only: a transport that cannot load it does not start. */
     OPENSSL,

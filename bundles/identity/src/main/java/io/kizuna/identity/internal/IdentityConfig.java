@@ -17,11 +17,13 @@ import org.osgi.service.metatype.annotations.Option;
     String keyFile() default "";
 
     @AttributeDefinition(name = "TLS engine",
-            description = "Which TLS implementation the tcp and websocket transports and relay circuits run "
-                    + "TLS 1.3 on. auto: OpenSSL (BoringSSL, netty-tcnative) when its native library loads, else "
-                    + "the JDK's, with the reason logged; openssl: OpenSSL or those transports do not start; "
-                    + "jdk: the JDK's. The certificate checks are the same with either.",
-            options = {@Option(value = "auto", label = "auto: OpenSSL when it loads, else the JDK"),
+            description = "Which TLS implementation the websocket and tcp transports run TLS 1.3 on. auto: "
+                    + "websocket on OpenSSL (BoringSSL, netty-tcnative) when its native library loads, else on "
+                    + "the JDK's, with the reason logged; tcp on the JDK's, as OpenSSL cannot half-close a "
+                    + "connection, which tcp streams do. openssl: both on OpenSSL, or they do not start (on tcp, "
+                    + "a stream whose peer ends its output then ends). jdk: both on the JDK's. The certificate "
+                    + "checks are the same with either.",
+            options = {@Option(value = "auto", label = "auto: OpenSSL where it fits and loads, else the JDK"),
                     @Option(value = "openssl", label = "openssl: OpenSSL (BoringSSL) only"),
                     @Option(value = "jdk", label = "jdk: the JDK's TLS")})
     String tlsEngine() default "auto";
