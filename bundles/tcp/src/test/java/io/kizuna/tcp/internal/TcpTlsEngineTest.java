@@ -81,8 +81,7 @@ class TcpTlsEngineTest {
         NodeIdentity b = Identities.generate();
         TcpTransport dialer = node(a, null);
         TcpTransport listener = node(b, null);
-        assertThat(dialer.tlsEngine()).contains("jdk (OpenSSL answers a close_notify with its own and cannot "
-                + "half-close, which this transport's streams do)");
+        assertThat(dialer.tlsEngine()).contains("jdk (OpenSSL cannot half-close, which this transport needs)");
 
         Pair p = connect(dialer, listener, b.peerId());
         assertThat(openSsl(p.dialer())).isFalse();

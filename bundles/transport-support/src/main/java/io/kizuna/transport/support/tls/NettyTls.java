@@ -89,7 +89,8 @@ public final class NettyTls {
         Objects.requireNonNull(configured, "configured");
         if (configured == TlsEngine.AUTO) {
             return new NettyTls(false, false, "jdk (" + NO_HALF_CLOSE + ")",
-                    "TLS 1.3 on the JDK's engine: " + NO_HALF_CLOSE, Level.INFO);
+                    "TLS 1.3 on the JDK's engine: " + NO_HALF_CLOSE + " (Netty's OpenSSL engine answers a "
+                            + "close_notify with its own); tlsEngine = openssl forces OpenSSL", Level.INFO);
         }
         NettyTls chosen = choose(configured, nativeTls);
         if (!chosen.openssl) {
@@ -105,8 +106,7 @@ public final class NettyTls {
     }
 
     /** Why a transport whose connections half-close does not take OpenSSL by itself. */
-    static final String NO_HALF_CLOSE = "OpenSSL answers a close_notify with its own and cannot half-close, "
-            + "which this transport's streams do";
+    static final String NO_HALF_CLOSE = "OpenSSL cannot half-close, which this transport needs";
 
     /**
      * @param configured what the identity's configuration asks for
