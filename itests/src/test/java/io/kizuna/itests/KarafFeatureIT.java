@@ -100,6 +100,9 @@ public class KarafFeatureIT {
             assertTrue("kizuna:transports shows websocket on OpenSSL (BoringSSL):\n" + websocket,
                     Pattern.compile("(?m)^websocket\\s+50\\s+available\\b.*openssl \\(BoringSSL\\)")
                             .matcher(websocket).find());
+            // and quiche's BoringSSL beside it: the native fragments are installed, not left out as dependencies
+            assertTrue("kizuna:transports shows quic available:\n" + websocket,
+                    Pattern.compile("(?m)^quic\\s+200\\s+available\\b").matcher(websocket).find());
 
             String bundles = client("bundle:list -s -t 0");
             for (String b : BUNDLES) {
