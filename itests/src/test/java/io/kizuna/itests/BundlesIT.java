@@ -158,8 +158,30 @@ public class BundlesIT {
             assertEquals(priority, tcp.priority());
             assertTrue("tcp available: " + tcp.unavailableReason(), tcp.isAvailable());
             assertTrue(tcp.unavailableReason().isEmpty());
+            // tcp half-closes its connections, which OpenSSL cannot: it stays on the JDK unless told otherwise
+            assertTrue("tcp runs TLS on the JDK's engine: " + tcp.tlsEngine(),
+                    tcp.tlsEngine().orElse("").startsWith("jdk (OpenSSL cannot half-close"));
         } finally {
             context.ungetService(ref);
+        }
+        // netty-tcnative and its BoringSSL fragment load inside the framework: websocket runs on them
+        ServiceReference<Transport> wsRef = awaitService(context, Transport.class,
+                "(" + Transport.PROTOCOL + "=websocket)", WAIT);
+        Transport ws = context.getService(wsRef);
+        try {
+            assertTrue("websocket runs TLS on OpenSSL in Felix: " + ws.tlsEngine(),
+                    ws.tlsEngine().orElse("").startsWith("openssl (BoringSSL"));
+        } finally {
+            context.ungetService(wsRef);
+        }
+        // quiche's own BoringSSL loads into the same JVM as netty-tcnative's
+        ServiceReference<Transport> quicRef = awaitService(context, Transport.class,
+                "(" + Transport.PROTOCOL + "=quic)", WAIT);
+        Transport quic = context.getService(quicRef);
+        try {
+            assertTrue("quic available beside OpenSSL: " + quic.unavailableReason(), quic.isAvailable());
+        } finally {
+            context.ungetService(quicRef);
         }
         assertEquals("no in-memory transport without its configuration", null,
                 Itest.reference(context, Transport.class, "(" + Transport.PROTOCOL + "=memory)"));
@@ -194,10 +216,11 @@ public class BundlesIT {
                     .until(() -> !manager.localAddress().endpoints("tcp").isEmpty());
             Endpoint endpoint = manager.localAddress().endpoints("tcp").get(0);
 
-            // kizuna:transports lists tcp, available, with its priority and where it listens
+            // kizuna:transports lists tcp, available, with its priority, its TLS engine and where it listens
             String transports = await("kizuna:transports to list tcp").atMost(WAIT)
                     .until(() -> Gogo.run(context, "kizuna:transports").ok(), out -> out.contains("tcp"));
-            Pattern tcpLine = Pattern.compile("(?m)^tcp\\s+100\\s+available\\b.*" + Pattern.quote(endpoint.toString()));
+            Pattern tcpLine = Pattern.compile("(?m)^tcp\\s+100\\s+available\\b.*jdk \\(OpenSSL .*"
+                    + Pattern.quote(endpoint.toString()));
             assertTrue("kizuna:transports shows tcp available on " + endpoint + ":\n" + transports,
                     tcpLine.matcher(transports).find());
 

@@ -97,6 +97,16 @@ public class KarafFeatureIT {
             assertTrue("kizuna:transports shows tcp available:\n" + transports,
                     Pattern.compile("(?m)^tcp\\s+100\\s+available\\b").matcher(transports).find());
             assertNoError("kizuna:transports", transports);
+            // netty-tcnative's classes and BoringSSL fragment load in Karaf: websocket runs TLS on them
+            String websocket = await("kizuna:transports to list websocket on OpenSSL").atMost(COMMAND)
+                    .pollInterval(Duration.ofSeconds(1))
+                    .until(() -> client("kizuna:transports"), out -> out.contains("websocket"));
+            assertTrue("kizuna:transports shows websocket on OpenSSL (BoringSSL):\n" + websocket,
+                    Pattern.compile("(?m)^websocket\\s+50\\s+available\\b.*openssl \\(BoringSSL\\)")
+                            .matcher(websocket).find());
+            // and quiche's BoringSSL beside it: the native fragments are installed, not left out as dependencies
+            assertTrue("kizuna:transports shows quic available:\n" + websocket,
+                    Pattern.compile("(?m)^quic\\s+200\\s+available\\b").matcher(websocket).find());
 
             String bundles = client("bundle:list -s -t 0");
             for (String b : BUNDLES) {

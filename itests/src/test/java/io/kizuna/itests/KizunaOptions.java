@@ -75,6 +75,10 @@ final class KizunaOptions {
                 mavenBundle("io.netty", "netty-transport-native-unix-common").versionAsInProject(),
                 mavenBundle("io.netty", "netty-codec-base").versionAsInProject(),
                 mavenBundle("io.netty", "netty-handler").versionAsInProject(),
+                // OpenSSL for TLS: BoringSSL is a fragment of netty-tcnative-classes, installed and never started
+                mavenBundle("io.netty", "netty-tcnative-classes").versionAsInProject(),
+                mavenBundle("io.netty", "netty-tcnative-boringssl-static").classifier("linux-x86_64")
+                        .versionAsInProject().noStart(),
                 mavenBundle("io.netty", "netty-codec-classes-quic").versionAsInProject(),
                 // quiche: a fragment of codec-classes-quic, installed and never started
                 mavenBundle("io.netty", "netty-codec-native-quic").classifier("linux-x86_64").versionAsInProject()

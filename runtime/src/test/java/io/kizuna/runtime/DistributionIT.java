@@ -126,18 +126,26 @@ class DistributionIT {
         Result r = run("--home", dir.resolve("b").toString(), "--listen", LOOPBACK, "-c", "lb; kizuna:transports");
         assertThat(r.status()).as("exit status; stderr: %s", r.err()).isZero();
         List<String> bundles = r.out().lines().filter(l -> l.matches("\\s*\\d+\\|.*")).toList();
-        // the native libraries of quiche and epoll are fragments of their hosts: resolved, attached, never started
+        // the native libraries of quiche, epoll and OpenSSL are fragments of their hosts: resolved, attached,
+        // never started
         assertThat(bundles).hasSizeGreaterThanOrEqualTo(20)
-                .allMatch(l -> l.contains("|Active") || l.contains("|Resolved") && l.contains("/Native/"),
+                .allMatch(l -> l.contains("|Active") || l.contains("|Resolved")
+                        && (l.contains("/Native/") || l.contains("[BoringSSL - Static]")),
                         "is Active (or a resolved native fragment)");
         assertThat(bundles).anyMatch(l -> l.contains("|Resolved") && l.contains("Native/Quic"))
-                .anyMatch(l -> l.contains("|Resolved") && l.contains("Native/Epoll"));
+                .anyMatch(l -> l.contains("|Resolved") && l.contains("Native/Epoll"))
+                .anyMatch(l -> l.contains("|Resolved") && l.contains("[BoringSSL - Static]"))
+                .anyMatch(l -> l.contains("|Active") && l.contains("[OpenSSL - Classes]"));
         assertThat(bundles).anyMatch(l -> l.contains("Kizuna Core")).anyMatch(l -> l.contains("Kizuna TCP"))
                 .anyMatch(l -> l.contains("Kizuna QUIC")).anyMatch(l -> l.contains("Kizuna Shell"))
                 .anyMatch(l -> l.contains("Kizuna Identity"));
-        assertThat(r.out()).containsPattern("tcp\\s+\\d+\\s+available\\s+reliable,ordered\\s+tcp://127\\.0\\.0\\.1:\\d+");
-        assertThat(r.out()).containsPattern("quic\\s+200\\s+available\\s+reliable,ordered,multiplexed");
-        assertThat(r.out()).containsPattern("websocket\\s+50\\s+available\\s+reliable,ordered");
+        // the TLS column: tcp on the JDK's engine (it half-closes), websocket on OpenSSL, quic on quiche's
+        assertThat(r.out()).containsPattern("tcp\\s+\\d+\\s+available\\s+reliable,ordered\\s+jdk \\(OpenSSL [^)]*\\)"
+                + "\\s+tcp://127\\.0\\.0\\.1:\\d+");
+        assertThat(r.out()).containsPattern("quic\\s+200\\s+available\\s+reliable,ordered,multiplexed\\S*\\s+"
+                + "quiche \\(BoringSSL\\)");
+        assertThat(r.out()).containsPattern("websocket\\s+50\\s+available\\s+reliable,ordered\\s+"
+                + "openssl \\(BoringSSL\\)");
         assertThat(r.err()).as("stderr").doesNotContain("SEVERE").doesNotContain("Exception");
     }
 

@@ -63,6 +63,19 @@ public interface Transport {
     Optional<String> unavailableReason();
 
     /**
+     * Which TLS implementation this transport's handshakes and records run on, in
+     * a few words for people, with the reason when it is not the preferred one:
+     * {@code openssl (BoringSSL)}, {@code jdk (native library not loaded: ...)},
+     * {@code quiche (BoringSSL)}. Shown by the shell; not for programs to parse.
+     * The default says nothing (since 1.6.0).
+     *
+     * @return the TLS engine, or empty when the transport does not say
+     */
+    default Optional<String> tlsEngine() {
+        return Optional.empty();
+    }
+
+    /**
      * Dials a peer at one of the endpoints of {@link #protocolName()} in its address.
      *
      * <p>Fails with {@link TransportException.AddressNotSupported} when the address

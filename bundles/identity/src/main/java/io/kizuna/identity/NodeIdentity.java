@@ -55,4 +55,14 @@ public interface NodeIdentity {
      *         certificates
      */
     SSLContext sslContext();
+
+    /**
+     * Which TLS implementation transports should run their TLS on (since 1.2.0).
+     * The identity's certificates and checks are the same with every engine.
+     *
+     * @return the configured engine; {@link TlsEngine#AUTO} unless configured otherwise
+     */
+    default TlsEngine tlsEngine() {
+        return TlsEngine.AUTO;
+    }
 }

@@ -7,9 +7,11 @@
  * {@link io.kizuna.identity.NodeIdentity#keyManager()} and
  * {@link io.kizuna.identity.NodeIdentity#trustManager()}, and after the handshake
  * reads the peer's PeerId with {@link io.kizuna.identity.PeerCertificates}.
+ * {@link io.kizuna.identity.NodeIdentity#tlsEngine()} (1.2.0) says which TLS
+ * implementation they should run it on.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.kizuna.identity;
 
 import org.osgi.annotation.bundle.Export;

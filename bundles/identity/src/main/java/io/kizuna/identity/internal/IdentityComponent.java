@@ -11,6 +11,7 @@ import javax.net.ssl.X509ExtendedKeyManager;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 import io.kizuna.identity.NodeIdentity;
+import io.kizuna.identity.TlsEngine;
 import io.kizuna.transport.PeerId;
 
 import org.osgi.framework.BundleContext;
@@ -46,14 +47,22 @@ public final class IdentityComponent implements NodeIdentity {
 
     private final LocalIdentity identity;
     private final Path keyFile;
+    private final TlsEngine tlsEngine;
 
     /**
      * @param config  the configuration
      * @param context the bundle context, for {@code kizuna.home} and the data area
      * @throws IOException when the key file cannot be read or created (the message says why and what to do)
+     * @throws IllegalArgumentException when {@code tlsEngine} names no engine
      */
     @Activate
     public IdentityComponent(IdentityConfig config, BundleContext context) throws IOException {
+        try {
+            this.tlsEngine = TlsEngine.parse(config.tlsEngine());
+        } catch (IllegalArgumentException e) {
+            LOG.log(Level.ERROR, "node identity not available: {0} (PID {1})", e.getMessage(), PID);
+            throw new IllegalArgumentException(e.getMessage() + " (PID " + PID + ")", e);
+        }
         this.keyFile = keyFile(config.keyFile(), context.getProperty(HOME_PROPERTY),
                 () -> context.getDataFile(KEY_IN_DATA_AREA));
         try {
@@ -121,6 +130,11 @@ public final class IdentityComponent implements NodeIdentity {
     @Override
     public SSLContext sslContext() {
         return identity.sslContext();
+    }
+
+    @Override
+    public TlsEngine tlsEngine() {
+        return tlsEngine;
     }
 
     @Override

@@ -12,6 +12,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 
 import io.kizuna.identity.Identities;
+import io.kizuna.identity.TlsEngine;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -94,10 +95,38 @@ class IdentityComponentTest {
         assertThat(component.toString()).contains(component.peerId().toString());
     }
 
+    @Test
+    void theTlsEngineIsAutoUnlessConfigured() throws Exception {
+        Map<String, String> noHome = Map.of();
+        assertThat(new IdentityComponent(config(""), context(noHome, tmp.resolve("d1"))).tlsEngine())
+                .isEqualTo(TlsEngine.AUTO);
+        assertThat(new IdentityComponent(config("", " JDK "), context(noHome, tmp.resolve("d2"))).tlsEngine())
+                .isEqualTo(TlsEngine.JDK);
+        assertThat(new IdentityComponent(config("", "openssl"), context(noHome, tmp.resolve("d3"))).tlsEngine())
+                .isEqualTo(TlsEngine.OPENSSL);
+        // What tests and tools make outside the framework asks for the default as well.
+        assertThat(Identities.generate().tlsEngine()).isEqualTo(TlsEngine.AUTO);
+    }
+
+    @Test
+    void anUnknownTlsEngineFailsActivationNamingTheKeyAndTheChoices() {
+        assertThatThrownBy(() -> new IdentityComponent(config("", "boringssl"), context(Map.of(), tmp)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("tlsEngine 'boringssl'")
+                .hasMessageContaining("auto, openssl or jdk")
+                .hasMessageContaining("io.kizuna.identity");
+        assertThat(Files.exists(tmp.resolve("node.key"))).as("no key is made for a bad configuration").isFalse();
+    }
+
     private static IdentityConfig config(String keyFile) {
+        return config(keyFile, "auto");
+    }
+
+    private static IdentityConfig config(String keyFile, String tlsEngine) {
         return (IdentityConfig) Proxy.newProxyInstance(IdentityConfig.class.getClassLoader(),
                 new Class<?>[] {IdentityConfig.class}, (proxy, method, args) -> switch (method.getName()) {
                     case "keyFile" -> keyFile;
+                    case "tlsEngine" -> tlsEngine;
                     case "annotationType" -> IdentityConfig.class;
                     default -> throw new UnsupportedOperationException(method.getName());
                 });

@@ -349,6 +349,12 @@ public final class QuicTransport implements Transport {
         return lifecycle.unavailableReason();
     }
 
+    /** @return QUIC's TLS is quiche's, on the BoringSSL linked into its native library, whatever tlsEngine says */
+    @Override
+    public Optional<String> tlsEngine() {
+        return Optional.of("quiche (BoringSSL)");
+    }
+
     @Override
     public CompletionStage<Connection> connect(PeerAddress peer, Duration timeout) {
         Objects.requireNonNull(peer, "peer");

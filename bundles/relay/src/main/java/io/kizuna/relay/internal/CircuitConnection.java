@@ -29,6 +29,7 @@ import io.kizuna.transport.ConnectionInfo;
 import io.kizuna.transport.Endpoint;
 import io.kizuna.transport.PeerId;
 import io.kizuna.transport.TransportException;
+import io.kizuna.transport.support.tls.NettyTls;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -37,10 +38,8 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
-import io.netty.handler.ssl.SslProvider;
 
 /**
  * One end of a relayed circuit: the two peers' identity-bound TLS 1.3 (the same
@@ -55,7 +54,6 @@ import io.netty.handler.ssl.SslProvider;
  */
 final class CircuitConnection implements Connection {
 
-    private static final String[] PROTOCOLS = {"TLSv1.3"};
     private static final int READ_SIZE = 32 * 1024;
     private static final int WRITE_CHUNK = 64 * 1024;
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -113,20 +111,20 @@ final class CircuitConnection implements Connection {
      *
      * @param inner    the stream, spliced by the relay
      * @param identity this node's identity
+     * @param engine   the TLS engine
      * @param target   the peer asked for; another key fails with {@link TransportException.PeerAuthenticationFailed}
      * @param hop      the relay
      * @param pool     where the work runs
      * @return completes with the connection once the handshake proved {@code target}
      */
-    static CompletionStage<CircuitConnection> dial(Connection inner, NodeIdentity identity, PeerId target,
-            Endpoint.Hop hop, Executor pool) {
+    static CompletionStage<CircuitConnection> dial(Connection inner, NodeIdentity identity, NettyTls engine,
+            PeerId target, Endpoint.Hop hop, Executor pool) {
         DialTrustManager trust = DialTrustManager.forPeer(identity.trustManager(), target);
         ConnectionInfo i = inner.info();
         CircuitConnection c = new CircuitConnection(inner, pool, target, trust, ConnectionInfo.Direction.OUTBOUND,
                 i.localAddress(), i.remoteAddress(), hop);
         try {
-            SslContext ctx = SslContextBuilder.forClient().keyManager(identity.keyManager()).trustManager(trust)
-                    .sslProvider(SslProvider.JDK).protocols(PROTOCOLS).endpointIdentificationAlgorithm(null).build();
+            SslContext ctx = engine.client(identity, trust).build();
             c.serial.execute(() -> c.start(ctx));
         } catch (SSLException e) {
             c.handshake.completeExceptionally(new TransportException.Io("building the circuit's TLS context", e));
@@ -143,6 +141,7 @@ final class CircuitConnection implements Connection {
      *
      * @param inner    the stream, spliced by the relay
      * @param identity this node's identity
+     * @param engine   the TLS engine
      * @param dialer   the dialer as the relay named it; the handshake must prove it
      * @param source   the dialer's address as the relay claims it, for messages only
      * @param hop      the relay
@@ -152,16 +151,15 @@ final class CircuitConnection implements Connection {
      *                 that never sends a ClientHello cannot hold it
      * @return completes with the connection once the dialer proved its key
      */
-    static CompletionStage<CircuitConnection> accept(Connection inner, NodeIdentity identity, PeerId dialer,
-            InetSocketAddress source, Endpoint.Hop hop, Executor pool, ScheduledExecutorService timer,
+    static CompletionStage<CircuitConnection> accept(Connection inner, NodeIdentity identity, NettyTls engine,
+            PeerId dialer, InetSocketAddress source, Endpoint.Hop hop, Executor pool, ScheduledExecutorService timer,
             Duration timeout) {
         // Both addresses are the relay's: this node listens there, and the dialer is reached through it.
         InetSocketAddress relay = inner.info().remoteAddress();
         CircuitConnection c = new CircuitConnection(inner, pool, dialer, null, ConnectionInfo.Direction.INBOUND,
                 relay, relay, hop);
         try {
-            SslContext ctx = SslContextBuilder.forServer(identity.keyManager()).trustManager(identity.trustManager())
-                    .sslProvider(SslProvider.JDK).protocols(PROTOCOLS).clientAuth(ClientAuth.REQUIRE).build();
+            SslContext ctx = engine.server(identity, ClientAuth.REQUIRE).build();
             c.serial.execute(() -> c.start(ctx));
         } catch (SSLException e) {
             c.handshake.completeExceptionally(new TransportException.Io("building the circuit's TLS context", e));
@@ -224,6 +222,12 @@ final class CircuitConnection implements Connection {
             fail(new TransportException.Io("TLS on the circuit to " + expected + " failed: " + cause.getMessage(),
                     cause));
         }
+    }
+
+    /** @return the circuit's TLS engine, once the handshake started */
+    javax.net.ssl.SSLEngine engine() {
+        SslHandler t = tls;
+        return t == null ? null : t.engine();
     }
 
     private void handshakeSucceeded() {

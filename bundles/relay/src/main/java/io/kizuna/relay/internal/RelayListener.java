@@ -195,7 +195,7 @@ final class RelayListener implements Listener {
                         return CompletableFuture.failedFuture(
                                 RelayTransport.answer(relay.peerId(), transport.identity().peerId(), m));
                     }
-                    return CircuitConnection.accept(s, transport.identity(), in.dialer(), in.source(), hop,
+                    return CircuitConnection.accept(s, transport.identity(), transport.nettyTls(), in.dialer(), in.source(), hop,
                             transport.pool(), transport.timer(), transport.settings().handshakeTimeout())
                             .whenComplete((c, e) -> {
                                 if (e != null) {

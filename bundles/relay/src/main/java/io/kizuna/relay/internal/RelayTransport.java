@@ -31,6 +31,7 @@ import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportCapabilities;
 import io.kizuna.transport.TransportException;
 import io.kizuna.transport.TransportException.RelayFailed;
+import io.kizuna.transport.support.tls.NettyTls;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -66,6 +67,7 @@ public final class RelayTransport implements Transport {
     private final ConnectionManager manager;
     private final NodeIdentity identity;
     private final ClientSettings settings;
+    private final NettyTls nettyTls;
     private final ScheduledExecutorService timer;
     private final ExecutorService pool;
     private final RelaySelector selector;
@@ -87,9 +89,26 @@ public final class RelayTransport implements Transport {
     }
 
     RelayTransport(ConnectionManager manager, NodeIdentity identity, ClientSettings settings) {
+        // The hops to relays are tcp or websocket connections, on the engine the identity configures. The
+        // end-to-end TLS of circuits stays on the JDK's: on OpenSSL, which answers a close_notify with its
+        // own, a circuit's close does not yet meet the transport contract.
+        this(manager, identity, settings, NettyTls.jdk("circuits stay on the JDK's engine"));
+    }
+
+    /**
+     * @param manager  the connection manager
+     * @param identity this node's identity
+     * @param settings the settings
+     * @param tls      the TLS engine of the end-to-end TLS
+     */
+    RelayTransport(ConnectionManager manager, NodeIdentity identity, ClientSettings settings, NettyTls tls) {
         this.manager = manager;
         this.identity = identity;
         this.settings = settings;
+        // A circuit's TLS runs on an EmbeddedChannel that is dropped, not closed: with OpenSSL, the GC frees
+        // its native state.
+        this.nettyTls = tls.releasedByGc();
+        tls.log(LOG, PROTOCOL_NAME);
         ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, daemon("kizuna-relay-client-timer"));
         t.setRemoveOnCancelPolicy(true);
         this.timer = t;
@@ -128,6 +147,11 @@ public final class RelayTransport implements Transport {
 
     NodeIdentity identity() {
         return identity;
+    }
+
+    /** @return the TLS engine of the end-to-end TLS */
+    NettyTls nettyTls() {
+        return nettyTls;
     }
 
     ConnectionManager manager() {
@@ -177,6 +201,12 @@ public final class RelayTransport implements Transport {
     @Override
     public Optional<String> unavailableReason() {
         return active ? Optional.empty() : Optional.of("the relay transport is stopped");
+    }
+
+    /** @return the engine of the end-to-end TLS inside circuits; the hops to relays have their transports' */
+    @Override
+    public Optional<String> tlsEngine() {
+        return Optional.of(nettyTls.describe());
     }
 
     // ------------------------------------------------------------------ dialing
@@ -242,7 +272,7 @@ public final class RelayTransport implements Transport {
             return RelayCodec.write(stream, new RelayMessage.Connect(target, settings.token()))
                     .thenCompose(v -> RelayCodec.read(stream)).thenCompose(m -> {
                         if (m instanceof RelayMessage.Connected) {
-                            return CircuitConnection.dial(stream, identity, target, hop, pool);
+                            return CircuitConnection.dial(stream, identity, nettyTls, target, hop, pool);
                         }
                         stream.close();
                         return CompletableFuture.failedFuture(answer(relay.peerId(), target, m));

@@ -23,6 +23,7 @@ import io.kizuna.transport.Listener;
 import io.kizuna.transport.PeerAddress;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportException;
+import io.kizuna.transport.support.tls.NettyTls;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,9 +32,15 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The end-to-end TLS of a circuit, over a plain stream standing in for the
- * relay's splice (a TCP connection between two other identities).
+ * relay's splice (a TCP connection between two other identities). The circuits
+ * run TLS on OpenSSL here, on the JDK's engine in {@link CircuitConnectionJdkTest}.
  */
 class CircuitConnectionTest {
+
+    /** @return the circuits' TLS engine */
+    NettyTls engine() {
+        return RelayTestTls.openssl();
+    }
 
     private final ExecutorService pool = Executors.newFixedThreadPool(2);
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
@@ -70,9 +77,9 @@ class CircuitConnectionTest {
     void anAcceptedCircuitNamesTheAddressThisNodeSawNotTheOneTheRelayClaims() throws Exception {
         NodeIdentity dialer = Identities.generate();
         NodeIdentity target = Identities.generate();
-        CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, target.peerId(), hop,
+        CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, engine(), target.peerId(), hop,
                 pool).toCompletableFuture();
-        CircuitConnection i = CircuitConnection.accept(streamB, target, dialer.peerId(),
+        CircuitConnection i = CircuitConnection.accept(streamB, target, engine(), dialer.peerId(),
                 new InetSocketAddress("203.0.113.9", 4000), hop, pool, timer, Duration.ofSeconds(10))
                 .toCompletableFuture().get(10, SECONDS);
         out.get(10, SECONDS);
@@ -86,7 +93,7 @@ class CircuitConnectionTest {
         NodeIdentity dialer = Identities.generate();
         NodeIdentity target = Identities.generate();
         long start = System.nanoTime();
-        CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, target, dialer.peerId(),
+        CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, target, engine(), dialer.peerId(),
                 new InetSocketAddress("127.0.0.1", 1), hop, pool, timer, Duration.ofMillis(500))
                 .toCompletableFuture();
         // The other end of the spliced stream says nothing at all.
@@ -109,15 +116,18 @@ class CircuitConnectionTest {
     void peersAuthenticateEachOtherAndExchangeBytes() throws Exception {
         NodeIdentity dialer = Identities.generate();
         NodeIdentity target = Identities.generate();
-        CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, target.peerId(), hop,
+        CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, engine(), target.peerId(), hop,
                 pool).toCompletableFuture();
-        CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, target, dialer.peerId(),
+        CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, target, engine(), dialer.peerId(),
                 new InetSocketAddress("127.0.0.1", 1), hop, pool, timer, Duration.ofSeconds(10)).toCompletableFuture();
         CircuitConnection o = out.get(10, SECONDS);
         CircuitConnection i = in.get(10, SECONDS);
         assertThat(o.info().peerId()).isEqualTo(target.peerId());
         assertThat(i.info().peerId()).isEqualTo(dialer.peerId());
         assertThat(o.info().via()).contains(hop);
+        assertThat(NettyTls.isOpenSsl(o.engine())).as("the circuit's TLS engine is OpenSSL's")
+                .isEqualTo(engine().isOpenSsl());
+        assertThat(NettyTls.isOpenSsl(i.engine())).isEqualTo(engine().isOpenSsl());
 
         o.write(ByteBuffer.wrap("hello through the circuit".getBytes(StandardCharsets.UTF_8))).toCompletableFuture()
                 .get(10, SECONDS);
@@ -139,9 +149,9 @@ class CircuitConnectionTest {
         NodeIdentity dialer = Identities.generate();
         NodeIdentity impostor = Identities.generate();
         NodeIdentity expected = Identities.generate();
-        CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, expected.peerId(), hop,
+        CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, engine(), expected.peerId(), hop,
                 pool).toCompletableFuture();
-        CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, impostor, dialer.peerId(),
+        CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, impostor, engine(), dialer.peerId(),
                 new InetSocketAddress("127.0.0.1", 1), hop, pool, timer, Duration.ofSeconds(10)).toCompletableFuture();
 
         ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
@@ -161,9 +171,9 @@ class CircuitConnectionTest {
         NodeIdentity dialer = Identities.generate();
         NodeIdentity target = Identities.generate();
         ExecutorService own = Executors.newFixedThreadPool(1);
-        CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, target.peerId(), hop,
+        CompletableFuture<CircuitConnection> out = CircuitConnection.dial(streamA, dialer, engine(), target.peerId(), hop,
                 own).toCompletableFuture();
-        CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, target, dialer.peerId(),
+        CompletableFuture<CircuitConnection> in = CircuitConnection.accept(streamB, target, engine(), dialer.peerId(),
                 new InetSocketAddress("127.0.0.1", 1), hop, pool, timer, Duration.ofSeconds(10)).toCompletableFuture();
         CircuitConnection o = out.get(10, SECONDS);
         in.get(10, SECONDS);

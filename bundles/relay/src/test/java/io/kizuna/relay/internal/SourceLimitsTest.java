@@ -63,9 +63,9 @@ class SourceLimitsTest {
             // The spliced stream reaches this node from the upstream relay at 10.0.0.7 (in memory).
             Connection[] spliced = RelayTestPipes.pair(upstream.peerId(), new InetSocketAddress("10.0.0.7", 7400),
                     node.peerId(), new InetSocketAddress("10.0.0.1", 40000));
-            CompletableFuture<CircuitConnection> out = CircuitConnection.dial(spliced[0], dialer, node.peerId(),
+            CompletableFuture<CircuitConnection> out = CircuitConnection.dial(spliced[0], dialer, RelayTestTls.openssl(), node.peerId(),
                     hop, pool).toCompletableFuture();
-            CircuitConnection in = get(CircuitConnection.accept(spliced[1], node, dialer.peerId(),
+            CircuitConnection in = get(CircuitConnection.accept(spliced[1], node, RelayTestTls.openssl(), dialer.peerId(),
                     new InetSocketAddress("203.0.113.9", 4000), hop, pool, timer, Duration.ofSeconds(10)));
             h.server.handle(in);
             RelayMessage answer = get(RelayCodec.read(get(out)));

@@ -25,6 +25,7 @@ import io.kizuna.transport.ConnectionInfo.Direction;
 import io.kizuna.transport.PeerId;
 import io.kizuna.transport.TransportException;
 import io.kizuna.transport.support.ByteBufStream;
+import io.kizuna.transport.support.tls.NettyTls;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -32,6 +33,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
+import io.netty.handler.ssl.SslClosedEngineException;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
@@ -163,6 +165,11 @@ final class TcpConnection extends ByteBufStream {
 
     @Override
     protected TransportException ioError(String doing, Throwable cause) {
+        if (cause instanceof SslClosedEngineException && inputEnded && NettyTls.isOpenSsl(tls.engine())) {
+            // OpenSSL answered the peer's close_notify with its own, ending our direction too: nothing
+            // more can be sent, and the peer sends nothing more, so the connection is over.
+            closeChannel();
+        }
         return new TransportException.Io(doing + " " + who() + " failed: " + describe(cause), cause);
     }
 

@@ -25,6 +25,7 @@ import io.kizuna.transport.support.EndpointDial;
 import io.kizuna.transport.support.SocketListener;
 import io.kizuna.transport.support.TlsOverTcp;
 import io.kizuna.transport.support.TransportLifecycle;
+import io.kizuna.transport.support.tls.NettyTls;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -37,9 +38,7 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.ssl.SslProvider;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
 import org.osgi.service.component.annotations.Activate;
@@ -70,12 +69,12 @@ public final class TcpTransport implements Transport {
     static final String PROTOCOL_NAME = "tcp";
 
     private static final System.Logger LOG = System.getLogger(TcpTransport.class.getName());
-    private static final String[] PROTOCOLS = {"TLSv1.3"};
 
     private final NodeIdentity identity;
     private final TcpSettings settings;
     private final SocketIo io;
     private final EventLoopGroup group;
+    private final NettyTls nettyTls;
     private final SslContext serverContext;
     private final TransportLifecycle<TcpConnection, SocketListener> lifecycle;
 
@@ -88,16 +87,18 @@ public final class TcpTransport implements Transport {
      */
     @Activate
     public TcpTransport(TcpConfig config, @Reference NodeIdentity identity) throws SSLException {
-        this(identity, TcpSettings.from(config), SocketIo.choose(config.epoll()));
+        // Each stream is a connection, half-closed with TLS: see NettyTls.forHalfClose.
+        this(identity, TcpSettings.from(config), SocketIo.choose(config.epoll()), NettyTls.forHalfClose(identity));
     }
 
     /**
      * @param identity this node's identity
      * @param settings the settings
-     * @throws SSLException when the TLS context cannot be built from the identity
+     * @throws SSLException when the TLS context cannot be built from the identity, or the configured
+     *         TLS engine cannot be used
      */
     TcpTransport(NodeIdentity identity, TcpSettings settings) throws SSLException {
-        this(identity, settings, SocketIo.choose(false));
+        this(identity, settings, SocketIo.choose(false), NettyTls.forHalfClose(identity));
     }
 
     /**
@@ -107,16 +108,34 @@ public final class TcpTransport implements Transport {
      * @throws SSLException when the TLS context cannot be built from the identity
      */
     TcpTransport(NodeIdentity identity, TcpSettings settings, SocketIo io) throws SSLException {
+        this(identity, settings, io, NettyTls.forHalfClose(identity));
+    }
+
+    /**
+     * @param identity this node's identity
+     * @param settings the settings
+     * @param tls      the TLS engine
+     * @throws SSLException when the TLS context cannot be built from the identity
+     */
+    TcpTransport(NodeIdentity identity, TcpSettings settings, NettyTls tls) throws SSLException {
+        this(identity, settings, SocketIo.choose(false), tls);
+    }
+
+    /**
+     * @param identity this node's identity
+     * @param settings the settings
+     * @param io       the sockets: epoll or NIO
+     * @param tls      the TLS engine
+     * @throws SSLException when the TLS context cannot be built from the identity
+     */
+    TcpTransport(NodeIdentity identity, TcpSettings settings, SocketIo io, NettyTls tls) throws SSLException {
         this.io = Objects.requireNonNull(io, "io");
         this.identity = Objects.requireNonNull(identity, "identity");
         this.settings = Objects.requireNonNull(settings, "settings");
+        this.nettyTls = Objects.requireNonNull(tls, "tls");
         this.lifecycle = new TransportLifecycle<>(PROTOCOL_NAME, PID, settings.maxConnections(), LOG);
-        this.serverContext = SslContextBuilder.forServer(identity.keyManager())
-                .trustManager(identity.trustManager())
-                .sslProvider(SslProvider.JDK)
-                .protocols(PROTOCOLS)
-                .clientAuth(ClientAuth.REQUIRE)
-                .build();
+        this.serverContext = tls.server(identity, ClientAuth.REQUIRE).build();
+        tls.log(LOG, PROTOCOL_NAME);
         this.group = new MultiThreadIoEventLoopGroup(settings.ioThreads(),
                 new DefaultThreadFactory("kizuna-tcp", true), io.ioHandler());
     }
@@ -130,6 +149,7 @@ public final class TcpTransport implements Transport {
         if (lifecycle.stop()) {
             lifecycle.stop(group, TcpConnection.class, TcpConnection::close, settings.closeTimeoutMillis() + 1000L);
         }
+        NettyTls.release(serverContext); // engines still open keep it until they are released
     }
 
     // ------------------------------------------------------------------ Transport
@@ -157,6 +177,11 @@ public final class TcpTransport implements Transport {
     @Override
     public Optional<String> unavailableReason() {
         return lifecycle.unavailableReason();
+    }
+
+    @Override
+    public Optional<String> tlsEngine() {
+        return Optional.of(nettyTls.describe());
     }
 
     @Override
@@ -238,6 +263,7 @@ public final class TcpTransport implements Transport {
                         + e.getMessage(), e));
                 return;
             }
+            Runnable releaseContext = NettyTls.releaseOnce(context);
             Bootstrap b = new Bootstrap()
                     .group(group)
                     .channel(io.channel())
@@ -246,12 +272,15 @@ public final class TcpTransport implements Transport {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             SslHandler tls = sslHandler(context, ch);
+                            releaseContext.run(); // the engine holds it now
                             ch.pipeline().addLast("tls", tls).addLast("kizuna", new TcpConnection(TcpTransport.this,
                                     ch, tls, Direction.OUTBOUND, endpoint.toString(), trust, established));
                         }
                     });
             channelOptions(b);
             ChannelFuture connecting = b.connect(endpoint.address());
+            // Done connecting, the engine was made, or never will be (the channel did not register).
+            connecting.addListener(f -> releaseContext.run());
             Channel ch = connecting.channel();
             current(ch);
             lifecycle.track(ch); // the slot was reserved for this channel; it is given back when the channel closes
@@ -266,13 +295,7 @@ public final class TcpTransport implements Transport {
 
     private SslContext clientContext(DialTrustManager trust) throws SSLException {
         // A context per dial: its trust manager knows which PeerId this dial expects.
-        return SslContextBuilder.forClient()
-                .keyManager(identity.keyManager())
-                .trustManager(trust)
-                .sslProvider(SslProvider.JDK)
-                .protocols(PROTOCOLS)
-                .endpointIdentificationAlgorithm(null)
-                .build();
+        return nettyTls.client(identity, trust).build();
     }
 
     private SslHandler sslHandler(SslContext context, Channel ch) {
@@ -318,6 +341,11 @@ public final class TcpTransport implements Transport {
 
     TcpSettings settings() {
         return settings;
+    }
+
+    /** @return the TLS engine */
+    NettyTls nettyTls() {
+        return nettyTls;
     }
 
     NodeIdentity identity() {

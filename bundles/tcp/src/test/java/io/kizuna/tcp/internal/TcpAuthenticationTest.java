@@ -35,6 +35,7 @@ import io.kizuna.identity.Identities;
 import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.Listener;
+import io.kizuna.transport.support.tls.NettyTls;
 
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
@@ -51,6 +52,11 @@ class TcpAuthenticationTest {
 
     private final List<TcpTransport> nodes = new ArrayList<>();
 
+    /** @return the listener's TLS engine: OpenSSL here, the JDK's in {@link TcpAuthenticationJdkTest} */
+    NettyTls engine() {
+        return TestTls.openssl();
+    }
+
     @TempDir
     Path temp;
 
@@ -63,7 +69,7 @@ class TcpAuthenticationTest {
     }
 
     private Server server() throws Exception {
-        TcpTransport node = new TcpTransport(Identities.generate(), TcpSettings.defaults());
+        TcpTransport node = new TcpTransport(Identities.generate(), TcpSettings.defaults(), engine());
         nodes.add(node);
         BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
         Listener listener = node.listen(new InetSocketAddress("127.0.0.1", 0), accepted::add).toCompletableFuture()

@@ -32,6 +32,7 @@ import io.kizuna.transport.PeerId;
 import io.kizuna.transport.Transport;
 import io.kizuna.transport.TransportException;
 import io.kizuna.transport.support.SocketListener;
+import io.kizuna.transport.support.tls.NettyTls;
 import io.kizuna.transport.testing.TransportContractTest;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
@@ -44,7 +45,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The transport contract over TCP, plus what only TCP has: socket options, limits, deactivation. Runs on the
- * default NIO sockets ({@link TcpEpollTest} checks what epoll sockets add).
+ * default NIO sockets ({@link TcpEpollTest} checks what epoll sockets add); TLS runs on OpenSSL here, on the
+ * JDK's engine in {@link TcpTransportJdkTest}.
  */
 class TcpTransportTest extends TransportContractTest {
 
@@ -55,13 +57,24 @@ class TcpTransportTest extends TransportContractTest {
         return SocketIo.choose(false);
     }
 
+    /** @return the TLS engine the nodes of this test run on */
+    NettyTls engine() {
+        return TestTls.openssl();
+    }
+
     @Override
     protected Transport newNode() {
         try {
-            return new TcpTransport(Identities.generate(), nextSettings, io());
+            return new TcpTransport(Identities.generate(), nextSettings, io(), engine());
         } catch (SSLException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** OpenSSL answers a close_notify with its own: on it, a half-close ends both directions. */
+    @Override
+    protected boolean peerWritesAfterHalfClose() {
+        return !engine().isOpenSsl();
     }
 
     @Override
@@ -103,7 +116,10 @@ class TcpTransportTest extends TransportContractTest {
             assertThat(marks.low()).isEqualTo(s.writeLowWaterMark());
             SslHandler tls = ch.pipeline().get(SslHandler.class);
             assertThat(tls.engine().getSession().getProtocol()).isEqualTo("TLSv1.3");
+            assertThat(NettyTls.isOpenSsl(tls.engine())).as("the TLS engine is OpenSSL's")
+                    .isEqualTo(engine().isOpenSsl());
         }
+        assertThat(p.dialerNode().tlsEngine()).contains(engine().describe());
         assertThat(tcp(p.accepted()).channel().pipeline().get(SslHandler.class).engine().getNeedClientAuth())
                 .as("the listener requires the dialer's certificate").isTrue();
         Channel server = ((SocketListener) p.listener()).channel();

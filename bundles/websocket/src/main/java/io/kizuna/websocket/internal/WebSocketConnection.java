@@ -166,6 +166,11 @@ final class WebSocketConnection extends ChannelStream {
         return peerId == null;
     }
 
+    /** @return the TLS engine of this connection */
+    javax.net.ssl.SSLEngine sslEngine() {
+        return tls.engine();
+    }
+
     // ------------------------------------------------------------------ Connection
 
     @Override

@@ -28,6 +28,7 @@ import io.kizuna.transport.support.EndpointDial;
 import io.kizuna.transport.support.SocketListener;
 import io.kizuna.transport.support.TlsOverTcp;
 import io.kizuna.transport.support.TransportLifecycle;
+import io.kizuna.transport.support.tls.NettyTls;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -43,9 +44,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.ssl.SslProvider;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
 import org.java_websocket.framing.CloseFrame;
@@ -85,11 +84,11 @@ public final class WebSocketTransport implements Transport {
     static final String PROTOCOL_NAME = "websocket";
 
     private static final System.Logger LOG = System.getLogger(WebSocketTransport.class.getName());
-    private static final String[] PROTOCOLS = {"TLSv1.3"};
 
     private final NodeIdentity identity;
     private final WebSocketSettings settings;
     private final EventLoopGroup group;
+    private final NettyTls nettyTls;
     private final SslContext serverContext;
     private final SslContext harnessContext;
     private final SslContext clientContext;
@@ -118,35 +117,32 @@ public final class WebSocketTransport implements Transport {
      * @throws SSLException when the TLS contexts cannot be built from the identity
      */
     WebSocketTransport(NodeIdentity identity, WebSocketSettings settings) throws SSLException {
+        this(identity, settings, NettyTls.of(identity));
+    }
+
+    /**
+     * @param identity this node's identity
+     * @param settings the settings
+     * @param tls      the TLS engine
+     * @throws SSLException when the TLS contexts cannot be built from the identity
+     */
+    WebSocketTransport(NodeIdentity identity, WebSocketSettings settings, NettyTls tls) throws SSLException {
         this.identity = Objects.requireNonNull(identity, "identity");
         this.settings = Objects.requireNonNull(settings, "settings");
+        this.nettyTls = Objects.requireNonNull(tls, "tls");
         this.lifecycle = new TransportLifecycle<>(PROTOCOL_NAME, PID, settings.maxConnections(), LOG);
         // OPTIONAL: a browser's wss handshake completes, and its upgrade is then refused
         // (unless a test harness allows anonymous dialers); a certificate that is presented
         // must be bound to a node key, or TLS fails.
-        this.serverContext = SslContextBuilder.forServer(identity.keyManager())
-                .trustManager(identity.trustManager())
-                .sslProvider(SslProvider.JDK)
-                .protocols(PROTOCOLS)
-                .clientAuth(ClientAuth.OPTIONAL)
-                .build();
+        this.serverContext = tls.server(identity, ClientAuth.OPTIONAL).build();
         // A test harness's browser endpoint requests no certificate at all: headless Chromium
         // aborts any handshake that asks it for one, even an optional one.
-        this.harnessContext = SslContextBuilder.forServer(identity.keyManager())
-                .sslProvider(SslProvider.JDK)
-                .protocols(PROTOCOLS)
-                .clientAuth(ClientAuth.NONE)
-                .build();
+        this.harnessContext = tls.server(identity, ClientAuth.NONE).build();
         // One client context: each dial registers its engine with the PeerId it expects, and the
         // listener's certificate is checked against it before the dialer sends its own.
         this.dialTrust = DialTrustManager.shared(identity.trustManager());
-        this.clientContext = SslContextBuilder.forClient()
-                .keyManager(identity.keyManager())
-                .trustManager(dialTrust)
-                .sslProvider(SslProvider.JDK)
-                .protocols(PROTOCOLS)
-                .endpointIdentificationAlgorithm(null)
-                .build();
+        this.clientContext = tls.client(identity, dialTrust).build();
+        tls.log(LOG, PROTOCOL_NAME);
         this.group = new MultiThreadIoEventLoopGroup(settings.ioThreads(),
                 new DefaultThreadFactory("kizuna-websocket", true), NioIoHandler.newFactory());
     }
@@ -159,6 +155,10 @@ public final class WebSocketTransport implements Transport {
                     c -> c.close(CloseFrame.GOING_AWAY, "the kizuna websocket transport is stopping"),
                     settings.closeTimeoutMillis() + 1000L);
         }
+        // engines still open keep their context until they are released
+        NettyTls.release(serverContext);
+        NettyTls.release(harnessContext);
+        NettyTls.release(clientContext);
     }
 
     // ------------------------------------------------------------------ Transport
@@ -186,6 +186,11 @@ public final class WebSocketTransport implements Transport {
     @Override
     public Optional<String> unavailableReason() {
         return lifecycle.unavailableReason();
+    }
+
+    @Override
+    public Optional<String> tlsEngine() {
+        return Optional.of(nettyTls.describe());
     }
 
     @Override
@@ -330,6 +335,11 @@ public final class WebSocketTransport implements Transport {
 
     void refusedHandshake() {
         lifecycle.refusedHandshake();
+    }
+
+    /** @return the TLS engine */
+    NettyTls nettyTls() {
+        return nettyTls;
     }
 
     /**

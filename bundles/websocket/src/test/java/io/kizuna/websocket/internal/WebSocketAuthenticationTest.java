@@ -30,6 +30,7 @@ import io.kizuna.identity.Identities;
 import io.kizuna.identity.NodeIdentity;
 import io.kizuna.transport.Connection;
 import io.kizuna.transport.Listener;
+import io.kizuna.transport.support.tls.NettyTls;
 
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
@@ -50,6 +51,11 @@ class WebSocketAuthenticationTest {
 
     private final List<WebSocketTransport> nodes = new ArrayList<>();
 
+    /** @return the listener's TLS engine: OpenSSL here, the JDK's in {@link WebSocketAuthenticationJdkTest} */
+    NettyTls engine() {
+        return WsTestTls.openssl();
+    }
+
     @TempDir
     Path temp;
 
@@ -62,7 +68,8 @@ class WebSocketAuthenticationTest {
     }
 
     private Server server() throws Exception {
-        WebSocketTransport node = new WebSocketTransport(Identities.generate(), WebSocketSettings.defaults());
+        WebSocketTransport node = new WebSocketTransport(Identities.generate(), WebSocketSettings.defaults(),
+                engine());
         nodes.add(node);
         BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
         Listener listener = node.listen(new InetSocketAddress("127.0.0.1", 0), accepted::add).toCompletableFuture()

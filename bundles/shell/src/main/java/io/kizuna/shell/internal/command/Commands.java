@@ -109,14 +109,14 @@ final class Commands {
         }
         list.sort(Comparator.comparingInt(TransportView::priority).reversed().thenComparing(TransportView::name));
         PeerAddress local = manager.localAddress();
-        Table t = new Table("NAME", "PRIORITY", "STATUS", "CAPABILITIES", "LISTENING").alignRight(1);
+        Table t = new Table("NAME", "PRIORITY", "STATUS", "CAPABILITIES", "TLS", "LISTENING").alignRight(1);
         for (TransportView v : list) {
             String status = v.available() ? "available"
                     : "unavailable: " + v.reason().orElse("no reason given");
             String listening = local.endpoints(v.name()).stream().map(Endpoint::toString)
                     .collect(Collectors.joining(", "));
             t.row(v.name(), v.priority(), status, v.capabilities().isEmpty() ? "-" : v.capabilities(),
-                    listening.isEmpty() ? "-" : listening);
+                    v.tls().orElse("-"), listening.isEmpty() ? "-" : listening);
         }
         t.print(out);
     }

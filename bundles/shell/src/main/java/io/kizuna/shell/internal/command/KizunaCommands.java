@@ -80,12 +80,12 @@ public final class KizunaCommands {
             boolean available = t.isAvailable();
             return new TransportView(name instanceof String s ? s : t.protocolName(),
                     priority instanceof Number n ? n.intValue() : t.priority(), available,
-                    available ? Optional.empty() : t.unavailableReason(), t.capabilities().summary());
+                    available ? Optional.empty() : t.unavailableReason(), t.capabilities().summary(), t.tlsEngine());
         } catch (RuntimeException e) {
             // A transport that is going away may refuse calls; show it as unavailable rather than fail.
             return new TransportView(name instanceof String s ? s : "?",
                     priority instanceof Number n ? n.intValue() : 0, false,
-                    Optional.of("not answering: " + e.getMessage()), "");
+                    Optional.of("not answering: " + e.getMessage()), "", Optional.empty());
         }
     }
 
@@ -96,7 +96,7 @@ public final class KizunaCommands {
     }
 
     /** {@code kizuna:transports} */
-    @Descriptor("list the transports: priority, availability, capabilities, listen endpoints")
+    @Descriptor("list the transports: priority, availability, capabilities, TLS engine, listen endpoints")
     public void transports() {
         commands.transports(System.out);
     }

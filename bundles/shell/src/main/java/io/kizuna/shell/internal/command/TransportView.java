@@ -10,6 +10,8 @@ import java.util.Optional;
  * @param available    whether it can be used now
  * @param reason       why it cannot, when it cannot
  * @param capabilities the summary of its capabilities
+ * @param tls          the TLS engine it runs on, when it says
  */
-record TransportView(String name, int priority, boolean available, Optional<String> reason, String capabilities) {
+record TransportView(String name, int priority, boolean available, Optional<String> reason, String capabilities,
+        Optional<String> tls) {
 }

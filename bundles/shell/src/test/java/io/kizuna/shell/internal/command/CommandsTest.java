@@ -60,7 +60,8 @@ class CommandsTest {
     @BeforeEach
     void setUp() {
         cm.local = PeerAddress.of(SELF, SELF_TCP);
-        transports.add(new TransportView("tcp", 100, true, Optional.empty(), "reliable,ordered"));
+        transports.add(new TransportView("tcp", 100, true, Optional.empty(), "reliable,ordered",
+                Optional.of("openssl (BoringSSL)")));
         commands = commands(new Commands.Timing(Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ZERO,
                 Duration.ofMillis(20), Duration.ofSeconds(5)));
     }
@@ -111,15 +112,28 @@ class CommandsTest {
     @Test
     void transportsAreListedBestFirstWithWhyTheyAreUnavailable() {
         transports.add(new TransportView("quic", 200, false, Optional.of("native library did not load"),
-                "reliable,ordered,multiplexed"));
-        transports.add(new TransportView("mem", 10, true, Optional.empty(), ""));
+                "reliable,ordered,multiplexed", Optional.empty()));
+        transports.add(new TransportView("mem", 10, true, Optional.empty(), "", Optional.empty()));
         commands.transports(out);
         assertThat(lines()).containsExactly(
-                "NAME  PRIORITY  STATUS                                    CAPABILITIES                  LISTENING",
-                "quic       200  unavailable: native library did not load  reliable,ordered,multiplexed  -",
+                "NAME  PRIORITY  STATUS                                    CAPABILITIES                  "
+                        + "TLS                  LISTENING",
+                "quic       200  unavailable: native library did not load  reliable,ordered,multiplexed  "
+                        + "-                    -",
                 "tcp        100  available                                 reliable,ordered              "
-                        + "tcp://127.0.0.1:7400",
-                "mem         10  available                                 -                             -");
+                        + "openssl (BoringSSL)  tcp://127.0.0.1:7400",
+                "mem         10  available                                 -                             "
+                        + "-                    -");
+    }
+
+    @Test
+    void transportsSayWhyTheyRunTlsOnTheJdk() {
+        transports.clear();
+        transports.add(new TransportView("tcp", 100, true, Optional.empty(), "reliable,ordered",
+                Optional.of("jdk (native library not loaded: no libnetty_tcnative_linux_x86_64.so)")));
+        commands.transports(out);
+        assertThat(lines()).hasSize(2);
+        assertThat(lines().get(1)).contains(" jdk (native library not loaded: no libnetty_tcnative_linux_x86_64.so) ");
     }
 
     @Test
@@ -354,7 +368,7 @@ class CommandsTest {
 
     @Test
     void forcingATransportKeepsOnlyItsEndpoints() {
-        transports.add(new TransportView("quic", 200, true, Optional.empty(), "multiplexed"));
+        transports.add(new TransportView("quic", 200, true, Optional.empty(), "multiplexed", Optional.empty()));
         connectsTo(info(ALICE, "quic", Direction.OUTBOUND, ALICE_QUIC, NOW, 0, 0, null));
         cm.pings.add(reply(ALICE, ALICE_QUIC, 100));
         commands.ping(out, "quic", ALICE + "@tcp://127.0.0.1:7401,quic://127.0.0.1:7402", 1);
@@ -364,7 +378,7 @@ class CommandsTest {
 
     @Test
     void forcingATransportTheAddressLacksOrNobodyHasIsRefused() {
-        transports.add(new TransportView("quic", 200, true, Optional.empty(), "multiplexed"));
+        transports.add(new TransportView("quic", 200, true, Optional.empty(), "multiplexed", Optional.empty()));
         assertThatThrownBy(() -> commands.ping(out, "quic", ALICE + "@tcp://127.0.0.1:7401", 1))
                 .hasMessage("address " + ALICE + "@tcp://127.0.0.1:7401 has no quic endpoint; it names tcp");
         assertThatThrownBy(() -> commands.ping(out, "webrtc", ALICE + "@tcp://127.0.0.1:7401", 1))
