@@ -43,10 +43,8 @@ class FaultLabIT {
                 lab.reorder(a, 10, 5, 30);
                 for (double loss : new double[] {1, 5}) {
                     lab.loss(a, loss);
-                    Lab.Result run = lab.tryRun(a.client(), RelayLabIT.node(dist, RelayLabIT.freshLogs(
-                            work.resolve("a-home-" + (int) loss)), "--listen", "tcp://" + a.clientIp() + ":0",
-                            "--wait", "60", "-c", "itest:echo " + listener.only("tcp") + " 4; itest:echo "
-                                    + listener.only("quic") + " 4"));
+                    Lab.Result run = lab.tryRun(a.client(), dialer(dist, work.resolve("a-home-" + (int) loss), a,
+                            "itest:echo " + listener.only("tcp") + " 4; itest:echo " + listener.only("quic") + " 4"));
                     String out = run.output();
                     assertThat(run.exit()).as(loss + "% loss:\n" + out).isZero();
                     assertThat(transports(out)).as(loss + "% loss:\n" + out).isEqualTo("tcp quic");
@@ -76,11 +74,9 @@ class FaultLabIT {
                 lab.shape(a, 40, 0, 0); // 16 MiB each way take about 7 s at 40 Mbit/s
                 Path tcpOut = work.resolve("a-tcp.out");
                 Path quicOut = work.resolve("a-quic.out");
-                Process tcp = lab.start(a.client(), tcpOut, RelayLabIT.node(dist, RelayLabIT.freshLogs(
-                        work.resolve("a-tcp")), "--listen", "tcp://" + a.clientIp() + ":0", "--wait", "60", "-c",
+                Process tcp = lab.start(a.client(), tcpOut, dialer(dist, work.resolve("a-tcp"), a,
                         "itest:echo " + listener.only("tcp") + " 16"));
-                Process quic = lab.start(a.client(), quicOut, RelayLabIT.node(dist, RelayLabIT.freshLogs(
-                        work.resolve("a-quic")), "--listen", "tcp://" + a.clientIp() + ":0", "--wait", "60", "-c",
+                Process quic = lab.start(a.client(), quicOut, dialer(dist, work.resolve("a-quic"), a,
                         "itest:echo " + listener.only("quic") + " 16"));
                 awaitLog(work.resolve("a-tcp/logs/kizuna.log"), "connected ", tcp);
                 awaitLog(work.resolve("a-quic/logs/kizuna.log"), "connected ", quic);
@@ -118,9 +114,8 @@ class FaultLabIT {
             for (String transport : new String[] {"tcp", "quic"}) {
                 Listener listener = listen(lab, work.resolve(transport), dist, b);
                 Path out = work.resolve("a-" + transport + ".out");
-                Process echo = lab.start(a.client(), out, RelayLabIT.node(dist, RelayLabIT.freshLogs(
-                        work.resolve("a-" + transport)), "--listen", "tcp://" + a.clientIp() + ":0", "--wait", "60",
-                        "-c", "itest:echo " + listener.only(transport) + " 32"));
+                Process echo = lab.start(a.client(), out, dialer(dist, work.resolve("a-" + transport), a,
+                        "itest:echo " + listener.only(transport) + " 32"));
                 awaitLog(work.resolve("a-" + transport + "/logs/kizuna.log"), "connected ", echo);
                 Thread.sleep(1500);
                 long killed = System.nanoTime();
@@ -168,9 +163,9 @@ class FaultLabIT {
             String bAddress = RelayLabIT.ready(bOut, bNode);
             try {
                 Path out = work.resolve("a.out");
-                Process echo = lab.start(a.client(), out, RelayLabIT.node(dist, RelayLabIT.freshLogs(
-                        work.resolve("a-home")), "--listen", "tcp://" + a.clientIp() + ":0", "--wait", "60", "-c",
-                        "itest:echo " + bAddress + " 64")); // 64 MiB at the relay's 4 MiB/s per circuit: 16 s
+                // 64 MiB at the relay's 4 MiB/s per circuit: 16 s
+                Process echo = lab.start(a.client(), out, dialer(dist, work.resolve("a-home"), a,
+                        "itest:echo " + bAddress + " 64"));
                 awaitLog(work.resolve("a-home/logs/kizuna.log"), "connected r", echo);
                 Thread.sleep(2000);
                 long killed = System.nanoTime();
@@ -197,8 +192,7 @@ class FaultLabIT {
                 String bText = RelayLabIT.read(bLog);
                 assertThat(count(bText, "reservation held on relay")).as("B reserved again:\n" + bText)
                         .isGreaterThan(held);
-                Lab.Result again = lab.tryRun(a.client(), RelayLabIT.node(dist, RelayLabIT.freshLogs(
-                        work.resolve("a-home")), "--listen", "tcp://" + a.clientIp() + ":0", "--wait", "60", "-c",
+                Lab.Result again = lab.tryRun(a.client(), dialer(dist, work.resolve("a-home"), a,
                         "kizuna:ping " + bAddress + " 2; itest:echo " + bAddress + " 2"));
                 assertThat(again.exit()).as(again.output()).isZero();
                 assertThat(again.output()).contains("via relay " + relayId).contains("sha256 match over relay://");
@@ -207,6 +201,12 @@ class FaultLabIT {
                 relay.destroy();
             }
         }
+    }
+
+    /** @return a node in A's site that runs {@code commands} and stops */
+    private static String[] dialer(Path dist, Path home, Lab.Site a, String commands) throws java.io.IOException {
+        return RelayLabIT.node(dist, RelayLabIT.freshLogs(home), "--listen", "tcp://" + a.clientIp() + ":0", "--wait",
+                "60", "-c", commands);
     }
 
     /** A listening node with TCP and QUIC in its site. */

@@ -690,7 +690,8 @@ class ConnectionManagerTest extends ManagerTestSupport {
 
     // ------------------------------------------------------------------ helpers
 
-    private static void echo(Connection s) {
+    /** Echoes what the stream brings until its end, then half-closes. */
+    static void echo(Connection s) {
         ByteBuffer buf = ByteBuffer.allocate(1024);
         Async.loop(() -> {
             buf.clear();

@@ -254,7 +254,8 @@ class UpgradeRetryTest {
         Peer b = new Peer(3);
         CompletableFuture<Void> gate = new CompletableFuture<>();
         a.sig.gate = gate; // the upgrade waits until the stream is under way
-        b.manager.bindStreamHandler((stream, protocol) -> echo(stream), Map.of(StreamHandler.PROTOCOL, "test/echo/1"));
+        b.manager.bindStreamHandler((stream, protocol) -> ConnectionManagerTest.echo(stream),
+                Map.of(StreamHandler.PROTOCOL, "test/echo/1"));
 
         relayedDial(a, b);
         Connection stream = ManagerTestSupport.get(a.manager.openStream(b.manager.localAddress().only("circuit"),
@@ -279,20 +280,6 @@ class UpgradeRetryTest {
                 "test/echo/1"));
         assertThat(next.info().via()).as("a new stream goes direct").isEmpty();
         next.close();
-    }
-
-    private static void echo(Connection s) {
-        ByteBuffer buf = ByteBuffer.allocate(8192);
-        Async.loop(() -> {
-            buf.clear();
-            return s.read(buf).thenCompose(n -> {
-                if (n < 0) {
-                    return s.shutdownOutput().thenApply(v -> false);
-                }
-                buf.flip();
-                return s.write(buf).thenApply(v -> true);
-            });
-        });
     }
 
     /** Waits until {@code from}'s upgrade to {@code to} has ended: no attempt can follow. */
