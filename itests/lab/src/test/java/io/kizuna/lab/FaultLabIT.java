@@ -22,8 +22,11 @@ class FaultLabIT {
 
     private static final Pattern MATCH = Pattern.compile("sha256 match over (\\w+)://");
 
-    /** QUIC's default idle timeout is 30 s: a peer that vanished is given up within it, plus this margin. */
-    private static final long KILLED_PEER_BOUND_SECONDS = 40;
+    /** The dialers' QUIC idle timeout here (the default is 30 s), so a vanished peer is given up sooner. */
+    private static final int IDLE_MILLIS = 12000;
+
+    /** A transfer to a peer that vanished fails within the idle timeout plus this margin. */
+    private static final long KILLED_PEER_BOUND_SECONDS = IDLE_MILLIS / 1000 + 10;
 
     /**
      * 1% and then 5% loss, with a tenth of the packets held 25 ms longer than
@@ -99,7 +102,7 @@ class FaultLabIT {
      * The listening peer is killed with SIGKILL in the middle of an echo: over
      * TCP its kernel resets the connection and the echo fails at once; over
      * QUIC nothing answers any more and the echo fails when the connection's
-     * idle timeout runs out. Either way the error says what happened, within
+     * idle timeout ({@value #IDLE_MILLIS} ms here) runs out. Either way the error says what happened, within
      * {@value #KILLED_PEER_BOUND_SECONDS} s.
      */
     @Test
@@ -126,7 +129,8 @@ class FaultLabIT {
                 String text = RelayLabIT.read(out);
                 assertThat(echo.exitValue()).as(text).isEqualTo(1);
                 assertThat(text).as(text).doesNotContain("sha256 match")
-                        .contains(transport.equals("tcp") ? "Connection reset by peer" : "timed out (no packets for");
+                        .contains(transport.equals("tcp") ? "Connection reset by peer"
+                                : "timed out (no packets for " + IDLE_MILLIS + " ms)");
                 assertThat(seconds).as(transport + ": failed " + seconds + " s after the kill:\n" + text)
                         .isLessThanOrEqualTo(KILLED_PEER_BOUND_SECONDS);
                 System.out.println(transport + ": the echo failed " + seconds + " s after the peer was killed:\n"
@@ -203,8 +207,11 @@ class FaultLabIT {
         }
     }
 
-    /** @return a node in A's site that runs {@code commands} and stops */
+    /** @return a node in A's site, with a QUIC idle timeout of {@value #IDLE_MILLIS} ms, that runs {@code commands} */
     private static String[] dialer(Path dist, Path home, Lab.Site a, String commands) throws java.io.IOException {
+        java.nio.file.Files.createDirectories(home.resolve("etc"));
+        java.nio.file.Files.writeString(home.resolve("etc/io.kizuna.quic.cfg"), "idleTimeoutMillis = " + IDLE_MILLIS
+                + "\nkeepAliveMillis = 2000\n");
         return RelayLabIT.node(dist, RelayLabIT.freshLogs(home), "--listen", "tcp://" + a.clientIp() + ":0", "--wait",
                 "60", "-c", commands);
     }
