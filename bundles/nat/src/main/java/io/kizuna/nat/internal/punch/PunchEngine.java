@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
@@ -197,7 +198,11 @@ final class PunchEngine {
                 socket.close();
                 boolean found = run.isDone() && !run.isCompletedExceptionally();
                 stats.failed(found ? PunchStats.Failure.QUIC_HANDSHAKE : why(session.get()));
-                return CompletableFuture.<Connection>failedFuture(failed(peer, e));
+                TransportException failure = failed(peer, e);
+                // fails once the socket is closed (at most 2 s on): a caller that sees the failure sees no socket
+                return socket.closeFuture().toCompletableFuture().handle((v, x) -> (Void) null)
+                        .completeOnTimeout(null, 2, TimeUnit.SECONDS)
+                        .thenCompose(v -> CompletableFuture.<Connection>failedFuture(failure));
             }).thenCompose(f -> f);
         }).thenCompose(f -> f);
     }
