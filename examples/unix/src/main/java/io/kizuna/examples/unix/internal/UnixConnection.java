@@ -13,6 +13,7 @@ import java.util.HexFormat;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 
 import javax.net.ssl.SSLSession;
 
@@ -84,6 +85,7 @@ final class UnixConnection extends ByteBufStream {
 
     // Event-loop state.
     private boolean outputShutdownDone;
+    private boolean lingering;
 
     /**
      * @param transport   the transport that owns it
@@ -159,7 +161,10 @@ final class UnixConnection extends ByteBufStream {
     /** Asks the channel for more bytes while the read queue is below its bound. */
     @Override
     protected boolean wantsInput() {
-        return state == State.OPEN && !inputEnded && !appClosed && inbound.bytes() < settings.readQueueBytes();
+        if (state != State.OPEN || inputEnded) {
+            return false;
+        }
+        return appClosed ? lingering : inbound.bytes() < settings.readQueueBytes();
     }
 
     @Override
@@ -197,10 +202,38 @@ final class UnixConnection extends ByteBufStream {
         });
     }
 
+    /** A failed write leaves an epoll socket open (the peer reset it): close it, as the tcp transport does. */
+    @Override
+    protected void writeFailed() {
+        closeChannel();
+    }
+
+    /**
+     * Lingers, as the tcp transport does: ends this side's direction (close_notify, FIN), then reads and drops
+     * what the peer still sends until its end or {@code closeTimeoutMillis}, and only then closes the socket;
+     * a socket closed with unread input would reset the connection and could destroy the tail written before.
+     */
     private void closeByApplication() {
-        if (closedByApplication()) {
-            closeChannel();
+        if (!closedByApplication()) {
+            return;
         }
+        if (state != State.OPEN || !channel.isActive() || inputEnded || failure != null) {
+            closeChannel();
+            return;
+        }
+        lingering = true;
+        ctx.executor().schedule(this::closeChannel, settings.closeTimeoutMillis(), TimeUnit.MILLISECONDS);
+        if (!outputShutdown) {
+            outputShutdown = true;
+            CompletableFuture<Void> ended = new CompletableFuture<>();
+            ended.whenComplete((v, e) -> {
+                if (e != null) {
+                    closeChannel();
+                }
+            });
+            endOutput(ended);
+        }
+        requestInput();
     }
 
     /** Closes gracefully: through the TLS handler, so close_notify goes out before FIN. */
@@ -235,6 +268,8 @@ final class UnixConnection extends ByteBufStream {
         } else if (evt instanceof ChannelInputShutdownEvent) {
             if (state == State.HANDSHAKING) {
                 handshakeFailed(new ClosedChannelException());
+            } else if (appClosed) {
+                closeChannel(); // lingering after the application's close: the peer's end, however it ended
             } else if (!inputEnded && !tls.engine().isInboundDone()) {
                 fail(new TransportException.Io(who() + " ended the socket stream without a TLS close_notify; "
                         + "what it sent may be truncated", null));
