@@ -493,9 +493,7 @@ public final class MuxSession implements MultiplexedConnection {
             synchronized (lock) {
                 if (ended == null) {
                     orderly = goAwayReceived;
-                    endLocked(new TransportException.ConnectionFailed(peerName + " closed the multiplexed "
-                            + conn.info().protocol() + " connection " + conn.info().id()
-                            + (goAwayReceived ? " after GO_AWAY" : " without GO_AWAY"), null));
+                    endLocked(closedByPeer());
                 }
             }
             writeNext();
@@ -769,8 +767,9 @@ public final class MuxSession implements MultiplexedConnection {
         synchronized (lock) {
             if (ended == null) {
                 orderly = failure == null && goAwayReceived;
-                endLocked(new TransportException.ConnectionFailed("the multiplexed " + conn.info().protocol()
-                        + " connection to " + peerName + " closed", failure == null ? null : unwrap(failure)));
+                endLocked(failure == null ? closedByPeer() : new TransportException.Io("the multiplexed "
+                        + conn.info().protocol() + " connection to " + peerName + " failed: "
+                        + unwrap(failure).getMessage(), unwrap(failure)));
             }
             why = ended;
             failed = !orderly;
@@ -792,6 +791,11 @@ public final class MuxSession implements MultiplexedConnection {
         } else {
             closeFuture.complete(null);
         }
+    }
+
+    private TransportException closedByPeer() {
+        return new TransportException.ConnectionFailed(peerName + " closed the multiplexed " + conn.info().protocol()
+                + " connection " + conn.info().id() + (goAwayReceived ? " after GO_AWAY" : " without GO_AWAY"), null);
     }
 
     static Throwable unwrap(Throwable t) {
