@@ -120,6 +120,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     private final ManagerMetrics metrics;
     private final HandlerRegistry handlers = new HandlerRegistry();
     private final Addresses addresses;
+    private final StreamMux mux;
 
     private final Object lock = new Object();
     private final List<TransportEntry> transports = new ArrayList<>();
@@ -195,6 +196,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         this.known = new KnownPeers(settings.maxKnownPeers());
         this.metrics = new ManagerMetrics(settings.maxKnownPeers());
         this.addresses = new Addresses(timer);
+        this.mux = new StreamMux(settings, wire, timer, this::violation);
         this.mbeanName = registerMBean();
         LOG.log(System.Logger.Level.INFO, "connection manager of " + local + " started; listen endpoints "
                 + settings.listen());
@@ -579,6 +581,17 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         }
         if (CONTROL.equals(p)) {
             acceptControl(c, e);
+            return;
+        }
+        if (StreamMux.PROTOCOL.equals(p) && mux.serves(c, parent)) {
+            // The connection is multiplexed from here on: its first stream names the protocol again.
+            mux.accept(c).whenComplete((muxed, x) -> {
+                if (x != null) {
+                    c.close();
+                } else {
+                    accept(muxed, e, null);
+                }
+            });
             return;
         }
         if (PERF.equals(p)) {
@@ -1025,7 +1038,26 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                     return CompletableFuture.<ControlSession>failedFuture(new Lost());
                 }
                 return openControl(cn, c, target.peerId(), deadline);
-            }).whenComplete((s, e) -> finished(c, s, e));
+            }).exceptionallyCompose(e -> Async.unwrap(e) instanceof StreamMux.Refused
+                    ? withoutMux(c, deadline) : CompletableFuture.failedFuture(e))
+                    .whenComplete((s, e) -> finished(c, s, e));
+        }
+
+        /** The peer refused the stream multiplexer and closed that connection: once more, without it. */
+        private CompletableFuture<ControlSession> withoutMux(TransportEntry c, long deadline) {
+            CompletableFuture<Connection> conn;
+            try {
+                conn = c.transport.connect(target.only(c.protocol), left(deadline)).toCompletableFuture();
+            } catch (RuntimeException e) {
+                conn = CompletableFuture.failedFuture(e);
+            }
+            return conn.thenCompose(cn -> {
+                if (result.isDone()) {
+                    cn.close();
+                    return CompletableFuture.<ControlSession>failedFuture(new Lost());
+                }
+                return openControl(cn, c, target.peerId(), deadline);
+            });
         }
 
         private void finished(TransportEntry c, ControlSession s, Throwable failure) {
@@ -1121,6 +1153,9 @@ public final class ConnectionManagerImpl implements ConnectionManager {
             c.close();
             return CompletableFuture.failedFuture(new TransportException.PeerAuthenticationFailed(peer, presented,
                     "the " + e.protocol + " transport returned a connection to another peer"));
+        }
+        if (mux.offer(c, peer)) {
+            return mux.dial(c, peer, left(deadlineNanos)).thenCompose(m -> openControl(m, e, peer, deadlineNanos));
         }
         if (c instanceof MultiplexedConnection m) {
             m.onStream(st -> accept(st, e, m)); // the peer may open streams on the connection this side dialed

@@ -183,15 +183,22 @@ public final class MuxSession implements MultiplexedConnection {
         return primary.shutdownOutput();
     }
 
-    /** Sends GO_AWAY, writes what is queued, then closes the connection and with it every stream. */
+    /**
+     * Resets every open stream, sends GO_AWAY and waits for the peer's GO_AWAY or end of stream (at most the
+     * close timeout) before it closes the connection, so neither side writes to a connection the other has
+     * closed; a side that already received GO_AWAY closes once its frames are written.
+     */
     @Override
     public CompletionStage<Void> close() {
         synchronized (lock) {
             if (ended == null) {
                 orderly = true;
+                for (MuxStream st : streams.values()) {
+                    control(new MuxFrame(MuxFrame.WINDOW_UPDATE, MuxFrame.RST, st.id, 0), null);
+                }
                 goAway(MuxFrame.GO_AWAY_NORMAL);
                 endLocked(new TransportException.ConnectionFailed("the multiplexed " + conn.info().protocol()
-                        + " connection to " + peerName + " was closed by this side", null));
+                        + " connection to " + peerName + " was closed by this side", null), !goAwayReceived);
             }
         }
         writeNext();
@@ -301,7 +308,7 @@ public final class MuxSession implements MultiplexedConnection {
         if (queuedControl > MAX_QUEUED_CONTROL && ended == null) {
             endLocked(new TransportException.LimitExceeded("queued control frames", MAX_QUEUED_CONTROL,
                     "the multiplexed connection to " + peerName + " is closed: the peer sends PINGs, window "
-                            + "updates or new streams faster than it reads the answers"));
+                            + "updates or new streams faster than it reads the answers"), false);
         }
     }
 
@@ -490,13 +497,15 @@ public final class MuxSession implements MultiplexedConnection {
             return false;
         }
         if (n < 0) {
+            // The peer closed: nothing more can be written; what waits is dropped with the connection.
             synchronized (lock) {
                 if (ended == null) {
                     orderly = goAwayReceived;
-                    endLocked(closedByPeer());
+                    endLocked(closedByPeer(), false);
                 }
             }
-            writeNext();
+            runDeferred();
+            conn.close();
             return false;
         }
         readBuf.flip();
@@ -567,10 +576,20 @@ public final class MuxSession implements MultiplexedConnection {
                 }
             }
             case MuxFrame.GO_AWAY -> {
+                // The peer closes the connection (it has reset its streams): so does this side, once its
+                // frames are out; the peer waits for that end of stream before it closes.
                 goAwayReceived = true;
                 LOG.log(f.length() == MuxFrame.GO_AWAY_NORMAL ? System.Logger.Level.DEBUG
                         : System.Logger.Level.INFO, peerName + " sent GO_AWAY (code " + f.length() + ") on "
                                 + "multiplexed connection " + conn.info().id());
+                if (ended == null) {
+                    orderly = f.length() == MuxFrame.GO_AWAY_NORMAL;
+                    endLocked(new TransportException.ConnectionFailed(peerName + " closed the multiplexed "
+                            + conn.info().protocol() + " connection " + conn.info().id() + " (GO_AWAY, code "
+                            + f.length() + ")", null), false);
+                } else {
+                    closeWhenDrained = true;
+                }
             }
             default -> {
                 MuxStream s = stream(f, after);
@@ -703,7 +722,7 @@ public final class MuxSession implements MultiplexedConnection {
         synchronized (lock) {
             if (ended == null) {
                 goAway(MuxFrame.GO_AWAY_PROTOCOL_ERROR);
-                endLocked(v);
+                endLocked(v, false);
             }
         }
         writeNext();
@@ -713,7 +732,7 @@ public final class MuxSession implements MultiplexedConnection {
     private void fail(TransportException why) {
         synchronized (lock) {
             if (ended == null) {
-                endLocked(why);
+                endLocked(why, false);
             }
         }
         writeNext();
@@ -726,8 +745,12 @@ public final class MuxSession implements MultiplexedConnection {
         }
     }
 
-    /** Under lock: every stream ends with {@code why}; the connection closes once the queue is written. */
-    private void endLocked(TransportException why) {
+    /**
+     * Under lock: every stream ends with {@code why}; the connection closes once the queue is written, or,
+     * with {@code waitForPeer}, once the peer's GO_AWAY or end of stream arrives; after the close timeout
+     * in any case.
+     */
+    private void endLocked(TransportException why, boolean waitForPeer) {
         ended = why;
         if (keepAliveTask != null) {
             keepAliveTask.cancel(false);
@@ -739,7 +762,7 @@ public final class MuxSession implements MultiplexedConnection {
             s.sessionEnded(why, deferred);
         }
         waiting.clear();
-        closeWhenDrained = true;
+        closeWhenDrained = !waitForPeer;
         try {
             timer.schedule(conn::close, settings.closeTimeout().toNanos(), TimeUnit.NANOSECONDS);
         } catch (RejectedExecutionException stopped) {
@@ -769,7 +792,7 @@ public final class MuxSession implements MultiplexedConnection {
                 orderly = failure == null && goAwayReceived;
                 endLocked(failure == null ? closedByPeer() : new TransportException.Io("the multiplexed "
                         + conn.info().protocol() + " connection to " + peerName + " failed: "
-                        + unwrap(failure).getMessage(), unwrap(failure)));
+                        + unwrap(failure).getMessage(), unwrap(failure)), false);
             }
             why = ended;
             failed = !orderly;
