@@ -47,7 +47,9 @@ public final class MuxSession implements MultiplexedConnection {
     private static final System.Logger LOG = System.getLogger(MuxSession.class.getName());
 
     /** Largest DATA payload this side sends in one frame. */
-    static final int MAX_DATA_FRAME = 16 * 1024;
+    static final int MAX_DATA_FRAME = 64 * 1024;
+    /** Frames this large are written on their own, not copied into a batch of small ones. */
+    private static final int DIRECT_WRITE = 16 * 1024;
     /** Bytes of DATA frames that may wait to be written, all streams together. */
     static final int MAX_QUEUED_DATA = 1024 * 1024;
     /** Control frames (window updates, pings, resets) that may wait to be written. */
@@ -369,16 +371,33 @@ public final class MuxSession implements MultiplexedConnection {
                     closeNow = closeWhenDrained;
                     closeWhenDrained = false;
                     batch = null;
+                } else if (queue.peek().bytes().remaining() >= DIRECT_WRITE) {
+                    // A large DATA frame goes out as it is, without a copy into a batch.
+                    Out o = queue.poll();
+                    batch = o.bytes();
+                    queuedData -= o.dataBytes();
+                    if (o.control()) {
+                        queuedControl--;
+                    }
+                    if (o.done() != null) {
+                        done.add(o.done());
+                    }
+                    writing = true;
+                    pumpBlocked(after);
                 } else {
                     int size = 0;
                     for (Out o : queue) {
+                        if (o.bytes().remaining() >= DIRECT_WRITE) {
+                            break;
+                        }
                         if (size > 0 && size + o.bytes().remaining() > WRITE_BATCH) {
                             break;
                         }
                         size += o.bytes().remaining();
                     }
                     batch = ByteBuffer.allocate(size);
-                    while (!queue.isEmpty() && batch.remaining() >= queue.peek().bytes().remaining()) {
+                    while (!queue.isEmpty() && queue.peek().bytes().remaining() < DIRECT_WRITE
+                            && batch.remaining() >= queue.peek().bytes().remaining()) {
                         Out o = queue.poll();
                         batch.put(o.bytes());
                         queuedData -= o.dataBytes();
