@@ -102,9 +102,15 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     int maxStreamsPerConnection() default ManagerSettings.DEFAULT_MAX_STREAMS_PER_CONNECTION;
 
     @AttributeDefinition(name = "Stream window (bytes)",
-            description = "Bytes a peer may send on one multiplexed stream before this node reads them: what one "
-                    + "stream can make this node buffer (262144 - 16777216)")
+            description = "The most a peer may send on one multiplexed stream before this node reads it: a "
+                    + "stream's window starts at 256 KiB and doubles up to this when the round trip needs it "
+                    + "(262144 - 16777216)")
     int muxWindowBytes() default ManagerSettings.DEFAULT_MUX_WINDOW_BYTES;
+
+    @AttributeDefinition(name = "Connection window (bytes)",
+            description = "How far the windows of all streams of one multiplexed connection may grow beyond "
+                    + "their first 256 KiB together (0 - 268435456)")
+    int muxConnectionWindowBytes() default ManagerSettings.DEFAULT_MUX_CONNECTION_WINDOW_BYTES;
 
     @AttributeDefinition(name = "Keep-alive interval (ms)",
             description = "A multiplexed connection sends a PING this often; one unanswered for an interval closes "

@@ -77,8 +77,10 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
     static final int DEFAULT_UPGRADE_RETRY_DELAY_MILLIS = 10_000;
     static final boolean DEFAULT_STREAM_MUX = true;
     static final int DEFAULT_MAX_STREAMS_PER_CONNECTION = 256;
-    /** yamux's initial window: larger ones are granted with each stream's SYN or ACK. */
-    static final int DEFAULT_MUX_WINDOW_BYTES = 256 * 1024;
+    /** As QUIC's stream window: a window starts at yamux's 256 KiB and grows to this when the path needs it. */
+    static final int DEFAULT_MUX_WINDOW_BYTES = 4 * 1024 * 1024;
+    /** As QUIC's connection window. */
+    static final int DEFAULT_MUX_CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
     static final int DEFAULT_KEEP_ALIVE_MILLIS = 30_000;
     /** Upper bounds, so a configuration cannot make the retries run on for hours. */
     static final int MAX_UPGRADE_ATTEMPTS = 10;
@@ -197,6 +199,7 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
                 .streamMux(c.streamMux())
                 .maxStreamsPerConnection(c.maxStreamsPerConnection())
                 .muxWindowBytes(c.muxWindowBytes())
+                .muxConnectionWindowBytes(c.muxConnectionWindowBytes())
                 .keepAlive(Duration.ofMillis(c.keepAliveMillis()))
                 .build();
     }
@@ -250,6 +253,7 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
         private boolean streamMux = DEFAULT_STREAM_MUX;
         private int maxStreamsPerConnection = DEFAULT_MAX_STREAMS_PER_CONNECTION;
         private int muxWindowBytes = DEFAULT_MUX_WINDOW_BYTES;
+        private int muxConnectionWindowBytes = DEFAULT_MUX_CONNECTION_WINDOW_BYTES;
         private Duration keepAlive = Duration.ofMillis(DEFAULT_KEEP_ALIVE_MILLIS);
 
         Builder listen(List<Endpoint> v) {
@@ -377,6 +381,11 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
             return this;
         }
 
+        Builder muxConnectionWindowBytes(int v) {
+            muxConnectionWindowBytes = v;
+            return this;
+        }
+
         Builder keepAlive(Duration v) {
             keepAlive = v;
             return this;
@@ -385,7 +394,8 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
         ManagerSettings build() {
             MuxSettings mux;
             try {
-                mux = new MuxSettings(muxWindowBytes, maxStreamsPerConnection, keepAlive, closeTimeout);
+                mux = new MuxSettings(muxWindowBytes, muxConnectionWindowBytes, maxStreamsPerConnection, keepAlive,
+                        closeTimeout);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("configuration " + ConnectionManagerImpl.PID + ": "
                         + e.getMessage(), e);

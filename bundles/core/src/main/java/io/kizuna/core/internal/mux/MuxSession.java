@@ -30,9 +30,12 @@ import io.kizuna.transport.TransportException;
  * opens more without a handshake. Stream ids are odd for the dialer, even for
  * the acceptor, and never reused.
  *
- * <p>Bounds: each stream's receive window ({@link MuxSettings#windowBytes()}) caps
- * what the peer can make this side buffer for it, and a DATA frame beyond the
- * window is a violation; {@link MuxSettings#maxStreams()} caps the streams open at
+ * <p>Bounds: each stream's receive window caps what the peer can make this side
+ * buffer for it, and a DATA frame beyond the window is a violation. A window
+ * starts at yamux's 256 KiB and doubles when the reader granted credit twice
+ * within two round trips (the window, not the reader, was holding the sender
+ * back), up to {@link MuxSettings#windowBytes()}, while the growth of all
+ * windows together stays within {@link MuxSettings#connectionWindowBytes()}; {@link MuxSettings#maxStreams()} caps the streams open at
  * once (an incoming stream beyond it is reset and counted, an outgoing one fails
  * with {@code LimitExceeded}); data waiting to be written is capped at
  * {@value #MAX_QUEUED_DATA} bytes for the whole session, control frames at
@@ -90,6 +93,8 @@ public final class MuxSession implements MultiplexedConnection {
     private int queuedControl;
     private long refused;
     private long pingValue = -1;
+    private volatile long rttNanos = -1;
+    private long grown;
     private long pingSentNanos;
     private long pingCounter;
     private ScheduledFuture<?> keepAliveTask;
@@ -151,6 +156,9 @@ public final class MuxSession implements MultiplexedConnection {
 
     private void start() {
         conn.closeFuture().whenComplete((v, e) -> underlyingClosed(e));
+        synchronized (lock) {
+            ping(); // the round-trip time that lets windows grow
+        }
         long ka = settings.keepAlive().toNanos();
         if (ka > 0) {
             try {
@@ -289,11 +297,41 @@ public final class MuxSession implements MultiplexedConnection {
 
     // ------------------------------------------------------------------ for streams (under lock)
 
-    /** Queues a WINDOW_UPDATE carrying {@code flags}; with SYN or ACK it also raises the window to the configured one. */
+    /** Queues an empty WINDOW_UPDATE carrying {@code flags} (SYN, ACK). */
     void sendWindowFrame(MuxStream s, int flags) {
-        long delta = (flags & (MuxFrame.SYN | MuxFrame.ACK)) != 0 ? settings.windowBytes() - MuxFrame.INITIAL_WINDOW
-                : 0;
-        control(new MuxFrame(MuxFrame.WINDOW_UPDATE, flags, s.id, delta), null);
+        control(new MuxFrame(MuxFrame.WINDOW_UPDATE, flags, s.id, 0), null);
+    }
+
+    /**
+     * Takes {@code rtt} as the round-trip time until the next PING is answered (tests of window growth,
+     * which need a round trip longer than a memory connection's).
+     */
+    void assumeRtt(Duration rtt) {
+        rttNanos = rtt.toNanos();
+    }
+
+    /** @return the latest round-trip time of a PING, or -1 before the first answer */
+    long rttNanos() {
+        return rttNanos;
+    }
+
+    /**
+     * Takes growth for a stream's window from the connection's budget; under lock.
+     *
+     * @param wanted bytes the stream's window would grow by
+     * @return the bytes granted, at most {@code wanted}
+     */
+    long grow(long wanted) {
+        long granted = Math.max(0, Math.min(wanted, settings.connectionWindowBytes() - grown));
+        grown += granted;
+        return granted;
+    }
+
+    /** @return how far the windows of the open streams have grown together */
+    long grownWindows() {
+        synchronized (lock) {
+            return grown;
+        }
     }
 
     /** Queues a control frame; too many waiting is the peer's fault (it does not read). */
@@ -341,7 +379,9 @@ public final class MuxSession implements MultiplexedConnection {
     }
 
     void remove(MuxStream s) {
-        streams.remove(s.id, s);
+        if (streams.remove(s.id, s)) {
+            grown -= s.grownBy();
+        }
         blocked.remove(s);
     }
 
@@ -592,6 +632,7 @@ public final class MuxSession implements MultiplexedConnection {
                     control(new MuxFrame(MuxFrame.PING, MuxFrame.ACK, 0, f.length()), null);
                 } else if (f.length() == pingValue) {
                     pingValue = -1;
+                    rttNanos = Math.max(1, System.nanoTime() - pingSentNanos);
                 }
             }
             case MuxFrame.GO_AWAY -> {
@@ -721,9 +762,7 @@ public final class MuxSession implements MultiplexedConnection {
                             + " on multiplexed connection " + conn.info().id() + " (no answer)", settings.keepAlive());
                 }
             } else {
-                pingValue = ++pingCounter & 0xFFFF_FFFFL;
-                pingSentNanos = now;
-                control(new MuxFrame(MuxFrame.PING, MuxFrame.SYN, 0, pingValue), null);
+                ping();
             }
         }
         if (timedOut != null) {
@@ -734,6 +773,13 @@ public final class MuxSession implements MultiplexedConnection {
             return;
         }
         writeNext();
+    }
+
+    /** Sends a PING and waits for its answer; under lock. */
+    private void ping() {
+        pingValue = ++pingCounter & 0xFFFF_FFFFL;
+        pingSentNanos = System.nanoTime();
+        control(new MuxFrame(MuxFrame.PING, MuxFrame.SYN, 0, pingValue), null);
     }
 
     private void violation(TransportException.ProtocolViolation v) {
@@ -776,6 +822,7 @@ public final class MuxSession implements MultiplexedConnection {
         }
         List<MuxStream> all = new ArrayList<>(streams.values());
         streams.clear();
+        grown = 0;
         blocked.clear();
         for (MuxStream s : all) {
             s.sessionEnded(why, deferred);

@@ -44,7 +44,9 @@ final class MuxStream implements Connection {
     boolean awaitingSyn;
     boolean acked;
     private long sendWindow = MuxFrame.INITIAL_WINDOW;
-    private long recvWindow;
+    private long recvWindow = MuxFrame.INITIAL_WINDOW;
+    private long window = MuxFrame.INITIAL_WINDOW;
+    private long lastGrantNanos = System.nanoTime();
     private int unacked;
     private final ArrayDeque<ByteBuffer> inbound = new ArrayDeque<>();
     private int buffered;
@@ -66,7 +68,6 @@ final class MuxStream implements Connection {
         this.id = id;
         this.outbound = outbound;
         this.awaitingSyn = awaitingSyn;
-        this.recvWindow = session.settings.windowBytes();
     }
 
     // ------------------------------------------------------------------ Connection
@@ -352,6 +353,18 @@ final class MuxStream implements Connection {
         end(after, why);
     }
 
+    /** @return how far this stream's receive window has grown beyond the initial one; under lock */
+    long grownBy() {
+        return window - MuxFrame.INITIAL_WINDOW;
+    }
+
+    /** @return the receive window now */
+    long window() {
+        synchronized (session.lock) {
+            return window;
+        }
+    }
+
     // ------------------------------------------------------------------ internals (under lock)
 
     private int drain(ByteBuffer dst) {
@@ -368,9 +381,19 @@ final class MuxStream implements Connection {
         }
         buffered -= n;
         unacked += n;
-        if (!remoteFin && !done && unacked >= session.settings.windowBytes() / 2) {
-            session.control(new MuxFrame(MuxFrame.WINDOW_UPDATE, 0, id, unacked), null);
-            recvWindow += unacked;
+        if (!remoteFin && !done && unacked >= window / 2) {
+            long delta = unacked;
+            long now = System.nanoTime();
+            long rtt = session.rttNanos();
+            if (rtt > 0 && now - lastGrantNanos < 2 * rtt && window < session.settings.windowBytes()) {
+                // Half a window read twice within two round trips: the window limits the sender; double it.
+                long more = session.grow(Math.min(window, session.settings.windowBytes() - window));
+                window += more;
+                delta += more;
+            }
+            lastGrantNanos = now;
+            session.control(new MuxFrame(MuxFrame.WINDOW_UPDATE, 0, id, delta), null);
+            recvWindow += delta;
             unacked = 0;
         }
         return n;

@@ -34,7 +34,7 @@ class MuxContractTest extends TransportContractTest {
         return t;
     });
 
-    static final MuxSettings SETTINGS = new MuxSettings(MuxFrame.INITIAL_WINDOW, 64, Duration.ofSeconds(30),
+    static final MuxSettings SETTINGS = new MuxSettings(MuxFrame.INITIAL_WINDOW, 0, 64, Duration.ofSeconds(30),
             Duration.ofSeconds(5));
 
     @AfterAll

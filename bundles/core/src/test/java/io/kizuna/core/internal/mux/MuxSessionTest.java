@@ -39,7 +39,7 @@ import org.junit.jupiter.api.Timeout;
 class MuxSessionTest {
 
     private static final Duration STEP = Duration.ofSeconds(20);
-    private static final MuxSettings DEFAULTS = new MuxSettings(MuxFrame.INITIAL_WINDOW, 64, Duration.ZERO,
+    private static final MuxSettings DEFAULTS = new MuxSettings(MuxFrame.INITIAL_WINDOW, 0, 64, Duration.ZERO,
             Duration.ofSeconds(5));
 
     private final MemoryHub hub = new MemoryHub();
@@ -145,19 +145,57 @@ class MuxSessionTest {
     }
 
     @Test
-    void aLargerWindowIsGrantedWithTheSynAndAck() throws Exception {
-        int window = 1024 * 1024;
-        MuxSettings big = new MuxSettings(window, 64, Duration.ZERO, Duration.ofSeconds(5));
-        MuxSession[] s = pair(big, big);
+    void aWindowThatHoldsTheSenderBackDoublesUpToItsLimit() throws Exception {
+        int max = 1024 * 1024;
+        MuxSettings growing = new MuxSettings(max, 16 * 1024 * 1024, 64, Duration.ZERO, Duration.ofSeconds(5));
+        MuxSession[] s = pair(growing, growing);
+        // A long round trip, as on a distant path: every grant then comes within two round trips.
+        await().atMost(STEP).until(() -> s[1].rttNanos() > 0);
+        s[1].assumeRtt(Duration.ofSeconds(10));
         Connection out = get(s[0].openStream());
-        writeAll(out, bytes(4 * window, 1));
-        Connection in = accepted.poll(20, TimeUnit.SECONDS);
-        await().atMost(STEP).until(() -> out.info().bytesSent() == window);
-        Thread.sleep(200);
-        assertThat(out.info().bytesSent()).isEqualTo(window);
-        // Back the other way too: the acceptor's window for the dialer is the ACK's.
-        writeAll(in, bytes(4 * window, 2));
-        await().atMost(STEP).until(() -> in.info().bytesSent() == window);
+        byte[] data = bytes(8 * 1024 * 1024, 5);
+        CompletableFuture<Void> writing = writeAll(out, data);
+        MuxStream in = (MuxStream) accepted.poll(20, TimeUnit.SECONDS);
+        assertThat(get(readExactly(in, data.length))).isEqualTo(data);
+        get(writing);
+        assertThat(in.window()).as("doubled from 256 KiB, never above muxWindowBytes").isEqualTo(max);
+        assertThat(s[1].grownWindows()).isEqualTo(max - MuxFrame.INITIAL_WINDOW);
+
+        // With the reader stopped, the writer gets at most one grown window ahead (less what was read
+        // but not yet granted back), more than the initial window.
+        long before = out.info().bytesSent();
+        writeAll(out, bytes(4 * max, 6));
+        await().atMost(STEP).until(() -> out.info().bytesSent() - before > MuxFrame.INITIAL_WINDOW);
+        Thread.sleep(300);
+        assertThat(out.info().bytesSent() - before).isGreaterThan(MuxFrame.INITIAL_WINDOW).isLessThanOrEqualTo(max);
+    }
+
+    @Test
+    void windowsGrowWithinTheConnectionsBudget() throws Exception {
+        int budget = 512 * 1024;
+        MuxSettings growing = new MuxSettings(4 * 1024 * 1024, budget, 64, Duration.ZERO, Duration.ofSeconds(5));
+        MuxSession[] s = pair(growing, growing);
+        await().atMost(STEP).until(() -> s[1].rttNanos() > 0);
+        s[1].assumeRtt(Duration.ofSeconds(10));
+        List<CompletableFuture<byte[]>> reads = new ArrayList<>();
+        List<MuxStream> ins = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Connection out = get(s[0].openStream());
+            writeAll(out, bytes(4 * 1024 * 1024, 10 + i));
+            MuxStream in = (MuxStream) accepted.poll(20, TimeUnit.SECONDS);
+            ins.add(in);
+            reads.add(readExactly(in, 4 * 1024 * 1024));
+        }
+        for (int i = 0; i < 3; i++) {
+            assertThat(get(reads.get(i))).isEqualTo(bytes(4 * 1024 * 1024, 10 + i));
+        }
+        long grown = ins.stream().mapToLong(in -> in.window() - MuxFrame.INITIAL_WINDOW).sum();
+        assertThat(grown).as("growth of the three windows together").isEqualTo(budget);
+        assertThat(s[1].grownWindows()).isEqualTo(budget);
+        for (MuxStream in : ins) {
+            in.reset();
+        }
+        await().atMost(STEP).until(() -> s[1].grownWindows() == 0);
     }
 
     @Test
@@ -195,7 +233,7 @@ class MuxSessionTest {
 
     @Test
     void theStreamLimitIsReportedOnBothSides() throws Exception {
-        MuxSettings two = new MuxSettings(MuxFrame.INITIAL_WINDOW, 2, Duration.ZERO, Duration.ofSeconds(5));
+        MuxSettings two = new MuxSettings(MuxFrame.INITIAL_WINDOW, 0, 2, Duration.ZERO, Duration.ofSeconds(5));
         MuxSession[] s = pair(DEFAULTS, two);
         Connection second = get(s[0].openStream());
         get(second.write(ascii("ok")));
@@ -217,12 +255,15 @@ class MuxSessionTest {
     @Test
     void closingSendsGoAwayAfterWhatWasQueuedAndThePeerEndsInOrder() throws Exception {
         MuxSession[] s = new MuxSession[1];
-        Connection raw = raw(s, new MuxSettings(MuxFrame.INITIAL_WINDOW, 64, Duration.ZERO,
+        Connection raw = raw(s, new MuxSettings(MuxFrame.INITIAL_WINDOW, 0, 64, Duration.ZERO,
                 Duration.ofMillis(300)));
         get(s[0].write(ascii("last words")));
         s[0].close();
         List<Object[]> frames = framesUntilEnd(raw);
         assertThat(frames.get(0)).containsExactly(MuxFrame.WINDOW_UPDATE, MuxFrame.SYN, 1, 0L, "");
+        assertThat(frames.get(1)).as("the PING that measures the round trip").containsExactly(MuxFrame.PING,
+                MuxFrame.SYN, 0, 1L, "");
+        frames.remove(1);
         assertThat(frames.get(1)).containsExactly(MuxFrame.DATA, 0, 1, 10L, "last words");
         assertThat(frames.get(2)).as("open streams are reset").containsExactly(MuxFrame.WINDOW_UPDATE,
                 MuxFrame.RST, 1, 0L, "");
@@ -311,7 +352,7 @@ class MuxSessionTest {
 
     @Test
     void keepAlivePingsAreAnsweredAndAPeerThatNeverAnswersIsDropped() throws Exception {
-        MuxSettings ka = new MuxSettings(MuxFrame.INITIAL_WINDOW, 64, Duration.ofMillis(100), Duration.ofSeconds(5));
+        MuxSettings ka = new MuxSettings(MuxFrame.INITIAL_WINDOW, 0, 64, Duration.ofMillis(100), Duration.ofSeconds(5));
         MuxSession[] s = pair(ka, ka);
         Thread.sleep(600);
         assertThat(s[0].isConnected()).as("pings answered: still up after six intervals").isTrue();
