@@ -196,12 +196,15 @@ public final class MuxSession implements MultiplexedConnection {
     /**
      * Resets every open stream, sends GO_AWAY and waits for the peer's GO_AWAY or end of stream (at most the
      * close timeout) before it closes the connection, so neither side writes to a connection the other has
-     * closed; a side that already received GO_AWAY closes once its frames are written.
+     * closed; a side that already received GO_AWAY closes once its frames are written. Called again, it
+     * closes the connection at once.
      */
     @Override
     public CompletionStage<Void> close() {
+        boolean again;
         synchronized (lock) {
-            if (ended == null) {
+            again = ended != null;
+            if (!again) {
                 orderly = true;
                 for (MuxStream st : streams.values()) {
                     control(new MuxFrame(MuxFrame.WINDOW_UPDATE, MuxFrame.RST, st.id, 0), null);
@@ -210,6 +213,9 @@ public final class MuxSession implements MultiplexedConnection {
                 endLocked(new TransportException.ConnectionFailed("the multiplexed " + conn.info().protocol()
                         + " connection to " + peerName + " was closed by this side", null), !goAwayReceived);
             }
+        }
+        if (again) {
+            conn.close(); // a second close does not wait for the peer (its timer may be gone with its owner)
         }
         writeNext();
         return closeFuture.exceptionally(e -> null);

@@ -348,6 +348,41 @@ class MuxSessionTest {
         }
     }
 
+    @Test
+    void mutatedFrameSequencesEndInOrderOrAsAViolationAndNeverHang() throws Exception {
+        byte[] valid = concat(frame(MuxFrame.WINDOW_UPDATE, MuxFrame.SYN, 2, ""),
+                frame(MuxFrame.DATA, 0, 2, "payload"), new MuxFrame(MuxFrame.PING, MuxFrame.SYN, 0, 7).encode().array(),
+                new MuxFrame(MuxFrame.WINDOW_UPDATE, 0, 1, 1000).encode().array(),
+                frame(MuxFrame.DATA, MuxFrame.FIN, 2, "end"), frame(MuxFrame.WINDOW_UPDATE, MuxFrame.SYN, 4, ""),
+                frame(MuxFrame.DATA, MuxFrame.RST, 4, "x"), new MuxFrame(MuxFrame.GO_AWAY, 0, 0, 0).encode().array());
+        Random random = new Random(20261208);
+        for (int i = 0; i < 200; i++) {
+            byte[] input = valid.clone();
+            int flips = 1 + random.nextInt(4);
+            for (int k = 0; k < flips; k++) {
+                input[random.nextInt(input.length)] = (byte) random.nextInt(256);
+            }
+            input = Arrays.copyOf(input, 1 + random.nextInt(input.length));
+            violations.clear();
+            accepted.clear();
+            MuxSession[] s = new MuxSession[1];
+            Connection raw = raw(s, DEFAULTS);
+            get(raw.write(ByteBuffer.wrap(input)));
+            raw.close();
+            CompletableFuture<Void> closed = s[0].closeFuture().toCompletableFuture();
+            try {
+                closed.get(STEP.toSeconds(), TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                assertThat(MuxSession.unwrap(e)).as("input %d", i).isInstanceOf(TransportException.class);
+            }
+            assertThat(violations).allSatisfy(v -> assertThat(v.getMessage()).startsWith("stream multiplexer: "));
+            for (Connection c : accepted) {
+                // Every stream the input opened ends: with what it got, or with a failure.
+                readToEnd(c).handle((b, e) -> null).get(STEP.toSeconds(), TimeUnit.SECONDS);
+            }
+        }
+    }
+
     // ------------------------------------------------------------------ keep-alive
 
     @Test
