@@ -1043,7 +1043,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                     .whenComplete((s, e) -> finished(c, s, e));
         }
 
-        /** The peer refused the stream multiplexer and closed that connection: once more, without it. */
+        /** The peer refused the stream multiplexer or closed before answering: once more, without it. */
         private CompletableFuture<ControlSession> withoutMux(TransportEntry c, long deadline) {
             CompletableFuture<Connection> conn;
             try {
@@ -1056,7 +1056,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                     cn.close();
                     return CompletableFuture.<ControlSession>failedFuture(new Lost());
                 }
-                return openControl(cn, c, target.peerId(), deadline);
+                return openControl(cn, c, target.peerId(), deadline, false);
             });
         }
 
@@ -1148,14 +1148,20 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     /** Dialer side of a control session: OPEN, then HELLO both ways, all before the deadline. */
     private CompletableFuture<ControlSession> openControl(Connection c, TransportEntry e, PeerId peer,
             long deadlineNanos) {
+        return openControl(c, e, peer, deadlineNanos, true);
+    }
+
+    /** @param offerMux whether to offer the stream multiplexer (not when dialing again after it failed) */
+    private CompletableFuture<ControlSession> openControl(Connection c, TransportEntry e, PeerId peer,
+            long deadlineNanos, boolean offerMux) {
         PeerId presented = c.info().peerId();
         if (!presented.equals(peer)) {
             c.close();
             return CompletableFuture.failedFuture(new TransportException.PeerAuthenticationFailed(peer, presented,
                     "the " + e.protocol + " transport returned a connection to another peer"));
         }
-        if (mux.offer(c, peer)) {
-            return mux.dial(c, peer, left(deadlineNanos)).thenCompose(m -> openControl(m, e, peer, deadlineNanos));
+        if (offerMux && mux.offer(c, peer)) {
+            return mux.dial(c, peer, left(deadlineNanos), m -> openControl(m, e, peer, deadlineNanos));
         }
         if (c instanceof MultiplexedConnection m) {
             m.onStream(st -> accept(st, e, m)); // the peer may open streams on the connection this side dialed

@@ -7,6 +7,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.BiConsumer;
+import java.util.function.Function;
 
 import io.kizuna.core.internal.mux.MuxSession;
 import io.kizuna.core.internal.protocol.ControlMessage;
@@ -80,27 +81,62 @@ final class StreamMux {
     }
 
     /**
-     * Dialer side: asks for the multiplexer.
+     * Dialer side: asks for the multiplexer and, without waiting for the answer, runs the session and
+     * {@code over} on it (the first stream's frames follow the OPEN at once), so multiplexing costs no
+     * round trip of its own. The session reads only after OPEN_OK.
      *
-     * @return the session; fails with {@link Refused} when the peer does not multiplex (it is remembered)
+     * @param over what to run on the session (the control OPEN and HELLO)
+     * @return what {@code over} gives; fails with {@link Refused} when the peer refused the multiplexer
+     *         (it is remembered) or closed the connection before answering (an older node may do so
+     *         with the session's frames unread), so that the caller dials again without it
      */
-    CompletableFuture<MultiplexedConnection> dial(Connection c, PeerId peer, Duration timeout) {
-        return wire.open(c, PROTOCOL, null, peer, timeout).handle((x, err) -> {
-            if (err == null) {
-                return MuxSession.dialer(c, settings.mux(), timer, onViolation);
+    <T> CompletableFuture<T> dial(Connection c, PeerId peer, Duration timeout,
+            Function<MultiplexedConnection, CompletableFuture<T>> over) {
+        CompletableFuture<Void> written;
+        try {
+            written = c.write(wire.encode(new ControlMessage.Open(PROTOCOL))).toCompletableFuture();
+        } catch (RuntimeException e) {
+            written = CompletableFuture.failedFuture(e);
+        }
+        return written.handle((v, e) -> e).thenCompose(e -> {
+            if (e != null) {
+                c.close();
+                return CompletableFuture.failedFuture(Async.unwrap(e));
             }
-            Throwable e = Async.unwrap(err);
-            if (e instanceof TransportException.UnsupportedProtocol) {
-                synchronized (refusedBy) {
-                    refusedBy.put(peer, Boolean.TRUE);
+            CompletableFuture<Connection> answered = wire.answer(c, PROTOCOL, peer, timeout);
+            MuxSession m = MuxSession.dialer(c, settings.mux(), timer, onViolation, answered);
+            CompletableFuture<T> result;
+            try {
+                result = over.apply(m);
+            } catch (RuntimeException x) {
+                result = CompletableFuture.failedFuture(x);
+            }
+            // A failure may come before the answer that caused it: the answer decides.
+            return result.exceptionallyCompose(err -> answered.handle((ok, why) -> {
+                if (why != null) {
+                    throw refusedOrFailed(Async.unwrap(why), peer, c);
                 }
-                LOG.log(System.Logger.Level.INFO, "peer " + peer.shortForm() + " does not multiplex streams (an "
-                        + "older node, or streamMux is off there): dialing it again without; each new stream over "
-                        + c.info().protocol() + " to it dials a connection of its own");
-                throw new Refused(e.getMessage());
-            }
-            throw new CompletionException(e);
+                throw new CompletionException(Async.unwrap(err));
+            }));
         });
+    }
+
+    private RuntimeException refusedOrFailed(Throwable why, PeerId peer, Connection c) {
+        if (why instanceof TransportException.UnsupportedProtocol) {
+            synchronized (refusedBy) {
+                refusedBy.put(peer, Boolean.TRUE);
+            }
+            LOG.log(System.Logger.Level.INFO, "peer " + peer.shortForm() + " does not multiplex streams (an "
+                    + "older node, or streamMux is off there): dialing it again without; each new stream over "
+                    + c.info().protocol() + " to it dials a connection of its own");
+            return new Refused(why.getMessage());
+        }
+        if (why instanceof TransportException.ConnectionFailed || why instanceof TransportException.Io) {
+            LOG.log(System.Logger.Level.DEBUG, "peer " + peer.shortForm() + " closed the connection before "
+                    + "answering the multiplexer (" + why.getMessage() + "); dialing it again without");
+            return new Refused(why.getMessage());
+        }
+        return new CompletionException(why);
     }
 
     /** Acceptor side: answers OPEN_OK and multiplexes the connection. */

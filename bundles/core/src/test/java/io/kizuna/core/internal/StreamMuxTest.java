@@ -127,6 +127,26 @@ class StreamMuxTest extends ManagerTestSupport {
         assertThat(old.dials()).isEqualTo(2);
     }
 
+    @Test
+    void theFirstStreamFollowsTheOpenWithoutWaitingForItsAnswer() throws Exception {
+        Node a = node("mem-a:100");
+        RawPeer peer = RawPeer.listen(hub, "mem-a");
+        try {
+            a.manager.connectToPeer(peer.address());
+            Connection c = peer.accepted.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(RawPeer.read(c)).isEqualTo(new io.kizuna.core.internal.protocol.ControlMessage.Open(
+                    StreamMux.PROTOCOL));
+            // Not answered yet, the session's first frame is there already: SYN of stream 1.
+            ByteBuffer next = ByteBuffer.allocate(12);
+            while (next.hasRemaining()) {
+                assertThat(get(c.read(next))).isPositive();
+            }
+            assertThat(java.util.HexFormat.of().formatHex(next.array())).isEqualTo("000100010000000100000000");
+        } finally {
+            peer.close();
+        }
+    }
+
     // ------------------------------------------------------------------ helpers
 
     private static CompletableFuture<byte[]> exchange(Connection s, byte[] data) {

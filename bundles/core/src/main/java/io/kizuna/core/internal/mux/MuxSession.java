@@ -130,11 +130,23 @@ public final class MuxSession implements MultiplexedConnection {
      */
     public static MuxSession dialer(Connection conn, MuxSettings settings, ScheduledExecutorService timer,
             BiConsumer<Connection, TransportException.ProtocolViolation> onViolation) {
+        return dialer(conn, settings, timer, onViolation, null);
+    }
+
+    /**
+     * Starts a session on the dialer's side before the peer has agreed: frames are written at once, the
+     * connection is read only once {@code agreed} completes (the peer's answer, read by the caller).
+     *
+     * @param agreed completes once the peer agreed; exceptionally, the session ends with that failure
+     * @return the session
+     */
+    public static MuxSession dialer(Connection conn, MuxSettings settings, ScheduledExecutorService timer,
+            BiConsumer<Connection, TransportException.ProtocolViolation> onViolation, CompletionStage<?> agreed) {
         MuxSession s = new MuxSession(conn, true, settings, timer, onViolation);
         synchronized (s.lock) {
             s.sendWindowFrame(s.primary, MuxFrame.SYN);
         }
-        s.start();
+        s.start(agreed);
         return s;
     }
 
@@ -150,11 +162,11 @@ public final class MuxSession implements MultiplexedConnection {
     public static MuxSession acceptor(Connection conn, MuxSettings settings, ScheduledExecutorService timer,
             BiConsumer<Connection, TransportException.ProtocolViolation> onViolation) {
         MuxSession s = new MuxSession(conn, false, settings, timer, onViolation);
-        s.start();
+        s.start(null);
         return s;
     }
 
-    private void start() {
+    private void start(CompletionStage<?> agreed) {
         conn.closeFuture().whenComplete((v, e) -> underlyingClosed(e));
         synchronized (lock) {
             ping(); // the round-trip time that lets windows grow
@@ -168,7 +180,19 @@ public final class MuxSession implements MultiplexedConnection {
             }
         }
         writeNext();
-        readLoop();
+        if (agreed == null) {
+            readLoop();
+        } else {
+            agreed.whenComplete((v, e) -> {
+                if (e == null) {
+                    readLoop();
+                } else {
+                    Throwable why = unwrap(e);
+                    fail(new TransportException.ConnectionFailed("the peer did not take the stream multiplexer: "
+                            + why.getMessage(), why));
+                }
+            });
+        }
     }
 
     // ------------------------------------------------------------------ Connection: the first stream
