@@ -18,9 +18,10 @@ import io.kizuna.transport.TransportException;
 
 /**
  * Agreeing on the stream multiplexer. The dialer of a fresh single-stream
- * connection names {@value #PROTOCOL} in the connection's first OPEN; on OPEN_OK
- * both sides run a {@link MuxSession} on it, and the control session and every
- * later stream are streams of that session. A node that does not multiplex (an
+ * connection names {@value #PROTOCOL} in the connection's first OPEN and starts
+ * its {@link MuxSession} at once (its frames follow the OPEN; it reads after the
+ * OPEN_OK); the acceptor answers OPEN_OK and starts its own. The control session
+ * and every later stream are streams of that session. A node that does not multiplex (an
  * older one, or {@code streamMux=false}) refuses the name as it refuses any
  * platform name it does not serve; the dialer then remembers the peer and dials
  * once more with the control OPEN straight away, as before. Nothing else in the
@@ -132,8 +133,8 @@ final class StreamMux {
             return new Refused(why.getMessage());
         }
         if (why instanceof TransportException.ConnectionFailed || why instanceof TransportException.Io) {
-            LOG.log(System.Logger.Level.DEBUG, "peer " + peer.shortForm() + " closed the connection before "
-                    + "answering the multiplexer (" + why.getMessage() + "); dialing it again without");
+            LOG.log(System.Logger.Level.DEBUG, "peer " + peer.shortForm() + " did not take the multiplexer ("
+                    + why.getMessage() + "); dialing it again without");
             return new Refused(why.getMessage());
         }
         return new CompletionException(why);
