@@ -75,12 +75,13 @@ final class MuxStream implements Connection {
     @Override
     public CompletionStage<Integer> read(ByteBuffer dst) {
         if (!dst.hasRemaining()) {
-            throw new IllegalArgumentException("read into a full buffer");
+            return CompletableFuture.failedFuture(new IllegalArgumentException("read into a full buffer on " + this));
         }
         CompletableFuture<Integer> result;
         synchronized (session.lock) {
             if (pendingRead != null) {
-                throw new IllegalStateException("a read is already in flight on " + this);
+                return CompletableFuture.failedFuture(new IllegalStateException("a read is already in flight on "
+                        + this + "; wait for its stage to complete before reading again"));
             }
             if (buffered > 0) {
                 result = CompletableFuture.completedFuture(drain(dst));
@@ -106,7 +107,8 @@ final class MuxStream implements Connection {
         List<Runnable> after = new java.util.ArrayList<>();
         synchronized (session.lock) {
             if (pendingWrite != null) {
-                throw new IllegalStateException("a write is already in flight on " + this);
+                return CompletableFuture.failedFuture(new IllegalStateException("a write is already in flight on "
+                        + this + "; wait for its stage to complete before writing again"));
             }
             if (failure != null) {
                 return CompletableFuture.failedFuture(failure);
