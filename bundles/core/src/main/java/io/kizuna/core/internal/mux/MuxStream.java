@@ -22,9 +22,11 @@ import io.kizuna.transport.TransportException;
  * data waits here, at most one window of it; reading it gives the peer credit
  * back once half a window was read.
  *
- * <p>{@link #shutdownOutput()} sends FIN; {@link #close()} sends FIN too, or RST
- * when received data was left unread (as TCP does), and a stream whose peer has
- * not sent its FIN within the close timeout after that is reset. {@link #reset()}
+ * <p>{@link #shutdownOutput()} sends FIN; {@link #close()} drops what was
+ * received and not read and sends FIN after everything written; data that
+ * arrives after that is answered with RST (the peer stops writing; its reads
+ * still get all that was written here, then end of stream), and a stream whose
+ * peer has not sent its FIN within the close timeout is reset. {@link #reset()}
  * ends both directions at once. All state is guarded by the session's lock.
  */
 final class MuxStream implements Connection {
@@ -183,10 +185,11 @@ final class MuxStream implements Connection {
                             null);
                     after.add(() -> r.result().completeExceptionally(x));
                 }
+                // Unread data is dropped; what this side wrote still reaches the peer, then FIN.
+                inbound.clear();
+                buffered = 0;
                 if (done) {
                     after.add(() -> closeFuture.complete(null));
-                } else if (buffered > 0) {
-                    resetLocked(after, null); // unread data: the peer learns at once that nobody reads it
                 } else {
                     CompletableFuture<Void> f = fin();
                     session.defer(() -> f.whenComplete((v, e) -> closeFuture.complete(null)));
@@ -302,7 +305,11 @@ final class MuxStream implements Connection {
             return false;
         }
         if (closedByApp) {
-            resetLocked(after, null);
+            // Nobody reads any more: once this side's FIN is queued (behind all it wrote), RST tells the
+            // peer to stop; until then the bytes are dropped, so the reset cuts off nothing written here.
+            if (localFin && !finAfterWrite) {
+                resetLocked(after, null);
+            }
             return false;
         }
         return true;
