@@ -120,6 +120,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     private final ManagerMetrics metrics;
     private final HandlerRegistry handlers = new HandlerRegistry();
     private final Addresses addresses;
+    private final StreamMux mux;
 
     private final Object lock = new Object();
     private final List<TransportEntry> transports = new ArrayList<>();
@@ -198,6 +199,7 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         this.budgets = new PeerBudgets(settings.maxOpeningStreamsPerPeer(), settings.maxStreamsPerPeer(),
                 settings.maxPerfBytesPerPeerPerMinute(), settings.maxKnownPeers(), System::nanoTime);
         this.addresses = new Addresses(timer);
+        this.mux = new StreamMux(settings, wire, timer, this::violation);
         this.mbeanName = registerMBean();
         LOG.log(System.Logger.Level.INFO, "connection manager of " + local + " started; listen endpoints "
                 + settings.listen());
@@ -591,6 +593,17 @@ public final class ConnectionManagerImpl implements ConnectionManager {
         }
         if (CONTROL.equals(p)) {
             acceptControl(c, e);
+            return;
+        }
+        if (StreamMux.PROTOCOL.equals(p) && mux.serves(c, parent)) {
+            // The connection is multiplexed from here on: its first stream names the protocol again.
+            mux.accept(c).whenComplete((muxed, x) -> {
+                if (x != null) {
+                    c.close();
+                } else {
+                    accept(muxed, e, null);
+                }
+            });
             return;
         }
         if (PERF.equals(p)) {
@@ -1051,7 +1064,26 @@ public final class ConnectionManagerImpl implements ConnectionManager {
                     return CompletableFuture.<ControlSession>failedFuture(new Lost());
                 }
                 return openControl(cn, c, target.peerId(), deadline);
-            }).whenComplete((s, e) -> finished(c, s, e));
+            }).exceptionallyCompose(e -> Async.unwrap(e) instanceof StreamMux.Refused
+                    ? withoutMux(c, deadline) : CompletableFuture.failedFuture(e))
+                    .whenComplete((s, e) -> finished(c, s, e));
+        }
+
+        /** The peer refused the stream multiplexer or closed before answering: once more, without it. */
+        private CompletableFuture<ControlSession> withoutMux(TransportEntry c, long deadline) {
+            CompletableFuture<Connection> conn;
+            try {
+                conn = c.transport.connect(target.only(c.protocol), left(deadline)).toCompletableFuture();
+            } catch (RuntimeException e) {
+                conn = CompletableFuture.failedFuture(e);
+            }
+            return conn.thenCompose(cn -> {
+                if (result.isDone()) {
+                    cn.close();
+                    return CompletableFuture.<ControlSession>failedFuture(new Lost());
+                }
+                return openControl(cn, c, target.peerId(), deadline, false);
+            });
         }
 
         private void finished(TransportEntry c, ControlSession s, Throwable failure) {
@@ -1142,11 +1174,20 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     /** Dialer side of a control session: OPEN, then HELLO both ways, all before the deadline. */
     private CompletableFuture<ControlSession> openControl(Connection c, TransportEntry e, PeerId peer,
             long deadlineNanos) {
+        return openControl(c, e, peer, deadlineNanos, true);
+    }
+
+    /** @param offerMux whether to offer the stream multiplexer (not when dialing again after it failed) */
+    private CompletableFuture<ControlSession> openControl(Connection c, TransportEntry e, PeerId peer,
+            long deadlineNanos, boolean offerMux) {
         PeerId presented = c.info().peerId();
         if (!presented.equals(peer)) {
             c.close();
             return CompletableFuture.failedFuture(new TransportException.PeerAuthenticationFailed(peer, presented,
                     "the " + e.protocol + " transport returned a connection to another peer"));
+        }
+        if (offerMux && mux.offer(c, peer)) {
+            return mux.dial(c, peer, left(deadlineNanos), m -> openControl(m, e, peer, deadlineNanos));
         }
         if (c instanceof MultiplexedConnection m) {
             m.onStream(st -> accept(st, e, m)); // the peer may open streams on the connection this side dialed

@@ -103,4 +103,31 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
                     + "reached over an address of the same kind (two nodes on one host keep each other's "
                     + "loopback endpoints); multicast, unspecified and broadcast endpoints are never kept")
     boolean dialPrivateAnnounced() default ManagerSettings.DEFAULT_DIAL_PRIVATE_ANNOUNCED;
+
+    @AttributeDefinition(name = "Multiplex single-stream connections",
+            description = "Run a stream multiplexer (yamux framing) on TCP, WebSocket and relayed connections when "
+                    + "the peer agrees, so a new stream to a connected peer needs no new connection; QUIC and "
+                    + "WebRTC have streams of their own. Off, each new stream over such a transport dials anew")
+    boolean streamMux() default ManagerSettings.DEFAULT_STREAM_MUX;
+
+    @AttributeDefinition(name = "Maximum streams per connection",
+            description = "Streams open at once on one multiplexed connection, both directions; a stream the peer "
+                    + "opens beyond it is reset (1 - 65536)")
+    int maxStreamsPerConnection() default ManagerSettings.DEFAULT_MAX_STREAMS_PER_CONNECTION;
+
+    @AttributeDefinition(name = "Stream window (bytes)",
+            description = "The most a peer may send on one multiplexed stream before this node reads it: a "
+                    + "stream's window starts at 256 KiB and doubles up to this when the round trip needs it "
+                    + "(262144 - 16777216)")
+    int muxWindowBytes() default ManagerSettings.DEFAULT_MUX_WINDOW_BYTES;
+
+    @AttributeDefinition(name = "Connection window (bytes)",
+            description = "How far the windows of all streams of one multiplexed connection may grow beyond "
+                    + "their first 256 KiB together (0 - 268435456)")
+    int muxConnectionWindowBytes() default ManagerSettings.DEFAULT_MUX_CONNECTION_WINDOW_BYTES;
+
+    @AttributeDefinition(name = "Keep-alive interval (ms)",
+            description = "A multiplexed connection sends a PING this often; one unanswered for an interval closes "
+                    + "it; 0 sends none")
+    int keepAliveMillis() default ManagerSettings.DEFAULT_KEEP_ALIVE_MILLIS;
 }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.function.IntFunction;
 
+import io.kizuna.core.internal.mux.MuxSettings;
 import io.kizuna.core.internal.protocol.ControlCodec;
 import io.kizuna.transport.Endpoint;
 
@@ -41,6 +42,9 @@ import io.kizuna.transport.Endpoint;
  * @param dialPrivateAnnounced  whether loopback, private, link-local and shared endpoints a peer
  *                              announces are kept even when the connection to it came over
  *                              another kind of address (see {@link AnnouncedEndpoints})
+ * @param streamMux             whether single-stream connections (TCP, WebSocket, relay circuits) are
+ *                              multiplexed when the peer agrees ({@code kizuna/mux/1})
+ * @param mux                   the multiplexer's window, streams per connection and keep-alive
  */
 record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration connectTimeout,
         Duration minConnectTimeout, int maxConnectionsPerPeer, int maxConnections, Duration idleTimeout,
@@ -48,7 +52,7 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
         int maxStreamsPerPeer, int maxOpeningStreamsPerPeer, long maxPerfBytesPerPeerPerMinute,
         int maxKnownPeers, Duration failureMemory, Duration closeTimeout, String jmxName,
         IntFunction<ByteBuffer> frameAllocator, boolean upgradeRelayed, int upgradeAttempts,
-        Duration upgradeRetryDelay, boolean dialPrivateAnnounced) {
+        Duration upgradeRetryDelay, boolean dialPrivateAnnounced, boolean streamMux, MuxSettings mux) {
 
     static final String DEFAULT_LISTEN = "tcp://127.0.0.1:7400";
 
@@ -78,6 +82,13 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
     /** Three attempts: with the 10 s connect timeout and waits of 10 s and 20 s, about a minute in all. */
     static final int DEFAULT_UPGRADE_ATTEMPTS = 3;
     static final int DEFAULT_UPGRADE_RETRY_DELAY_MILLIS = 10_000;
+    static final boolean DEFAULT_STREAM_MUX = true;
+    static final int DEFAULT_MAX_STREAMS_PER_CONNECTION = 256;
+    /** As QUIC's stream window: a window starts at yamux's 256 KiB and grows to this when the path needs it. */
+    static final int DEFAULT_MUX_WINDOW_BYTES = 4 * 1024 * 1024;
+    /** As QUIC's connection window. */
+    static final int DEFAULT_MUX_CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
+    static final int DEFAULT_KEEP_ALIVE_MILLIS = 30_000;
     /** Upper bounds, so a configuration cannot make the retries run on for hours. */
     static final int MAX_UPGRADE_ATTEMPTS = 10;
     static final Duration MAX_UPGRADE_RETRY_DELAY = Duration.ofMinutes(10);
@@ -125,6 +136,7 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
             throw invalid("upgradeRetryDelayMillis", upgradeRetryDelay.toMillis() + " ms", "at most "
                     + MAX_UPGRADE_RETRY_DELAY.toMillis() + " ms");
         }
+        Objects.requireNonNull(mux, "mux");
     }
 
     /**
@@ -199,6 +211,11 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
                 .upgradeAttempts(c.upgradeAttempts())
                 .upgradeRetryDelay(Duration.ofMillis(c.upgradeRetryDelayMillis()))
                 .dialPrivateAnnounced(c.dialPrivateAnnounced())
+                .streamMux(c.streamMux())
+                .maxStreamsPerConnection(c.maxStreamsPerConnection())
+                .muxWindowBytes(c.muxWindowBytes())
+                .muxConnectionWindowBytes(c.muxConnectionWindowBytes())
+                .keepAlive(Duration.ofMillis(c.keepAliveMillis()))
                 .build();
     }
 
@@ -251,6 +268,11 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
         private int upgradeAttempts = DEFAULT_UPGRADE_ATTEMPTS;
         private Duration upgradeRetryDelay = Duration.ofMillis(DEFAULT_UPGRADE_RETRY_DELAY_MILLIS);
         private boolean dialPrivateAnnounced = DEFAULT_DIAL_PRIVATE_ANNOUNCED;
+        private boolean streamMux = DEFAULT_STREAM_MUX;
+        private int maxStreamsPerConnection = DEFAULT_MAX_STREAMS_PER_CONNECTION;
+        private int muxWindowBytes = DEFAULT_MUX_WINDOW_BYTES;
+        private int muxConnectionWindowBytes = DEFAULT_MUX_CONNECTION_WINDOW_BYTES;
+        private Duration keepAlive = Duration.ofMillis(DEFAULT_KEEP_ALIVE_MILLIS);
 
         Builder listen(List<Endpoint> v) {
             listen = v;
@@ -377,12 +399,45 @@ record ManagerSettings(List<Endpoint> listen, Duration staggerDelay, Duration co
             return this;
         }
 
+        Builder streamMux(boolean v) {
+            streamMux = v;
+            return this;
+        }
+
+        Builder maxStreamsPerConnection(int v) {
+            maxStreamsPerConnection = v;
+            return this;
+        }
+
+        Builder muxWindowBytes(int v) {
+            muxWindowBytes = v;
+            return this;
+        }
+
+        Builder muxConnectionWindowBytes(int v) {
+            muxConnectionWindowBytes = v;
+            return this;
+        }
+
+        Builder keepAlive(Duration v) {
+            keepAlive = v;
+            return this;
+        }
+
         ManagerSettings build() {
+            MuxSettings mux;
+            try {
+                mux = new MuxSettings(muxWindowBytes, muxConnectionWindowBytes, maxStreamsPerConnection, keepAlive,
+                        closeTimeout);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("configuration " + ConnectionManagerImpl.PID + ": "
+                        + e.getMessage(), e);
+            }
             return new ManagerSettings(listen, staggerDelay, connectTimeout, minConnectTimeout,
                     maxConnectionsPerPeer, maxConnections, idleTimeout, maxFrameSize, pingTimeout, openTimeout,
                     maxPerfBytes, maxStreams, maxStreamsPerPeer, maxOpeningStreamsPerPeer,
                     maxPerfBytesPerPeerPerMinute, maxKnownPeers, failureMemory, closeTimeout, jmxName, frameAllocator,
-                    upgradeRelayed, upgradeAttempts, upgradeRetryDelay, dialPrivateAnnounced);
+                    upgradeRelayed, upgradeAttempts, upgradeRetryDelay, dialPrivateAnnounced, streamMux, mux);
         }
     }
 }

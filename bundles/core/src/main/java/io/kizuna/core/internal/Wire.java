@@ -88,11 +88,25 @@ final class Wire {
         if (extra != null) {
             out = ByteBuffer.allocate(frame.remaining() + extra.length).put(frame).put(extra).flip();
         }
+        return c.write(out).toCompletableFuture().handle((v, e) -> e).thenCompose(e -> {
+            if (e != null) {
+                c.close();
+                return CompletableFuture.failedFuture(Async.unwrap(e));
+            }
+            return answer(c, protocol, peer, timeout);
+        });
+    }
+
+    /**
+     * Dialer side, after the OPEN was written: reads the answer, consuming no byte after it.
+     *
+     * @return the stream once OPEN_OK arrived; on failure the stream is closed
+     */
+    CompletableFuture<Connection> answer(Connection c, String protocol, PeerId peer, Duration timeout) {
         CompletableFuture<Connection> result = new CompletableFuture<>();
-        c.write(out).toCompletableFuture()
-                .thenCompose(v -> Async.within(exactReader(c).next(), timeout, timer,
+        Async.within(exactReader(c).next(), timeout, timer,
                         () -> new TransportException.NegotiationTimeout("opening a " + protocol + " stream to "
-                                + peer, timeout)))
+                                + peer, timeout))
                 .whenComplete((m, e) -> {
                     if (e != null) {
                         Throwable x = Async.unwrap(e);

@@ -202,8 +202,7 @@ class BadInputTest extends ManagerTestSupport {
         RawPeer liar = RawPeer.listen(hub, "mem-a");
         try {
             var connecting = node.manager.connectToPeer(liar.address());
-            Connection c = liar.accepted.poll(10, TimeUnit.SECONDS);
-            assertThat(RawPeer.read(c)).isEqualTo(new ControlMessage.Open(ConnectionManagerImpl.CONTROL));
+            Connection c = liar.nextControl();
             RawPeer.write(c, ByteBuffer.wrap(new byte[] {(byte) 0xde, (byte) 0xad, (byte) 0xbe, (byte) 0xef}));
 
             Throwable t = failure(connecting);

@@ -65,8 +65,45 @@ final class RawPeer implements AutoCloseable {
 
     private void answerMutely(Connection c) {
         FrameReader r = new FrameReader(c, new FrameDecoder(ControlCodec.DEFAULT_MAX_FRAME_SIZE), 4096, false);
-        r.next().thenCompose(open -> c.write(concat(frame(new ControlMessage.OpenOk()), frame(hello(c)))))
-                .thenCompose(v -> Async.loop(() -> r.next().thenApply(m -> m != null)));
+        r.next().thenCompose(open -> {
+            if (refusesMux(c, open)) {
+                return java.util.concurrent.CompletableFuture.completedFuture(null);
+            }
+            return c.write(concat(frame(new ControlMessage.OpenOk()), frame(hello(c))))
+                    .thenCompose(v -> Async.loop(() -> r.next().thenApply(m -> m != null)));
+        });
+    }
+
+    /**
+     * As a node without the stream multiplexer: an OPEN naming it is refused like any platform protocol
+     * the node does not serve, and the connection closed.
+     *
+     * @return whether {@code open} was such an OPEN
+     */
+    private static boolean refusesMux(Connection c, ControlMessage open) {
+        if (!(open instanceof ControlMessage.Open o) || !o.protocol().equals(StreamMux.PROTOCOL)) {
+            return false;
+        }
+        c.write(frame(new ControlMessage.OpenRefused(ControlMessage.Codes.UNSUPPORTED_PROTOCOL, "'"
+                + StreamMux.PROTOCOL + "' is not served here", "", 0))).whenComplete((v, e) -> c.close());
+        return true;
+    }
+
+    /**
+     * @return the next accepted connection whose OPEN names the control protocol, that OPEN read; the
+     *         multiplexer is refused on the way, as a node without it does
+     */
+    Connection nextControl() throws Exception {
+        for (int i = 0; i < 2; i++) {
+            Connection c = accepted.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+            ControlMessage open = read(c);
+            if (!refusesMux(c, open)) {
+                org.assertj.core.api.Assertions.assertThat(open).isEqualTo(new ControlMessage.Open(
+                        ConnectionManagerImpl.CONTROL));
+                return c;
+            }
+        }
+        throw new AssertionError("no control connection arrived after the multiplexer was refused");
     }
 
     ControlMessage.Hello hello(Connection c) {

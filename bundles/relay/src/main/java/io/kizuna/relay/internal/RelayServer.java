@@ -296,6 +296,7 @@ final class RelayServer {
     }
 
     private void drop(Reservation res, String why) {
+        List<String> waiting = new ArrayList<>();
         synchronized (lock) {
             List<Reservation> mine = reservations.get(res.peer);
             if (mine == null || !mine.remove(res)) {
@@ -306,10 +307,19 @@ final class RelayServer {
             }
             reservationsPerSource.merge(res.sourceKey(), -1, RelayServer::sum);
             reservationCount--;
+            for (Pending p : pending.values()) {
+                if (p.target() == res) {
+                    waiting.add(p.id());
+                }
+            }
         }
         res.cancelExpiry();
         LOG.log(System.Logger.Level.INFO, "relay reservation of " + res.peer + " dropped: " + why);
         res.stream.close();
+        // A circuit announced on it will not be taken: its dialer learns at once, not after acceptTimeout.
+        for (String id : waiting) {
+            abandon(id, Reason.NO_RESERVATION, res.peer + " gave up its reservation before taking the circuit");
+        }
     }
 
     // ------------------------------------------------------------------ circuits
