@@ -43,8 +43,8 @@ import io.kizuna.transport.udp.SharedUdpSocket;
  * <p>Both sides take a {@link PunchLimiter} permit for the peer first; a
  * responder that is refused answers the peer's first CANDIDATES with ABORT
  * {@code LIMIT} and the limiter's reason. Candidates are the socket's address
- * (each interface address of a wildcard-bound one) and, on the responder, the
- * listener's reflexive address when discovery found one; each passes the
+ * (each interface address of a wildcard-bound one) and the socket's mapped
+ * address when one was learned (see below); each passes the
  * {@link CandidatePolicy} first, so nothing this node would refuse to probe is
  * offered either. Each side learns the mapped address of the socket it
  * probes from with one STUN Binding when a STUN server is configured (the
