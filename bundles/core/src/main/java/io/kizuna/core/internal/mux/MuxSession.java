@@ -218,7 +218,7 @@ public final class MuxSession implements MultiplexedConnection {
     }
 
     /**
-     * Resets every open stream, sends GO_AWAY and waits for the peer's GO_AWAY or end of stream (at most the
+     * Ends every open stream in order (FIN), sends GO_AWAY and waits for the peer's GO_AWAY or end of stream (at most the
      * close timeout) before it closes the connection, so neither side writes to a connection the other has
      * closed; a side that already received GO_AWAY closes once its frames are written. Called again, it
      * closes the connection at once.
@@ -230,8 +230,11 @@ public final class MuxSession implements MultiplexedConnection {
             again = ended != null;
             if (!again) {
                 orderly = true;
-                for (MuxStream st : streams.values()) {
-                    control(new MuxFrame(MuxFrame.WINDOW_UPDATE, MuxFrame.RST, st.id, 0), null);
+                // Each open stream ends in order, as a connection of its own would when closed: FIN to the peer,
+                // which reads its end of stream; here a read under way ends too and the stream closes in order.
+                for (MuxStream st : new ArrayList<>(streams.values())) {
+                    control(new MuxFrame(MuxFrame.WINDOW_UPDATE, MuxFrame.FIN, st.id, 0), null);
+                    st.closedHere(deferred);
                 }
                 goAway(MuxFrame.GO_AWAY_NORMAL);
                 endLocked(new TransportException.ConnectionFailed("the multiplexed " + conn.info().protocol()

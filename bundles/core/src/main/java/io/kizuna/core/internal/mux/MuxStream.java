@@ -362,6 +362,22 @@ final class MuxStream implements Connection {
         end(after, why);
     }
 
+    /**
+     * The session is being closed by this side, in order, and has sent this stream's FIN: nothing more is read
+     * (a read under way gets the end of stream), a write under way fails, and the stream closes in order.
+     * Under lock.
+     *
+     * @param after where to put what must run outside the lock
+     */
+    void closedHere(List<Runnable> after) {
+        if (done) {
+            return;
+        }
+        remoteFin = true;
+        localFin = true;
+        end(after, null);
+    }
+
     /** @return how far this stream's receive window has grown beyond the initial one; under lock */
     long grownBy() {
         return window - MuxFrame.INITIAL_WINDOW;
